@@ -1,0 +1,46 @@
+// policyctl rules check|list
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "engine/engine.h"
+#include "match/matcher.h"
+#include "match/rules.h"
+#include "util/error.h"
+
+namespace pm::cli {
+
+int rules(const std::filesystem::path& config, const Args& args) {
+  std::string sub = args.empty() ? "" : args[0];
+  if (sub != "check" && sub != "list") {
+    std::fprintf(stderr, "usage: policyctl rules check|list\n");
+    return 2;
+  }
+  std::shared_ptr<const Engine> engine;
+  try {
+    engine = Engine::load(config);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return sub == "check" ? 1 : 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", config.c_str(), e.what());
+    return sub == "check" ? 1 : 2;
+  }
+  const RuleSet& rs = engine->rules();
+  if (sub == "list") {
+    for (const Rule& r : rs.rules()) {
+      std::string anchor = r.pattern.empty() ? rs.refs()[r.anchor_ref].name : "pattern";
+      std::printf("%-45s %-15s %-20s %.2f\n", r.id.c_str(), r.category.c_str(), anchor.c_str(), r.weight);
+    }
+    return 0;
+  }
+  auto errors = engine->matcher().check_examples();
+  for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+  std::size_t examples = 0;
+  for (const Rule& r : rs.rules()) examples += r.examples_match.size() + r.examples_no_match.size();
+  std::printf("%zu rules in %zu categories, %zu patterns compiled, %zu examples: %s\n", rs.rules().size(),
+              rs.categories().size(), rs.pattern_count(), examples,
+              errors.empty() ? "all pass" : (std::to_string(errors.size()) + " failed").c_str());
+  return errors.empty() ? 0 : 1;
+}
+
+}  // namespace pm::cli

@@ -1,0 +1,149 @@
+// policyctl scan: run Engine::scan over files and print verdicts.
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+
+#include "cli/commands.h"
+#include "engine/engine.h"
+#include "engine/verdict_json.h"
+#include "util/error.h"
+#include "util/strings.h"
+
+namespace pm::cli {
+
+namespace {
+
+// A few bytes either side of [start, end), on UTF-8 character boundaries, one line.
+std::string in_context(const std::string& text, std::size_t start, std::size_t end, std::size_t pad = 50) {
+  auto back = [&](std::size_t p) {
+    while (p > 0 && (static_cast<unsigned char>(text[p]) & 0xC0) == 0x80) --p;
+    return p;
+  };
+  std::size_t s = back(start > pad ? start - pad : 0);
+  std::size_t e = std::min(text.size(), end + pad);
+  while (e < text.size() && (static_cast<unsigned char>(text[e]) & 0xC0) == 0x80) ++e;
+  std::string out = (s > 0 ? "..." : "") + text.substr(s, start - s) + "[[" +
+                    text.substr(start, end - start) + "]]" + text.substr(end, e - end) +
+                    (e < text.size() ? "..." : "");
+  for (char& c : out)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  return out;
+}
+
+void explain(const Verdict& v, const std::string& file) {
+  std::printf("%s\n", file.c_str());
+  std::printf("  action:     %s\n", to_string(v.action));
+  std::string cats;
+  for (const auto& c : v.categories) cats += (cats.empty() ? "" : ", ") + c;
+  std::printf("  categories: %s\n", cats.empty() ? "(none)" : cats.c_str());
+  std::printf("  sender:     %s\n", v.sender.empty() ? "(unknown)" : v.sender.c_str());
+  std::printf("  recipients:\n");
+  if (v.recipients.empty()) std::printf("    (none: judged as if going outside the school)\n");
+  for (const auto& r : v.recipients) {
+    std::string rc;
+    for (const auto& c : r.categories) rc += (rc.empty() ? "" : ", ") + c;
+    std::printf("    %-40s %-17s %-10s %s\n", r.address.c_str(), to_string(r.cls), to_string(r.action),
+                rc.empty() ? "" : ("(" + rc + ")").c_str());
+  }
+  if (!v.notes.empty()) {
+    std::string n;
+    for (const auto& x : v.notes) n += (n.empty() ? "" : ", ") + x;
+    std::printf("  notes:      %s\n", n.c_str());
+  }
+  auto print_finding = [&](const Finding& f) {
+    std::printf("    [%s] %s\n      in %s", f.category.c_str(), f.rule.c_str(), f.origin.c_str());
+    if (f.segment < v.segments.size()) {
+      std::printf(", bytes %zu-%zu\n", f.start, f.end);
+      std::printf("      %s\n", in_context(v.segments[f.segment].text, f.start, f.end).c_str());
+    } else {
+      std::printf("\n");
+    }
+    std::printf("      policy: %s\n", f.clause.c_str());
+  };
+  std::printf("  findings:%s\n", v.findings.empty() ? " (none)" : "");
+  for (const auto& f : v.findings) print_finding(f);
+  if (!v.unapplied.empty()) {
+    std::printf("  matched but not counted (the category's recipient condition does not hold):\n");
+    for (const auto& f : v.unapplied) print_finding(f);
+  }
+  if (!v.attachments.empty()) {
+    std::printf("  attachments:\n");
+    for (const auto& a : v.attachments)
+      std::printf("    %s (%s, %zu bytes)\n", a.origin.c_str(), a.content_type.c_str(), a.size);
+  }
+  std::printf("  segments:   %zu decoded, snapshot %s, %llu us\n\n", v.segments.size(), v.snapshot.c_str(),
+              static_cast<unsigned long long>(v.elapsed_us));
+}
+
+}  // namespace
+
+int scan(const std::filesystem::path& config, const Args& args) {
+  bool json = false, expl = false;
+  Envelope env;
+  bool have_env = false;
+  std::vector<std::string> files;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--json") json = true;
+    else if (a == "--explain") expl = true;
+    else if (a == "--from" && i + 1 < args.size()) { env.sender = args[++i]; have_env = true; }
+    else if (a == "--rcpt" && i + 1 < args.size()) { env.recipients.push_back(args[++i]); have_env = true; }
+    else if (a == "-" || a.empty() || a[0] != '-') files.push_back(a);
+    else {
+      std::fprintf(stderr, "policyctl scan: unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (files.empty()) {
+    std::fprintf(stderr, "policyctl scan: no files given (see policyctl --help)\n");
+    return 2;
+  }
+  std::shared_ptr<const Engine> engine;
+  try {
+    engine = Engine::load(config);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "policyctl: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "policyctl: %s: %s\n", config.c_str(), e.what());
+    return 2;
+  }
+  int status = 0;
+  for (const auto& f : files) {
+    std::string raw;
+    try {
+      if (f == "-") raw.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+      else raw = read_file(f);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "policyctl: %s\n", e.what());
+      status = 1;
+      continue;
+    }
+    Envelope e = env;
+    if (have_env && e.recipients.empty()) {
+      // --from alone: recipients still come from the headers.
+      have_env = false;
+    }
+    Verdict v;
+    try {
+      v = engine->scan(raw, have_env ? &e : nullptr);
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "policyctl: %s: scan failed: %s\n", f.c_str(), ex.what());
+      status = 1;
+      continue;
+    }
+    if (!env.sender.empty()) v.sender = env.sender;
+    if (json) {
+      std::printf("%s\n", verdict_to_json(v, f).c_str());
+    } else if (expl) {
+      explain(v, f);
+    } else {
+      std::string cats;
+      for (const auto& c : v.categories) cats += (cats.empty() ? "" : ",") + c;
+      std::printf("%s: %s %s\n", f.c_str(), to_string(v.action), cats.empty() ? "-" : cats.c_str());
+    }
+  }
+  return status;
+}
+
+}  // namespace pm::cli

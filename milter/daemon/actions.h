@@ -1,0 +1,55 @@
+// From a Verdict to what the milter tells the MTA - pure, so it is unit-tested without
+// libmilter (milter.cpp only carries the plan out).
+//
+//   accept      deliver; X-Policy-Verdict only (the message was checked)
+//   tag         deliver with X-Policy-Verdict, X-Policy-Categories, X-Policy-Rules
+//   quarantine  store durably, then discard (SMFIS_DISCARD)
+//   split       (split_recipients = true, and some recipients are fine) store durably,
+//               delete the held recipients (smfi_delrcpt), deliver the rest tagged
+// Header values carry ids only (actions, categories, rule ids, snapshot) - never content.
+// Forged X-Policy-* headers are removed in every case (forged_header_deletions()).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/verdict.h"
+
+namespace pm {
+
+enum class Outcome { accept, tag, quarantine, split };
+const char* to_string(Outcome o);
+
+struct ActionPlan {
+  Outcome outcome = Outcome::accept;
+  std::vector<std::pair<std::string, std::string>> add_headers;  // name, value
+  std::vector<std::string> held;       // recipients (as given in RCPT TO) not delivered
+  std::vector<std::string> delivered;  // recipients that still get the message
+  std::vector<std::string> rules;      // unique rule ids, in finding order
+};
+
+// `rcpt_args` are the RCPT TO arguments as the MTA gave them, in order; `rcpts` the same
+// as bare lower-case addresses (what the engine saw).
+ActionPlan plan_actions(const Verdict& verdict, const std::vector<std::string>& rcpt_args,
+                        const std::vector<std::string>& rcpts, bool split_recipients);
+
+// True for header names this milter owns ("X-Policy-*", any case).
+bool is_policy_header(std::string_view name);
+
+// Tracks X-Policy-* headers as they arrive; deletions() gives (name, index) pairs for
+// smfi_chgheader(ctx, name, index, NULL), highest index first per name so that removing
+// one does not renumber the next.
+class ForgedHeaders {
+ public:
+  void seen(std::string_view name);
+  bool any() const { return !names_.empty(); }
+  std::vector<std::pair<std::string, int>> deletions() const;
+  void clear() { names_.clear(); }
+
+ private:
+  std::vector<std::pair<std::string, int>> names_;  // name as first seen, count (any case)
+};
+
+}  // namespace pm

@@ -1,0 +1,137 @@
+#include "daemon/config.h"
+
+#include <toml++/toml.h>
+
+#include "util/error.h"
+
+namespace pm {
+namespace fs = std::filesystem;
+
+const char* to_string(OnError e) {
+  switch (e) {
+    case OnError::tempfail: return "tempfail";
+    case OnError::reject: return "reject";
+    case OnError::accept: return "accept";
+  }
+  return "tempfail";
+}
+
+namespace {
+
+struct Reader {
+  std::string file;
+  fs::path base;
+
+  int line_of(const toml::node& n) const { return static_cast<int>(n.source().begin.line); }
+
+  [[noreturn]] void bad(const toml::node& n, const std::string& what) const {
+    throw ConfigError(file, line_of(n), what);
+  }
+
+  std::string str(const toml::table& t, const char* key, std::string dflt, const char* section) const {
+    const toml::node* n = t.get(key);
+    if (!n) return dflt;
+    if (!n->is_string()) bad(*n, std::string(section) + "." + key + " must be a string");
+    return std::string(*n->value<std::string>());
+  }
+  fs::path path(const toml::table& t, const char* key, fs::path dflt, const char* section) const {
+    std::string s = str(t, key, dflt.string(), section);
+    fs::path p(s);
+    return p.is_absolute() ? p : base / p;
+  }
+  std::int64_t integer(const toml::table& t, const char* key, std::int64_t dflt, std::int64_t lo,
+                       std::int64_t hi, const char* section) const {
+    const toml::node* n = t.get(key);
+    if (!n) return dflt;
+    if (!n->is_integer()) bad(*n, std::string(section) + "." + key + " must be an integer");
+    std::int64_t v = *n->value<std::int64_t>();
+    if (v < lo || v > hi)
+      bad(*n, std::string(section) + "." + key + " must be between " + std::to_string(lo) +
+                  " and " + std::to_string(hi));
+    return v;
+  }
+  bool boolean(const toml::table& t, const char* key, bool dflt, const char* section) const {
+    const toml::node* n = t.get(key);
+    if (!n) return dflt;
+    if (!n->is_boolean()) bad(*n, std::string(section) + "." + key + " must be true or false");
+    return *n->value<bool>();
+  }
+  std::vector<std::string> strings(const toml::table& t, const char* key, const char* section) const {
+    std::vector<std::string> out;
+    const toml::node* n = t.get(key);
+    if (!n) return out;
+    const toml::array* a = n->as_array();
+    if (!a) bad(*n, std::string(section) + "." + key + " must be an array of strings");
+    for (const toml::node& e : *a) {
+      if (!e.is_string()) bad(e, std::string(section) + "." + key + " must hold strings only");
+      out.push_back(std::string(*e.value<std::string>()));
+    }
+    return out;
+  }
+};
+
+const toml::table& section(const toml::table& root, const char* name, const Reader& r) {
+  static const toml::table empty;
+  const toml::node* n = root.get(name);
+  if (!n) return empty;
+  if (!n->is_table()) r.bad(*n, std::string("[") + name + "] must be a table");
+  return *n->as_table();
+}
+
+}  // namespace
+
+DaemonConfig load_daemon_config(const fs::path& file_in) {
+  std::error_code ec;
+  fs::path file = fs::absolute(file_in, ec);
+  if (ec) file = file_in;
+  toml::table root;
+  try {
+    root = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(file.string(), static_cast<int>(e.source().begin.line),
+                      std::string(e.description()));
+  }
+  Reader r{file.string(), file.parent_path()};
+  DaemonConfig c;
+  c.config_file = file;
+
+  const toml::table& m = section(root, "milter", r);
+  c.socket = r.str(m, "socket", c.socket, "milter");
+  if (c.socket.rfind("inet:", 0) != 0 && c.socket.rfind("inet6:", 0) != 0 &&
+      c.socket.rfind("unix:", 0) != 0 && c.socket.rfind("local:", 0) != 0)
+    r.bad(*m.get("socket"), "milter.socket must start with inet:, inet6: or unix:");
+  std::string on_error = r.str(m, "on_error", "tempfail", "milter");
+  if (on_error == "tempfail") c.on_error = OnError::tempfail;
+  else if (on_error == "reject") c.on_error = OnError::reject;
+  else if (on_error == "accept") c.on_error = OnError::accept;
+  else r.bad(*m.get("on_error"), "milter.on_error must be tempfail, reject or accept");
+  c.scan_timeout_seconds = static_cast<unsigned>(r.integer(m, "scan_timeout_seconds", 30, 1, 3600, "milter"));
+  c.milter_timeout_seconds = static_cast<unsigned>(r.integer(m, "milter_timeout_seconds", 120, 1, 86400, "milter"));
+  c.spill_bytes = static_cast<std::size_t>(r.integer(m, "spill_bytes", 1 << 20, 4096, std::int64_t(1) << 34, "milter"));
+  c.spill_dir = r.path(m, "spill_dir", c.spill_dir, "milter");
+  c.split_recipients = r.boolean(m, "split_recipients", false, "milter");
+  std::vector<std::string> nets = r.strings(m, "internal_networks", "milter");
+  nets.push_back("127.0.0.0/8");  // loopback is always internal (local submission)
+  nets.push_back("::1/128");
+  for (std::size_t i = 0; i < nets.size(); ++i) {
+    auto n = parse_network(nets[i]);
+    if (!n) r.bad(*m.get("internal_networks"), "milter.internal_networks: bad network '" + nets[i] + "'");
+    c.internal_networks.push_back(*n);
+  }
+  c.stats_file = r.path(m, "stats_file", c.stats_file, "milter");
+  c.cache_dir = r.path(m, "cache_dir", c.cache_dir, "milter");
+
+  const toml::table& q = section(root, "quarantine", r);
+  c.quarantine_dir = r.path(q, "dir", c.quarantine_dir, "quarantine");
+
+  const toml::table& s = section(root, "school", r);
+  c.domains.staff = r.strings(s, "staff_domains", "school");
+  c.domains.pupil = r.strings(s, "pupil_domains", "school");
+  c.domains.partner = r.strings(s, "partner_domains", "school");
+  c.domains.outside_lists = r.strings(s, "outside_lists", "school");
+  if (c.domains.staff.empty())
+    throw ConfigError(file.string(), 1, "[school].staff_domains is empty: no mail would be filtered");
+  return c;
+}
+
+}  // namespace pm

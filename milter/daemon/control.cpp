@@ -1,0 +1,130 @@
+#include "daemon/control.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <sstream>
+#include <thread>
+
+#include "daemon/config.h"
+#include "util/error.h"
+
+namespace pm {
+namespace {
+
+std::optional<nlohmann::json> read_stats(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  return j;
+}
+
+// The pid is a policy-milter process (not a recycled pid of something else).
+bool daemon_alive(long pid) {
+  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) return false;
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name.rfind("policy-milter", 0) == 0;
+}
+
+}  // namespace
+
+int policyctl_status(const std::filesystem::path& config_file, std::ostream& out,
+                     std::ostream& err, bool json) {
+  DaemonConfig cfg;
+  try {
+    cfg = load_daemon_config(config_file);
+  } catch (const std::exception& e) {
+    err << "policyctl: " << e.what() << "\n";
+    return 2;
+  }
+  auto stats = read_stats(cfg.stats_file);
+  if (!stats) {
+    out << "policy-milter: down (no stats file " << cfg.stats_file.string()
+        << "): Postfix defers all outgoing mail\n";
+    return 1;
+  }
+  if (json) out << stats->dump(2) << "\n";
+  long pid = stats->value("pid", 0L);
+  std::int64_t age = static_cast<std::int64_t>(std::time(nullptr)) - stats->value("updated_at", std::int64_t{0});
+  bool alive = daemon_alive(pid);
+  bool fresh = age <= 15;
+  if (json) return alive && fresh ? 0 : 1;
+  if (!alive) {
+    out << "policy-milter: down (pid " << pid << " not running): Postfix defers all outgoing mail\n";
+    return 1;
+  }
+  out << "policy-milter: " << (fresh ? "up" : "STALE (stats not refreshed for " + std::to_string(age) + " s)")
+      << ", pid " << pid << ", since " << stats->value("started_at", std::int64_t{0}) << "\n";
+  out << "rules snapshot: " << stats->value("snapshot", std::string()) << "\n";
+  out << "messages: " << stats->value("messages", std::uint64_t{0});
+  if (stats->contains("by_action"))
+    for (auto& [k, v] : (*stats)["by_action"].items()) out << "  " << k << "=" << v;
+  out << "\n";
+  if (stats->contains("latency_ms")) {
+    auto& l = (*stats)["latency_ms"];
+    out << "latency ms: p50=" << l.value("p50", 0.0) << " p90=" << l.value("p90", 0.0)
+        << " p99=" << l.value("p99", 0.0) << " max=" << l.value("max", 0.0) << "\n";
+  }
+  if (stats->contains("reloads")) {
+    auto& r = (*stats)["reloads"];
+    out << "reloads: ok=" << r.value("ok", 0) << " failed=" << r.value("failed", 0);
+    std::string e = r.value("last_error", std::string());
+    if (!e.empty()) out << "  last refused: " << e;
+    out << "\n";
+  }
+  return fresh ? 0 : 1;
+}
+
+int policyctl_reload(const std::filesystem::path& config_file, std::ostream& out,
+                     std::ostream& err, unsigned wait_seconds) {
+  DaemonConfig cfg;
+  try {
+    cfg = load_daemon_config(config_file);
+  } catch (const std::exception& e) {
+    err << "policyctl: " << e.what() << "\n";
+    return 2;
+  }
+  auto before = read_stats(cfg.stats_file);
+  long pid = before ? before->value("pid", 0L) : 0;
+  if (!before || !daemon_alive(pid)) {
+    err << "policyctl: policy-milter is not running\n";
+    return 3;
+  }
+  auto count = [](const nlohmann::json& j, const char* key) -> std::uint64_t {
+    return j.contains("reloads") ? j["reloads"].value(key, std::uint64_t{0}) : 0;
+  };
+  std::uint64_t ok0 = count(*before, "ok"), failed0 = count(*before, "failed");
+  if (::kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
+    err << "policyctl: cannot signal pid " << pid << "\n";
+    return 3;
+  }
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto now = read_stats(cfg.stats_file);
+    if (!now) continue;
+    if (count(*now, "ok") > ok0) {
+      out << "reloaded: snapshot " << now->value("snapshot", std::string()) << "\n";
+      return 0;
+    }
+    if (count(*now, "failed") > failed0) {
+      err << "reload refused, old rules keep running: "
+          << (*now)["reloads"].value("last_error", std::string()) << "\n";
+      return 1;
+    }
+  }
+  err << "policyctl: no answer from policy-milter within " << wait_seconds << " s\n";
+  return 4;
+}
+
+}  // namespace pm

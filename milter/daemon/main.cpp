@@ -1,0 +1,203 @@
+// policy-milter: the school's outgoing-mail filter as a libmilter daemon.
+//
+//   policy-milter [--config FILE] [--socket SPEC] [--foreground] [--help]
+//
+// Reads as the program's table of contents:
+//   1. load the configuration and compile the rules (refuse to start on a bad file: file:line)
+//   2. open the quarantine store and the milter socket
+//   3. run libmilter's loop on its own thread; this (main) thread supervises:
+//      SIGHUP -> reload in the background, stats file, systemd READY/WATCHDOG
+//   4. SIGTERM/SIGINT go to libmilter, which finishes open sessions and returns.
+//
+// Signals: libmilter's signal thread sigwait()s SIGHUP, SIGTERM and SIGINT and treats
+// SIGHUP as "stop". To make SIGHUP mean "reload", SIGHUP stays unblocked (with a handler)
+// in the main thread only; Linux delivers a process signal to the main thread first when
+// it accepts it, so libmilter never sees SIGHUP. SIGTERM/SIGINT stay blocked here.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "daemon/config.h"
+#include "daemon/runtime.h"
+#include "util/error.h"
+
+#ifndef PM_DEFAULT_CONFIG
+#define PM_DEFAULT_CONFIG "/etc/policy-milter/policy-milter.toml"
+#endif
+
+namespace {
+
+int g_hup_pipe[2] = {-1, -1};
+
+extern "C" void on_sighup(int) {
+  int saved = errno;
+  char c = 'h';
+  [[maybe_unused]] auto n = ::write(g_hup_pipe[1], &c, 1);
+  errno = saved;
+}
+
+void usage(std::FILE* to) {
+  std::fprintf(to,
+               "usage: policy-milter [--config FILE] [--socket SPEC] [--foreground] [--help]\n"
+               "  --config FILE   configuration (default " PM_DEFAULT_CONFIG ")\n"
+               "  --socket SPEC   milter socket, overrides [milter].socket\n"
+               "                  (inet:PORT@127.0.0.1, or unix:/var/spool/postfix/...)\n"
+               "  --foreground    do not detach (systemd, tests)\n"
+               "Signals: SIGHUP reloads rules and configuration; SIGTERM stops.\n");
+}
+
+// Builds a new snapshot; throws ConfigError (file:line) when the files are broken.
+std::shared_ptr<const pm::Snapshot> load_snapshot(const std::string& config_file) {
+  auto snap = std::make_shared<pm::Snapshot>();
+  snap->config = std::make_shared<const pm::DaemonConfig>(pm::load_daemon_config(config_file));
+  snap->engine = pm::Engine::load(config_file);
+  return snap;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_file = PM_DEFAULT_CONFIG;
+  std::string socket_override;
+  bool foreground = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "--config" || a == "-c") && i + 1 < argc) config_file = argv[++i];
+    else if (a == "--socket" && i + 1 < argc) socket_override = argv[++i];
+    else if (a == "--foreground" || a == "-f") foreground = true;
+    else if (a == "--help" || a == "-h") { usage(stdout); return 0; }
+    else { usage(stderr); return 64; }
+  }
+
+  // stderr: journald picks it up under systemd; one line per message, never content.
+  auto logger = spdlog::stderr_logger_mt("policy-milter");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern(::getenv("JOURNAL_STREAM") ? "%l: %v" : "%Y-%m-%d %H:%M:%S.%e %l: %v");
+  spdlog::flush_on(spdlog::level::info);
+
+  // 1. configuration and rules
+  pm::Runtime runtime;
+  std::shared_ptr<const pm::Snapshot> snap;
+  try {
+    snap = load_snapshot(config_file);
+  } catch (const std::exception& e) {
+    spdlog::critical("refusing to start: {}", e.what());
+    return 78;  // EX_CONFIG
+  }
+  runtime.snapshot.store(snap);
+  runtime.stats.set_snapshot(snap->engine->snapshot_id());
+
+  // 2. quarantine store and socket
+  try {
+    runtime.store = std::make_unique<pm::QuarantineStore>(snap->config->quarantine_dir);
+  } catch (const std::exception& e) {
+    spdlog::critical("refusing to start: quarantine store: {}", e.what());
+    return 73;  // EX_CANTCREAT
+  }
+  const std::string socket = socket_override.empty() ? snap->config->socket : socket_override;
+
+  if (!foreground && ::daemon(0, 1) != 0) {
+    spdlog::critical("cannot detach: {}", std::strerror(errno));
+    return 71;
+  }
+
+  // Signals: see the header comment. Block them all before any thread exists.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  if (::pipe2(g_hup_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 71;
+
+  if (!pm::milter_open(runtime, socket, snap->config->milter_timeout_seconds)) return 69;
+
+  std::atomic<bool> milter_done{false};
+  std::thread milter_thread([&] {
+    int rc = pm::milter_run();
+    if (rc != 0) spdlog::error("libmilter loop ended with {}", rc);
+    milter_done = true;
+  });
+
+  // 3. supervise. Only the main thread accepts SIGHUP.
+  struct sigaction sa {};
+  sa.sa_handler = on_sighup;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &sa, nullptr);
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
+
+  spdlog::info("policy-milter {} listening on {}, snapshot {}, quarantine {}", "0.1.0", socket,
+               snap->engine->snapshot_id(), snap->config->quarantine_dir.string());
+  runtime.stats.write(snap->config->stats_file);
+  sd_notifyf(0, "READY=1\nSTATUS=filtering, snapshot %s\nMAINPID=%ld",
+             snap->engine->snapshot_id().c_str(), static_cast<long>(::getpid()));
+  std::uint64_t watchdog_us = 0;
+  bool watchdog = sd_watchdog_enabled(0, &watchdog_us) > 0;
+
+  std::atomic<bool> reloading{false};
+  std::thread reloader;
+  auto last_stats = std::chrono::steady_clock::now();
+  while (!milter_done) {
+    pollfd p{g_hup_pipe[0], POLLIN, 0};
+    int n = ::poll(&p, 1, 1000);
+    if (n > 0 && (p.revents & POLLIN)) {
+      char buf[64];
+      while (::read(g_hup_pipe[0], buf, sizeof buf) > 0) {
+      }
+      if (!reloading.exchange(true)) {
+        if (reloader.joinable()) reloader.join();
+        // Compiling rules takes a while: do it off the supervisor thread so the watchdog
+        // keeps being fed; messages keep using the old snapshot until the swap.
+        reloader = std::thread([&runtime, &reloading, config_file] {
+          spdlog::info("reload: SIGHUP, recompiling {}", config_file);
+          auto old = runtime.current();
+          try {
+            auto fresh = load_snapshot(config_file);
+            if (fresh->config->socket != old->config->socket ||
+                fresh->config->quarantine_dir != old->config->quarantine_dir)
+              spdlog::warn("reload: socket and quarantine directory changes need a restart");
+            runtime.snapshot.store(fresh);
+            runtime.stats.set_snapshot(fresh->engine->snapshot_id());
+            runtime.stats.record_reload(true, "");
+            spdlog::info("reload: now running snapshot {}", fresh->engine->snapshot_id());
+          } catch (const std::exception& e) {
+            runtime.stats.record_reload(false, e.what());
+            spdlog::error("reload refused, keeping snapshot {}: {}", old->engine->snapshot_id(), e.what());
+          }
+          runtime.stats.write(old->config->stats_file);
+          reloading = false;
+        });
+      } else {
+        spdlog::info("reload already running; SIGHUP ignored");
+      }
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_stats >= std::chrono::seconds(2)) {
+      runtime.stats.write(runtime.current()->config->stats_file);
+      last_stats = now;
+    }
+    if (watchdog) sd_notify(0, "WATCHDOG=1");
+  }
+  // 4. stopping
+  sd_notify(0, "STOPPING=1");
+  if (reloader.joinable()) reloader.join();
+  milter_thread.join();
+  runtime.stats.write(runtime.current()->config->stats_file);
+  spdlog::info("policy-milter stopped");
+  return 0;
+}

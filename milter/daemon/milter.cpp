@@ -1,0 +1,389 @@
+// libmilter callbacks: a thin adapter from Postfix's milter phases onto MessageBuilder,
+// Engine::scan, the action plan and the quarantine store. The only file that includes
+// libmilter. No exception leaves a callback: each one catches and answers on_error.
+#include <arpa/inet.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "daemon/actions.h"
+#include "daemon/outgoing.h"
+#include "daemon/runtime.h"
+#include "engine/verdict_json.h"
+#include "message/message_builder.h"
+#include "util/error.h"
+
+namespace pm {
+namespace {
+
+Runtime* g_runtime = nullptr;  // set once by milter_open(), before any callback runs
+
+using Clock = std::chrono::steady_clock;
+
+// One scan, run on its own thread so the callback thread can send smfi_progress and give
+// up at the time budget. The job owns the message bytes: if the budget runs out the
+// callback returns and the scan finishes (and frees the job) on its own.
+struct ScanJob {
+  MessageBuilder builder;
+  std::string_view raw;
+  Envelope envelope;
+  std::shared_ptr<const Engine> engine;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::optional<Verdict> verdict;
+  std::string error;
+};
+
+// State of the message in progress on a connection.
+struct MessageState {
+  std::shared_ptr<const Snapshot> snap;
+  bool outgoing = false;
+  bool failed = false;  // a phase failed (e.g. spill file): answer on_error at eom
+  std::string failure;
+  std::string sender;
+  std::vector<std::string> rcpt_args, rcpts;
+  std::unique_ptr<MessageBuilder> builder;
+  ForgedHeaders forged;
+};
+
+struct Connection {
+  ClientInfo client;
+  std::optional<MessageState> msg;
+};
+
+Connection* conn_of(SMFICTX* ctx) { return static_cast<Connection*>(smfi_getpriv(ctx)); }
+
+std::string symval(SMFICTX* ctx, const char* name) {
+  const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
+  return v ? std::string(v) : std::string();
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out.empty() ? "-" : out;
+}
+
+void strip_forged(SMFICTX* ctx, const ForgedHeaders& forged) {
+  for (const auto& [name, index] : forged.deletions())
+    if (smfi_chgheader(ctx, const_cast<char*>(name.c_str()), index, nullptr) != MI_SUCCESS)
+      spdlog::warn("could not remove forged header {}[{}]", name, index);
+}
+
+// The configured answer when the filter itself fails: never lets mail through unchecked
+// unless the school chose on_error = "accept".
+sfsistat on_error(SMFICTX* ctx, const DaemonConfig* cfg) {
+  OnError e = cfg ? cfg->on_error : OnError::tempfail;
+  switch (e) {
+    case OnError::reject:
+      smfi_setreply(ctx, const_cast<char*>("550"), const_cast<char*>("5.7.1"),
+                    const_cast<char*>("Message could not be checked against the school's mail policy"));
+      return SMFIS_REJECT;
+    case OnError::accept:
+      smfi_addheader(ctx, const_cast<char*>("X-Policy-Verdict"), const_cast<char*>("unchecked; error"));
+      return SMFIS_ACCEPT;
+    case OnError::tempfail:
+      break;
+  }
+  smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.7.1"),
+                const_cast<char*>("Mail policy check temporarily unavailable, please try again later"));
+  return SMFIS_TEMPFAIL;
+}
+
+sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
+  try {
+    auto* conn = new Connection();
+    if (hostaddr == nullptr) {
+      conn->client.local = true;
+    } else {
+      char buf[INET6_ADDRSTRLEN] = {0};
+      if (hostaddr->sa_family == AF_INET)
+        ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(hostaddr)->sin_addr, buf, sizeof buf);
+      else if (hostaddr->sa_family == AF_INET6)
+        ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(hostaddr)->sin6_addr, buf, sizeof buf);
+      else
+        conn->client.local = true;  // AF_UNIX: local submission
+      conn->client.address = buf;
+    }
+    smfi_setpriv(ctx, conn);
+    return SMFIS_CONTINUE;
+  } catch (...) {
+    return SMFIS_TEMPFAIL;
+  }
+}
+
+sfsistat cb_envfrom(SMFICTX* ctx, char** argv) {
+  Connection* conn = conn_of(ctx);
+  if (!conn) return SMFIS_TEMPFAIL;
+  try {
+    conn->msg.emplace();
+    MessageState& m = *conn->msg;
+    m.snap = g_runtime->current();
+    m.sender = bare_address(argv && argv[0] ? argv[0] : "");
+    conn->client.auth_authen = symval(ctx, "{auth_authen}");
+    m.outgoing = is_outgoing(conn->client, m.sender, *m.snap->config);
+    if (m.outgoing)
+      m.builder = std::make_unique<MessageBuilder>(
+          BuilderOptions{m.snap->config->spill_bytes, m.snap->config->spill_dir});
+    return SMFIS_CONTINUE;
+  } catch (const std::exception& e) {
+    spdlog::error("envfrom: {}", e.what());
+    return SMFIS_TEMPFAIL;
+  }
+}
+
+sfsistat cb_envrcpt(SMFICTX* ctx, char** argv) {
+  Connection* conn = conn_of(ctx);
+  if (!conn || !conn->msg) return SMFIS_TEMPFAIL;
+  try {
+    std::string arg = argv && argv[0] ? argv[0] : "";
+    conn->msg->rcpts.push_back(bare_address(arg));
+    conn->msg->rcpt_args.push_back(std::move(arg));
+    return SMFIS_CONTINUE;
+  } catch (...) {
+    return SMFIS_TEMPFAIL;
+  }
+}
+
+sfsistat cb_header(SMFICTX* ctx, char* name, char* value) {
+  Connection* conn = conn_of(ctx);
+  if (!conn || !conn->msg) return SMFIS_TEMPFAIL;
+  MessageState& m = *conn->msg;
+  try {
+    m.forged.seen(name ? name : "");
+    if (m.outgoing && !m.failed) m.builder->header(name ? name : "", value ? value : "");
+  } catch (const std::exception& e) {
+    m.failed = true;
+    m.failure = e.what();
+  }
+  return SMFIS_CONTINUE;
+}
+
+sfsistat cb_eoh(SMFICTX* ctx) {
+  Connection* conn = conn_of(ctx);
+  if (!conn || !conn->msg) return SMFIS_TEMPFAIL;
+  MessageState& m = *conn->msg;
+  // Mail that is not outgoing passes untouched - unless it carries forged X-Policy-*
+  // headers, which are removed at end of message so no one can fake a verdict.
+  if (!m.outgoing) return m.forged.any() ? SMFIS_CONTINUE : SMFIS_ACCEPT;
+  try {
+    if (!m.failed) m.builder->end_of_headers();
+  } catch (const std::exception& e) {
+    m.failed = true;
+    m.failure = e.what();
+  }
+  return SMFIS_CONTINUE;
+}
+
+sfsistat cb_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
+  Connection* conn = conn_of(ctx);
+  if (!conn || !conn->msg) return SMFIS_TEMPFAIL;
+  MessageState& m = *conn->msg;
+  if (!m.outgoing || m.failed) return SMFIS_CONTINUE;
+  try {
+    m.builder->body(std::string_view(reinterpret_cast<const char*>(chunk), len));
+  } catch (const std::exception& e) {
+    m.failed = true;
+    m.failure = e.what();
+  }
+  return SMFIS_CONTINUE;
+}
+
+// Runs the scan with the per-message budget; smfi_progress keeps Postfix waiting.
+std::optional<Verdict> scan_with_budget(SMFICTX* ctx, MessageState& m, std::shared_ptr<ScanJob>& job,
+                                        std::string& error) {
+  job = std::make_shared<ScanJob>();
+  job->builder = std::move(*m.builder);
+  job->raw = job->builder.finish();
+  job->envelope.sender = m.sender;
+  job->envelope.recipients = m.rcpts;
+  job->engine = m.snap->engine;
+  std::thread([job] {
+    std::optional<Verdict> v;
+    std::string err;
+    try {
+      v = job->engine->scan(job->raw, &job->envelope);
+    } catch (const std::exception& e) {
+      err = e.what();
+    } catch (...) {
+      err = "unknown engine failure";
+    }
+    std::lock_guard lock(job->mu);
+    job->verdict = std::move(v);
+    job->error = std::move(err);
+    job->done = true;
+    job->cv.notify_all();
+  }).detach();
+
+  const auto deadline = Clock::now() + std::chrono::seconds(m.snap->config->scan_timeout_seconds);
+  std::unique_lock lock(job->mu);
+  while (!job->done) {
+    auto now = Clock::now();
+    if (now >= deadline) {
+      error = "scan timeout";
+      return std::nullopt;
+    }
+    auto step = std::min<Clock::duration>(std::chrono::seconds(5), deadline - now);
+    if (!job->cv.wait_for(lock, step, [&] { return job->done; })) {
+      lock.unlock();
+      smfi_progress(ctx);
+      lock.lock();
+    }
+  }
+  if (!job->verdict) {
+    error = job->error.empty() ? "engine failure" : job->error;
+    return std::nullopt;
+  }
+  return std::move(job->verdict);
+}
+
+sfsistat finish_message(SMFICTX* ctx, Connection& conn) {
+  MessageState& m = *conn.msg;
+  const DaemonConfig& cfg = *m.snap->config;
+  const auto t0 = Clock::now();
+  const std::string queue_id = symval(ctx, "i");
+  auto elapsed_us = [&] {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+  };
+  auto log_failure = [&](const std::string& why) {
+    spdlog::error("msg queue={} from={} rcpts={} action={} error=\"{}\" elapsed_ms={:.1f}",
+                  queue_id.empty() ? "-" : queue_id, m.sender, m.rcpts.size(),
+                  std::string("on_error:") + to_string(cfg.on_error), why, elapsed_us() / 1000.0);
+    g_runtime->stats.record_message(cfg.on_error == OnError::accept ? "error-accept"
+                                    : cfg.on_error == OnError::reject ? "reject" : "tempfail",
+                                    elapsed_us());
+    return on_error(ctx, &cfg);
+  };
+
+  if (!m.outgoing) {
+    strip_forged(ctx, m.forged);
+    g_runtime->stats.record_message("pass", elapsed_us());
+    return SMFIS_ACCEPT;
+  }
+  if (m.failed) return log_failure(m.failure);
+
+  std::shared_ptr<ScanJob> job;
+  std::string error;
+  std::optional<Verdict> verdict = scan_with_budget(ctx, m, job, error);
+  if (!verdict) return log_failure(error);
+
+  ActionPlan plan = plan_actions(*verdict, m.rcpt_args, m.rcpts, cfg.split_recipients);
+  std::string stored_id;
+  if (plan.outcome == Outcome::quarantine || plan.outcome == Outcome::split) {
+    if (!g_runtime->store) return log_failure("no quarantine store");
+    QuarantineInput in;
+    in.queue_id = queue_id;
+    in.sender = m.sender;
+    in.recipients = m.rcpts;
+    for (const auto& h : plan.held) in.held_recipients.push_back(bare_address(h));
+    in.subject = verdict->subject;
+    in.categories = verdict->categories;
+    in.rules = plan.rules;
+    in.action = to_string(plan.outcome);
+    in.snapshot = verdict->snapshot;
+    try {
+      in.verdict_json = verdict_to_json(*verdict, "", JsonOptions{.segments = true});
+      stored_id = g_runtime->store->put(job->raw, in);
+    } catch (const std::exception& e) {
+      return log_failure(std::string("quarantine store: ") + e.what());
+    }
+  }
+
+  sfsistat answer = SMFIS_ACCEPT;
+  if (plan.outcome == Outcome::quarantine) {
+    answer = SMFIS_DISCARD;
+  } else {
+    strip_forged(ctx, m.forged);
+    for (const auto& h : plan.held)
+      if (smfi_delrcpt(ctx, const_cast<char*>(h.c_str())) != MI_SUCCESS)
+        return log_failure("delrcpt failed (message is stored, will be retried)");
+    for (const auto& [name, value] : plan.add_headers)
+      if (smfi_addheader(ctx, const_cast<char*>(name.c_str()), const_cast<char*>(value.c_str())) != MI_SUCCESS)
+        return log_failure("addheader failed");
+  }
+  std::uint64_t us = elapsed_us();
+  g_runtime->stats.record_message(to_string(plan.outcome), us);
+  // One line per message: ids, counts, rule names - never content or evidence.
+  spdlog::info("msg queue={} from={} rcpts={} action={} categories={} rules={} held={} elapsed_ms={:.1f} scan_ms={:.1f}{}",
+               queue_id.empty() ? "-" : queue_id, m.sender, m.rcpts.size(), to_string(plan.outcome),
+               join(verdict->categories), join(plan.rules), plan.held.size(), us / 1000.0,
+               verdict->elapsed_us / 1000.0, stored_id.empty() ? "" : " quarantine_id=" + stored_id);
+  return answer;
+}
+
+sfsistat cb_eom(SMFICTX* ctx) {
+  Connection* conn = conn_of(ctx);
+  if (!conn || !conn->msg) return on_error(ctx, nullptr);
+  sfsistat answer;
+  try {
+    answer = finish_message(ctx, *conn);
+  } catch (const std::exception& e) {
+    spdlog::error("end of message: {}", e.what());
+    answer = on_error(ctx, conn->msg->snap ? conn->msg->snap->config.get() : nullptr);
+  } catch (...) {
+    answer = on_error(ctx, nullptr);
+  }
+  conn->msg.reset();  // next message on this connection starts clean
+  return answer;
+}
+
+sfsistat cb_abort(SMFICTX* ctx) {
+  if (Connection* conn = conn_of(ctx)) conn->msg.reset();
+  return SMFIS_CONTINUE;
+}
+
+sfsistat cb_close(SMFICTX* ctx) {
+  delete conn_of(ctx);
+  smfi_setpriv(ctx, nullptr);
+  return SMFIS_CONTINUE;
+}
+
+}  // namespace
+
+bool milter_open(Runtime& runtime, const std::string& socket, unsigned timeout_seconds) {
+  g_runtime = &runtime;
+  static struct smfiDesc desc = {};
+  desc.xxfi_name = const_cast<char*>("policy-milter");
+  desc.xxfi_version = SMFI_VERSION;
+  desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT;
+  desc.xxfi_connect = cb_connect;
+  desc.xxfi_envfrom = cb_envfrom;
+  desc.xxfi_envrcpt = cb_envrcpt;
+  desc.xxfi_header = cb_header;
+  desc.xxfi_eoh = cb_eoh;
+  desc.xxfi_body = cb_body;
+  desc.xxfi_eom = cb_eom;
+  desc.xxfi_abort = cb_abort;
+  desc.xxfi_close = cb_close;
+  if (smfi_setconn(const_cast<char*>(socket.c_str())) != MI_SUCCESS) {
+    spdlog::critical("bad milter socket '{}'", socket);
+    return false;
+  }
+  smfi_settimeout(static_cast<int>(timeout_seconds));
+  if (smfi_register(desc) != MI_SUCCESS) {
+    spdlog::critical("smfi_register failed");
+    return false;
+  }
+  // A stale unix socket from a crashed run is removed (true).
+  if (smfi_opensocket(true) != MI_SUCCESS) {
+    spdlog::critical("cannot open milter socket '{}' (in use, or no permission?)", socket);
+    return false;
+  }
+  return true;
+}
+
+int milter_run() { return smfi_main(); }
+
+void milter_stop() { smfi_stop(); }
+
+}  // namespace pm

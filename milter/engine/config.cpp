@@ -1,0 +1,136 @@
+#include "engine/config.h"
+
+#include <toml++/toml.h>
+
+#include "util/error.h"
+#include "util/strings.h"
+
+#ifndef PM_SYSCONFDIR
+#define PM_SYSCONFDIR "/etc/policy-milter"
+#endif
+
+namespace pm {
+
+namespace {
+
+int line_of(const toml::node* n) { return n ? static_cast<int>(n->source().begin.line) : 0; }
+
+std::vector<std::string> string_list(const std::string& file, const toml::table& t, const char* key,
+                                     bool lower = true) {
+  std::vector<std::string> out;
+  const toml::node* n = t.get(key);
+  if (!n) return out;
+  const toml::array* a = n->as_array();
+  if (!a) throw ConfigError(file, line_of(n), std::string(key) + " must be a list of strings");
+  for (const auto& e : *a) {
+    auto s = e.value<std::string>();
+    if (!s) throw ConfigError(file, line_of(&e), std::string(key) + " must be a list of strings");
+    out.push_back(lower ? to_lower_ascii(*s) : *s);
+  }
+  return out;
+}
+
+template <typename T>
+void read_number(const std::string& file, const toml::table& t, const char* key, T& into) {
+  const toml::node* n = t.get(key);
+  if (!n) return;
+  auto v = n->value<int64_t>();
+  if (!v || *v <= 0) throw ConfigError(file, line_of(n), std::string(key) + " must be a positive integer");
+  into = static_cast<T>(*v);
+}
+
+}  // namespace
+
+std::filesystem::path default_config_path() {
+  std::error_code ec;
+  std::filesystem::path local = "conf/policy-milter.toml";
+  if (std::filesystem::exists(local, ec)) return local;
+  return std::filesystem::path(PM_SYSCONFDIR) / "policy-milter.toml";
+}
+
+Config load_config(const std::filesystem::path& path) {
+  Config c;
+  c.file = path;
+  const std::string file = path.string();
+  std::string content;
+  try {
+    content = read_file(file);
+  } catch (const std::exception& e) {
+    throw ConfigError(file, 0, "cannot read configuration");
+  }
+  c.raw = content;
+  toml::table t;
+  try {
+    t = toml::parse(content, file);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(file, static_cast<int>(e.source().begin.line), std::string(e.description()));
+  }
+  std::filesystem::path base = path.parent_path();
+  auto resolve = [&](const std::string& p) -> std::filesystem::path {
+    if (p.empty()) return {};
+    std::filesystem::path q(p);
+    return q.is_absolute() ? q : base / q;
+  };
+
+  const toml::table* school = t["school"].as_table();
+  if (!school) throw ConfigError(file, 1, "missing [school] table");
+  c.school_name = (*school)["name"].value_or(std::string());
+  c.domains.staff = string_list(file, *school, "staff_domains");
+  if (c.domains.staff.empty())
+    throw ConfigError(file, line_of(school), "[school] staff_domains must name at least one domain");
+  c.domains.pupil = string_list(file, *school, "pupil_domains");
+  c.domains.partner = string_list(file, *school, "partner_domains");
+  c.domains.outside_lists = string_list(file, *school, "outside_lists");
+  c.website = string_list(file, *school, "website");
+  c.official_social = string_list(file, *school, "official_social");
+  c.whistleblowing_domains = string_list(file, *school, "whistleblowing_domains");
+  c.roster = resolve((*school)["roster"].value_or(std::string()));
+
+  if (const toml::table* r = t["recipients"].as_table()) {
+    c.domains.webmail = string_list(file, *r, "webmail_domains");
+    read_number(file, *r, "lookalike_max_distance", c.domains.lookalike_max_distance);
+  }
+  const toml::table* rules = t["rules"].as_table();
+  c.rules_dir = resolve(rules ? (*rules)["dir"].value_or(std::string("../rules")) : "../rules");
+
+  if (const toml::table* a = t["actions"].as_table()) {
+    for (const auto& [k, v] : *a) {
+      std::string key(k.str());
+      if (key == "misaddress") {
+        auto act = parse_action(v.value_or(std::string()));
+        if (!act) throw ConfigError(file, line_of(&v), "misaddress must be accept, tag or quarantine");
+        c.misaddress = *act;
+        continue;
+      }
+      const toml::table* cell = v.as_table();
+      if (!cell) throw ConfigError(file, line_of(&v), "actions." + key + " must be { internal = ..., outside = ... }");
+      ActionCells cells;
+      for (auto [name, into] : {std::pair{"internal", &cells.internal}, std::pair{"outside", &cells.outside}}) {
+        const toml::node* n = cell->get(name);
+        auto act = n ? parse_action(n->value_or(std::string())) : std::nullopt;
+        if (!act) throw ConfigError(file, line_of(n ? n : &v), "actions." + key + "." + name + " must be accept, tag or quarantine");
+        *into = *act;
+      }
+      c.actions[key] = cells;
+    }
+  }
+  if (const toml::table* l = t["limits"].as_table()) {
+    Limits& L = c.limits;
+    read_number(file, *l, "max_message_bytes", L.max_message_bytes);
+    read_number(file, *l, "max_header_line_bytes", L.max_header_line_bytes);
+    read_number(file, *l, "max_mime_depth", L.max_mime_depth);
+    read_number(file, *l, "max_parts", L.max_parts);
+    read_number(file, *l, "max_decoded_bytes", L.max_decoded_bytes);
+    read_number(file, *l, "max_attachment_bytes", L.max_attachment_bytes);
+    read_number(file, *l, "max_archive_depth", L.max_archive_depth);
+    read_number(file, *l, "max_archive_members", L.max_archive_members);
+    read_number(file, *l, "max_archive_bytes", L.max_archive_bytes);
+    read_number(file, *l, "max_compression_ratio", L.max_compression_ratio);
+    read_number(file, *l, "scan_time_budget_ms", L.scan_time_budget_ms);
+  }
+  if (const toml::table* m = t["milter"].as_table())
+    c.cache_dir = resolve((*m)["cache_dir"].value_or(std::string()));
+  return c;
+}
+
+}  // namespace pm

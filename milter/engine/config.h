@@ -1,0 +1,46 @@
+// The engine's configuration (policy-milter.toml: [school], [recipients], [rules],
+// [actions], [limits]). The daemon's own sections ([milter], [quarantine]) are read by the
+// daemon. Relative paths are resolved against the configuration file's directory.
+//
+// Errors: load_config throws ConfigError with file:line. Immutable once loaded.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "policy/action.h"
+#include "policy/recipients.h"
+#include "util/limits.h"
+
+namespace pm {
+
+struct ActionCells {
+  Action internal = Action::accept;
+  Action outside = Action::quarantine;
+};
+
+struct Config {
+  std::filesystem::path file;
+  std::string school_name;
+  RecipientDomains domains;
+  std::vector<std::string> website;          // school web hosts
+  std::vector<std::string> official_social;  // host/path of the school's own accounts
+  std::vector<std::string> whistleblowing_domains;
+  std::filesystem::path roster;  // empty: none
+  std::filesystem::path rules_dir;
+  std::filesystem::path cache_dir;  // compiled-rules cache ([milter].cache_dir); may be empty
+  std::map<std::string, ActionCells> actions;
+  Action misaddress = Action::tag;
+  Limits limits;
+  std::string raw;  // file content, part of the snapshot id
+};
+
+Config load_config(const std::filesystem::path& file);
+
+// Where policyctl and policy-milter look when --config is not given: ./conf/policy-milter.toml
+// when it exists (running from a checkout), else /etc/policy-milter/policy-milter.toml.
+std::filesystem::path default_config_path();
+
+}  // namespace pm

@@ -1,0 +1,205 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "decode/decode.h"
+#include "engine/config.h"
+#include "match/matcher.h"
+#include "match/rules.h"
+#include "policy/judge.h"
+#include "policy/recipients.h"
+#include "util/error.h"
+#include "util/strings.h"
+
+namespace pm {
+
+namespace {
+
+std::vector<std::string> read_roster(const std::filesystem::path& file) {
+  std::vector<std::string> names;
+  if (file.empty()) return names;
+  std::string content;
+  try {
+    content = read_file(file.string());
+  } catch (const std::exception&) {
+    throw ConfigError(file.string(), 0, "cannot read roster");
+  }
+  for (auto line : split(content, '\n')) {
+    line = trim(line.substr(0, line.find(',')));
+    if (!line.empty() && line[0] != '#') names.push_back(to_lower_ascii(line));
+  }
+  return names;
+}
+
+bool domain_in(const std::string& domain, const std::vector<std::string>& list) {
+  for (const auto& d : list)
+    if (domain == d || (domain.size() > d.size() && domain.ends_with("." + d))) return true;
+  return false;
+}
+
+}  // namespace
+
+Engine::Engine() = default;
+Engine::~Engine() = default;
+
+std::shared_ptr<const Engine> Engine::load(const std::filesystem::path& config_file) {
+  std::shared_ptr<Engine> e(new Engine());
+  e->config_ = std::make_unique<Config>(load_config(config_file));
+  const Config& c = *e->config_;
+  std::vector<std::string> roster = read_roster(c.roster);
+  std::vector<std::string> official = c.website;
+  official.insert(official.end(), c.official_social.begin(), c.official_social.end());
+  std::vector<std::string> roster_given;
+  for (const auto& r : roster) roster_given.push_back(r.substr(0, r.find(' ')));
+  e->rules_ = RuleSet::load(c.rules_dir, official, roster_given, c.cache_dir);
+  std::vector<std::string> not_names = e->rules_->name_stopwords();
+  e->matcher_ = std::make_unique<Matcher>(
+      *e->rules_, NameLexicon::build(e->rules_->given_names(), not_names, roster));
+
+  auto policy = std::make_unique<JudgePolicy>();
+  policy->misaddress = c.misaddress;
+  auto cells = [&](const std::string& id) {
+    auto it = c.actions.find(id);
+    if (it == c.actions.end())
+      throw ConfigError(c.file.string(), 0, "[actions] has no entry for category '" + id + "'");
+    return it->second;
+  };
+  for (const CategoryDef& d : e->rules_->categories()) {
+    CategoryPolicy p;
+    p.id = d.id;
+    p.applies_to = d.applies_to;
+    p.threshold = d.threshold;
+    p.internal = cells(d.id).internal;
+    p.outside = cells(d.id).outside;
+    p.exempt_whistleblowing = d.id == "disrepute";
+    policy->categories.push_back(p);
+  }
+  CategoryPolicy un;
+  un.id = "unscannable";
+  un.internal = cells("unscannable").internal;
+  un.outside = cells("unscannable").outside;
+  policy->categories.push_back(un);
+  e->policy_ = std::move(policy);
+  std::size_t h = std::hash<std::string>{}(c.raw + e->rules_->hash());
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%012zx", h & 0xFFFFFFFFFFFFULL);
+  e->snapshot_ = buf;
+  return e;
+}
+
+Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Config& c = *config_;
+  Verdict v;
+  v.snapshot = snapshot_;
+
+  DecodedMessage d;
+  if (message.size() > c.limits.max_message_bytes) {
+    d.unscannable.push_back({"message", "limit:max_message_bytes"});
+  } else {
+    d = decode_message(message, c.limits,
+                       Deadline(std::chrono::milliseconds(c.limits.scan_time_budget_ms)));
+  }
+
+  // Recipients: the envelope, or To + Cc + Bcc for a file scan.
+  std::vector<std::string> rcpts;
+  if (envelope) {
+    rcpts = envelope->recipients;
+    v.sender = envelope->sender;
+  } else {
+    for (const auto* list : {&d.to, &d.cc, &d.bcc})
+      for (const auto& a : *list) rcpts.push_back(a.address);
+    if (!d.from.empty()) v.sender = d.from.front().address;
+  }
+  JudgeInput in;
+  std::set<std::string> seen;
+  for (auto& r : rcpts) {
+    std::string addr = to_lower_ascii(trim(r));
+    if (addr.size() > 2 && addr.front() == '<' && addr.back() == '>') addr = addr.substr(1, addr.size() - 2);
+    if (addr.empty() || !seen.insert(addr).second) continue;
+    JudgeRecipient jr;
+    jr.address = addr;
+    jr.cls = classify_recipient(addr, c.domains);
+    jr.whistleblowing = domain_in(domain_of(addr), c.whistleblowing_domains);
+    in.recipients.push_back(jr);
+  }
+
+  // Match + validate, segment by segment.
+  std::vector<RuleHit> hits;
+  for (std::size_t i = 0; i < d.segments.size(); ++i) matcher_->scan_segment(d.segments[i], i, hits);
+  const auto& rules = rules_->rules();
+  std::vector<Finding> findings;
+  std::set<std::tuple<int, std::string>> evidence_seen;  // (rule, evidence) outside links
+  std::map<std::string, std::map<std::string, double>> per_cat;  // category -> rule -> weight
+  for (const RuleHit& h : hits) {
+    const Rule& r = rules[h.rule];
+    const Segment& seg = d.segments[h.segment];
+    const CategoryDef* cat = rules_->category(r.category);
+    if (cat && cat->skip_forwarded && seg.origin.starts_with("forward/")) continue;
+    std::string evidence = seg.text.substr(h.start, h.end - h.start);
+    // An HTML link shown in the text and listed again among the part's link targets is
+    // one finding, not two.
+    std::string key = to_lower_ascii(evidence);
+    if (seg.kind == SegmentKind::links && evidence_seen.count({h.rule, key})) continue;
+    evidence_seen.insert({h.rule, key});
+    Finding f;
+    f.rule = r.id;
+    f.category = r.category;
+    f.clause = r.clause;
+    f.origin = seg.origin;
+    f.segment = h.segment;
+    f.start = h.start;
+    f.end = h.end;
+    f.evidence = std::move(evidence);
+    findings.push_back(std::move(f));
+    per_cat[r.category][r.id] = r.weight;  // each distinct rule counts once
+  }
+  for (auto& [cat, rs] : per_cat) {
+    double sum = 0;
+    for (auto& [_, w] : rs) sum += w;
+    in.weights[cat] = sum;
+  }
+  in.unscannable = !d.unscannable.empty();
+  for (const Unscannable& u : d.unscannable) {
+    Finding f;
+    f.rule = "unscannable." + u.reason;
+    f.category = "unscannable";
+    f.clause = "Content the filter cannot read is held or tagged, never passed unchecked.";
+    f.origin = u.origin;
+    f.segment = d.segments.size();  // not in any segment
+    findings.push_back(std::move(f));
+  }
+
+  Judgement j = judge(in, *policy_);
+  v.action = j.action;
+  v.categories = j.categories;
+  v.notes = j.notes;
+  for (std::size_t i = 0; i < in.recipients.size() && i < j.recipients.size(); ++i) {
+    RecipientVerdict rv;
+    rv.address = in.recipients[i].address;
+    rv.cls = in.recipients[i].cls;
+    rv.action = j.recipients[i].action;
+    rv.categories = j.recipients[i].categories;
+    v.recipients.push_back(std::move(rv));
+  }
+  // Keep the findings of the categories that hold; the others were content that matched
+  // but did not count for these recipients (policyctl --explain reports them).
+  std::set<std::string> held(v.categories.begin(), v.categories.end());
+  for (auto& f : findings) {
+    if (held.count(f.category)) v.findings.push_back(std::move(f));
+    else v.unapplied.push_back(std::move(f));
+  }
+  v.segments = std::move(d.segments);
+  v.attachments = std::move(d.attachments);
+  v.subject = std::move(d.subject);
+  v.message_id = std::move(d.message_id);
+  v.elapsed_us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                std::chrono::steady_clock::now() - t0)
+                                                .count());
+  return v;
+}
+
+}  // namespace pm

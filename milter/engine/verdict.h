@@ -1,0 +1,54 @@
+// The verdict: the contract between the engine and everything built on it (the milter's
+// actions, `policyctl scan --json`, the quarantine store, the review page). Keep it stable;
+// README.md ("The verdict") documents the JSON form.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "decode/segment.h"
+#include "policy/action.h"
+#include "policy/recipient_class.h"
+
+namespace pm {
+
+struct Finding {
+  std::string rule;      // rule id, e.g. "confidential.nhs-number"
+  std::string category;  // one of the five category ids, or "unscannable"
+  std::string clause;    // the policy sentence the rule enforces
+  std::string origin;    // Segment::origin
+  std::size_t segment = 0;  // index into Verdict::segments
+  std::size_t start = 0;    // byte offsets into that segment's text
+  std::size_t end = 0;
+  std::string evidence;  // segment text [start, end): personal data - never log it
+};
+
+struct RecipientVerdict {
+  std::string address;
+  RecipientClass cls = RecipientClass::external;
+  Action action = Action::accept;
+  std::vector<std::string> categories;  // categories that hold for this recipient
+};
+
+struct Verdict {
+  Action action = Action::accept;
+  std::vector<std::string> categories;  // sorted, unique
+  std::vector<RecipientVerdict> recipients;
+  std::vector<std::string> notes;  // "probable-misaddress", "partner-alert", ...
+  std::vector<Finding> findings;
+  // Content that matched a rule whose category did not hold for these recipients (e.g.
+  // confidential data sent only to staff). Not part of the decision; shown by --explain.
+  std::vector<Finding> unapplied;
+  // The decoded message, so the review page highlights findings from stored offsets.
+  std::vector<Segment> segments;
+  std::vector<AttachmentInfo> attachments;
+  std::string sender;
+  std::string subject;
+  std::string message_id;
+  std::string snapshot;  // id of the rules + configuration snapshot that judged it
+  std::uint64_t elapsed_us = 0;
+};
+
+}  // namespace pm

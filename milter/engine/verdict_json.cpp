@@ -1,0 +1,46 @@
+#include "engine/verdict_json.h"
+
+#include <nlohmann/json.hpp>
+
+namespace pm {
+
+namespace {
+
+nlohmann::ordered_json finding_json(const Finding& f) {
+  return {{"rule", f.rule},   {"category", f.category}, {"clause", f.clause},
+          {"origin", f.origin}, {"start", f.start},     {"end", f.end},
+          {"evidence", f.evidence}};
+}
+
+}  // namespace
+
+std::string verdict_to_json(const Verdict& v, const std::string& file, const JsonOptions& opt) {
+  nlohmann::ordered_json j;
+  if (!file.empty()) j["file"] = file;
+  j["action"] = to_string(v.action);
+  j["categories"] = v.categories;
+  auto& rs = j["recipients"] = nlohmann::ordered_json::array();
+  for (const auto& r : v.recipients)
+    rs.push_back({{"address", r.address}, {"class", to_string(r.cls)}, {"action", to_string(r.action)}});
+  j["notes"] = v.notes;
+  auto& fs = j["findings"] = nlohmann::ordered_json::array();
+  for (const auto& f : v.findings) fs.push_back(finding_json(f));
+  if (opt.unapplied) {
+    auto& us = j["unapplied"] = nlohmann::ordered_json::array();
+    for (const auto& f : v.unapplied) us.push_back(finding_json(f));
+  }
+  auto& as = j["attachments"] = nlohmann::ordered_json::array();
+  for (const auto& a : v.attachments)
+    as.push_back({{"origin", a.origin}, {"name", a.name}, {"type", a.content_type}, {"size", a.size}});
+  if (opt.segments) {
+    auto& ss = j["segments"] = nlohmann::ordered_json::array();
+    for (const auto& s : v.segments)
+      ss.push_back({{"origin", s.origin}, {"kind", to_string(s.kind)}, {"text", s.text}});
+  }
+  j["snapshot"] = v.snapshot;
+  j["elapsed_us"] = v.elapsed_us;
+  // Invalid UTF-8 from a hostile message must not abort the dump.
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace pm

@@ -1,0 +1,193 @@
+#include "match/hs.h"
+
+#include <hs.h>
+
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "util/error.h"
+
+namespace pm {
+
+void HsDatabases::DbDeleter::operator()(hs_database* db) const { hs_free_database(db); }
+void HsDatabases::ScratchDeleter::operator()(hs_scratch* s) const { hs_free_scratch(s); }
+
+namespace {
+
+struct CompileErrorFree {
+  void operator()(hs_compile_error_t* e) const { hs_free_compile_error(e); }
+};
+using CompileError = std::unique_ptr<hs_compile_error_t, CompileErrorFree>;
+
+// "file:line" -> ConfigError
+[[noreturn]] void refuse(const std::string& origin, const std::string& what) {
+  auto colon = origin.rfind(':');
+  std::string file = colon == std::string::npos ? origin : origin.substr(0, colon);
+  int line = colon == std::string::npos ? 0 : std::atoi(origin.c_str() + colon + 1);
+  throw ConfigError(file, line, what);
+}
+
+std::string cache_key(const std::vector<HsPattern>& patterns, const hs_platform_info_t& plat) {
+  std::size_t h = std::hash<std::string>{}(hs_version());
+  for (const auto& p : patterns)
+    h = h * 1099511628211ULL ^ std::hash<std::string>{}(p.expression + (p.compact_view ? "#c" : "#t"));
+  std::ostringstream ss;
+  ss << std::hex << h << "-" << plat.tune << "-" << plat.cpu_features;
+  return ss.str();
+}
+
+std::string serialize(const hs_database_t* db) {
+  char* bytes = nullptr;
+  std::size_t len = 0;
+  if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS) return {};
+  std::string out(bytes, len);
+  std::free(bytes);
+  return out;
+}
+
+}  // namespace
+
+class HsDatabases::ScratchLease {
+ public:
+  explicit ScratchLease(const HsDatabases& dbs) : dbs_(dbs) {
+    {
+      std::lock_guard<std::mutex> lock(dbs_.pool_mutex_);
+      if (!dbs_.pool_.empty()) {
+        scratch_ = std::move(dbs_.pool_.back());
+        dbs_.pool_.pop_back();
+        return;
+      }
+    }
+    hs_scratch_t* s = nullptr;
+    if (hs_clone_scratch(dbs_.prototype_.get(), &s) != HS_SUCCESS) throw ScanError("hyperscan: cannot allocate scratch");
+    scratch_.reset(s);
+  }
+  ~ScratchLease() {
+    std::lock_guard<std::mutex> lock(dbs_.pool_mutex_);
+    dbs_.pool_.push_back(std::move(scratch_));
+  }
+  hs_scratch_t* get() const { return scratch_.get(); }
+
+ private:
+  const HsDatabases& dbs_;
+  ScratchPtr scratch_;
+};
+
+std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& patterns,
+                                                  const std::filesystem::path& cache_dir) {
+  std::unique_ptr<HsDatabases> out(new HsDatabases());
+  out->widths_.assign(patterns.size(), -1);
+
+  // Check every pattern alone first: the error then names the rule, and the width tells
+  // whether start-of-match is needed.
+  std::vector<unsigned> flags(patterns.size());
+  for (std::size_t i = 0; i < patterns.size(); ++i) {
+    const auto& p = patterns[i];
+    hs_expr_info_t* info = nullptr;
+    hs_compile_error_t* err = nullptr;
+    unsigned f = HS_FLAG_ALLOWEMPTY;
+    if (hs_expression_info(p.expression.c_str(), HS_FLAG_UTF8, &info, &err) != HS_SUCCESS) {
+      CompileError guard(err);
+      refuse(p.origin, std::string("pattern refused by Hyperscan: ") + err->message);
+    }
+    if (info->min_width == 0) {
+      std::free(info);
+      refuse(p.origin, "pattern can match the empty string");
+    }
+    if (info->max_width != UINT_MAX && info->min_width == info->max_width) {
+      out->widths_[i] = static_cast<int>(info->min_width);
+      f = 0;
+    } else {
+      f = HS_FLAG_SOM_LEFTMOST;
+    }
+    std::free(info);
+    flags[i] = f | HS_FLAG_UTF8;
+    (p.compact_view ? out->compact_ids_ : out->text_ids_).push_back(static_cast<unsigned>(i));
+  }
+
+  hs_platform_info_t plat{};
+  hs_populate_platform(&plat);
+  std::filesystem::path cache_file;
+  if (!cache_dir.empty()) cache_file = cache_dir / ("rules-" + cache_key(patterns, plat) + ".hsdb");
+
+  auto build = [&](const std::vector<unsigned>& ids, const char* view) -> DbPtr {
+    if (ids.empty()) return nullptr;
+    if (!cache_file.empty()) {
+      std::ifstream in(cache_file.string() + "." + view, std::ios::binary);
+      if (in) {
+        std::string blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        hs_database_t* db = nullptr;
+        if (hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
+          out->from_cache_ = true;
+          return DbPtr(db);
+        }
+      }
+    }
+    std::vector<const char*> exprs;
+    std::vector<unsigned> fl, hsids;
+    for (unsigned k = 0; k < ids.size(); ++k) {
+      exprs.push_back(patterns[ids[k]].expression.c_str());
+      fl.push_back(flags[ids[k]]);
+      hsids.push_back(k);
+    }
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_multi(exprs.data(), fl.data(), hsids.data(), static_cast<unsigned>(exprs.size()),
+                         HS_MODE_BLOCK, &plat, &db, &err) != HS_SUCCESS) {
+      CompileError guard(err);
+      std::string where = err->expression >= 0 ? patterns[ids[err->expression]].origin : "rules:0";
+      refuse(where, std::string("Hyperscan cannot compile the rule set: ") + err->message);
+    }
+    DbPtr ptr(db);
+    if (!cache_file.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(cache_dir, ec);
+      std::string blob = serialize(db);
+      auto tmp = cache_file.string() + "." + view + ".tmp";
+      std::ofstream o(tmp, std::ios::binary);
+      if (o && o.write(blob.data(), static_cast<std::streamsize>(blob.size())) && (o.close(), true))
+        std::filesystem::rename(tmp, cache_file.string() + "." + view, ec);
+    }
+    return ptr;
+  };
+  out->text_db_ = build(out->text_ids_, "text");
+  out->compact_db_ = build(out->compact_ids_, "compact");
+
+  hs_scratch_t* scratch = nullptr;
+  for (hs_database_t* db : {out->text_db_.get(), out->compact_db_.get()}) {
+    if (db && hs_alloc_scratch(db, &scratch) != HS_SUCCESS)
+      throw ConfigError("rules", 0, "Hyperscan cannot allocate scratch space");
+  }
+  out->prototype_.reset(scratch);
+  return out;
+}
+
+HsDatabases::~HsDatabases() = default;
+
+void HsDatabases::scan(bool compact_view, std::string_view text, std::vector<HsHit>& out) const {
+  const hs_database_t* db = compact_view ? compact_db_.get() : text_db_.get();
+  if (!db || text.empty()) return;
+  struct Ctx {
+    const std::vector<unsigned>* ids;
+    const std::vector<int>* widths;
+    std::vector<HsHit>* out;
+  } ctx{compact_view ? &compact_ids_ : &text_ids_, &widths_, &out};
+  // Runs inside hs_scan: must not throw; returning 0 keeps scanning.
+  auto on_match = [](unsigned id, unsigned long long from, unsigned long long to, unsigned,
+                     void* p) noexcept -> int {
+    auto* c = static_cast<Ctx*>(p);
+    unsigned pattern = (*c->ids)[id];
+    int w = (*c->widths)[pattern];
+    std::size_t start = w >= 0 ? static_cast<std::size_t>(to) - static_cast<std::size_t>(w)
+                               : static_cast<std::size_t>(from);
+    c->out->push_back(HsHit{pattern, start, static_cast<std::size_t>(to)});
+    return 0;
+  };
+  ScratchLease scratch(*this);
+  hs_error_t rc = hs_scan(db, text.data(), static_cast<unsigned>(text.size()), 0, scratch.get(),
+                          on_match, &ctx);
+  if (rc != HS_SUCCESS) throw ScanError("hyperscan scan failed: " + std::to_string(rc));
+}
+
+}  // namespace pm

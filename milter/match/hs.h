@@ -1,0 +1,76 @@
+// Hyperscan behind RAII: compiled databases for the two views (normalised text and the
+// digits-compacted view), their scratch pool, and the on-disk cache of serialised
+// databases. The only header that includes hs.h.
+//
+// Start-of-match costs a lot in Hyperscan (DEPENDENCIES.md: ~20 MB/s with SOM on
+// everything), so SOM is asked for only where it is needed: a pattern whose width is fixed
+// gets its start as end - width; only variable-width patterns use HS_FLAG_SOM_LEFTMOST.
+// Thread safety: compile once; scan() is thread-safe (each call takes a scratch from the
+// pool, cloned on demand).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct hs_database;
+struct hs_scratch;
+
+namespace pm {
+
+struct HsPattern {
+  std::string expression;
+  bool compact_view = false;
+  std::string origin;  // "file:line" for error messages
+};
+
+struct HsHit {
+  unsigned id;  // index into the pattern list given to compile()
+  std::size_t from, to;
+};
+
+class HsDatabases {
+ public:
+  // Compiles all patterns; throws ConfigError (with the pattern's origin) when Hyperscan
+  // refuses one. With a non-empty cache_dir, a serialised database keyed on the
+  // patterns' hash + Hyperscan version + CPU platform is loaded instead when present, and
+  // written after compiling (failures to write the cache are ignored: it is only a cache).
+  static std::unique_ptr<HsDatabases> compile(const std::vector<HsPattern>& patterns,
+                                              const std::filesystem::path& cache_dir = {});
+  ~HsDatabases();
+  HsDatabases(const HsDatabases&) = delete;
+  HsDatabases& operator=(const HsDatabases&) = delete;
+
+  // Appends the hits of one view over `text`. Throws ScanError on a Hyperscan failure.
+  void scan(bool compact_view, std::string_view text, std::vector<HsHit>& out) const;
+
+  std::size_t size() const { return widths_.size(); }
+  bool loaded_from_cache() const { return from_cache_; }
+
+ private:
+  HsDatabases() = default;
+  struct DbDeleter {
+    void operator()(hs_database* db) const;
+  };
+  struct ScratchDeleter {
+    void operator()(hs_scratch* s) const;
+  };
+  using DbPtr = std::unique_ptr<hs_database, DbDeleter>;
+  using ScratchPtr = std::unique_ptr<hs_scratch, ScratchDeleter>;
+  class ScratchLease;
+
+  DbPtr text_db_, compact_db_;
+  std::vector<unsigned> text_ids_, compact_ids_;  // db-local id -> pattern index
+  std::vector<int> widths_;                       // fixed width, or -1 (SOM used)
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<ScratchPtr> pool_;
+  ScratchPtr prototype_;
+  bool from_cache_ = false;
+};
+
+}  // namespace pm

@@ -1,0 +1,244 @@
+#include "match/matcher.h"
+
+#include <algorithm>
+#include <array>
+
+#include "match/hs.h"
+#include "match/normalize.h"
+#include "match/urls.h"
+#include "policy/validators.h"
+
+namespace pm {
+
+namespace {
+
+using Span = std::pair<std::size_t, std::size_t>;  // half-open, normalised text
+
+bool is_abbreviation(std::string_view text, std::size_t dot) {
+  std::size_t s = dot;
+  while (s > 0 && std::isalpha(static_cast<unsigned char>(text[s - 1]))) --s;
+  std::string_view w = text.substr(s, dot - s);
+  if (w.size() == 1) return true;  // an initial: "J. Smith"
+  static const std::array<std::string_view, 16> abbr = {
+      "mr", "mrs", "ms", "dr", "st", "mx", "prof", "no", "tel", "ext", "approx", "dept", "vs", "eg", "ie", "etc"};
+  for (auto a : abbr)
+    if (w == a) return true;
+  return false;
+}
+
+// Offsets where a new sentence / line / paragraph starts. Hard-wrapped prose (plain-text
+// mail breaks lines near 72 columns) is not cut at its line ends; short lines (lists,
+// tables, addresses, signatures) are.
+struct Breaks {
+  std::vector<std::size_t> sentence, line, paragraph;
+};
+
+Breaks compute_breaks(std::string_view t) {
+  Breaks b;
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    char c = t[i];
+    if (c == '\n') {
+      bool para = i + 1 < t.size() && t[i + 1] == '\n';
+      std::size_t next = para ? i + 2 : i + 1;
+      b.line.push_back(next);
+      if (para) {
+        b.paragraph.push_back(next);
+        b.sentence.push_back(next);
+      } else if (i - line_start < 60 || (next < t.size() && (t[next] == '-' || t[next] == '*'))) {
+        b.sentence.push_back(next);
+      }
+      if (para) ++i;
+      line_start = next;
+    } else if ((c == '.' || c == '!' || c == '?' || c == '\t' || c == '|') &&
+               (i + 1 >= t.size() || t[i + 1] == ' ' || t[i + 1] == '\n')) {
+      if (c == '.' && is_abbreviation(t, i)) continue;
+      b.sentence.push_back(i + 1);
+    }
+  }
+  return b;
+}
+
+Span window_of(const std::vector<std::size_t>& breaks, Span anchor, std::size_t n) {
+  auto lo = std::upper_bound(breaks.begin(), breaks.end(), anchor.first);
+  std::size_t ws = lo == breaks.begin() ? 0 : *(lo - 1);
+  std::size_t last = anchor.second > anchor.first ? anchor.second - 1 : anchor.first;
+  auto hi = std::upper_bound(breaks.begin(), breaks.end(), last);
+  std::size_t we = hi == breaks.end() ? n : *hi;
+  return {ws, we};
+}
+
+bool any_in(const std::vector<Span>& spans, Span w, Span anchor) {
+  for (const auto& s : spans) {
+    if (s.first >= w.second) break;  // sorted by start
+    if (s.second > w.first && !(s == anchor)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names_(std::move(names)) {
+  const auto& refs = rules_.refs();
+  auto find = [&](std::string_view n) {
+    for (std::size_t i = 0; i < refs.size(); ++i)
+      if (refs[i].name == n) return static_cast<int>(i);
+    return -1;
+  };
+  ref_person_ = find("person-name");
+  ref_people_list_ = find("people-list");
+  ref_list_detail_ = find("list-detail");
+  for (UrlClass c : {UrlClass::official, UrlClass::allow, UrlClass::social_profile,
+                     UrlClass::social_content, UrlClass::blog, UrlClass::shortener, UrlClass::other})
+    url_refs_.push_back(find(to_string(c)));
+  url_refs_.push_back(find("url:any"));
+}
+
+void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out,
+                           int only_rule) const {
+  if (seg.text.empty()) return;
+  const auto& rules = rules_.rules();
+  const auto& info = rules_.pattern_info();
+  NormText norm = normalize(seg.text);
+  if (norm.text.empty()) return;
+  const std::size_t n = norm.text.size();
+
+  std::vector<HsHit> hits;
+  rules_.databases().scan(false, norm.text, hits);
+  std::vector<std::vector<Span>> ref_spans(rules_.refs().size());
+  std::vector<std::vector<Span>> rule_anchors(rules.size());
+  std::vector<std::size_t> url_hints;
+  for (const HsHit& h : hits) {
+    const auto& pi = info[h.id];
+    if (pi.url) {
+      url_hints.push_back(h.from);
+    } else if (pi.lexicon >= 0) {
+      ref_spans[pi.lexicon].push_back({h.from, h.to});
+    } else if (pi.rule >= 0 && (only_rule < 0 || pi.rule == only_rule)) {
+      const Rule& r = rules[pi.rule];
+      if (!r.validator.empty() && !find_validator(r.validator)(std::string_view(norm.text).substr(h.from, h.to - h.from)))
+        continue;
+      rule_anchors[pi.rule].push_back({h.from, h.to});
+    }
+  }
+  // Identifier rules on the digits-compacted view; anchors mapped back to `norm`.
+  bool any_compact = false;
+  for (const Rule& r : rules) any_compact |= r.compact_view;
+  if (any_compact) {
+    NormText compact = compact_digits(norm);
+    std::vector<HsHit> chits;
+    rules_.databases().scan(true, compact.text, chits);
+    for (const HsHit& h : chits) {
+      int ri = info[h.id].rule;
+      if (ri < 0 || (only_rule >= 0 && ri != only_rule)) continue;
+      const Rule& r = rules[ri];
+      if (!r.validator.empty() &&
+          !find_validator(r.validator)(std::string_view(compact.text).substr(h.from, h.to - h.from)))
+        continue;
+      rule_anchors[ri].push_back({compact.to_orig[h.from], compact.to_orig[h.to - 1] + 1});
+    }
+  }
+  // URLs.
+  if (!url_hints.empty()) {
+    for (const UrlSpan& u : expand_urls(norm.text, url_hints, rules_.urls())) {
+      int ref = url_refs_[static_cast<int>(u.cls)];
+      if (ref >= 0) ref_spans[ref].push_back({u.start, u.end});
+      if (url_refs_.back() >= 0) ref_spans[url_refs_.back()].push_back({u.start, u.end});
+    }
+  }
+  // Names (on the original text, where capitals still say something) and lists of people.
+  if (ref_person_ >= 0) {
+    for (const TextSpan& s : find_person_names(seg.text, names_))
+      ref_spans[ref_person_].push_back({norm.from_source(s.start), norm.from_source(s.end)});
+  }
+  for (auto& v : ref_spans) std::sort(v.begin(), v.end());
+  Breaks breaks = compute_breaks(norm.text);
+  if (ref_people_list_ >= 0 && ref_person_ >= 0 && ref_list_detail_ >= 0) {
+    // Three or more short lines that each name a person and carry a personal detail (a
+    // date, an identifier, a need) are a list of people, whatever the wording around it.
+    std::size_t run_start = 0, run_len = 0, last_end = 0;
+    std::size_t ls = 0;
+    auto flush = [&]() {
+      if (run_len >= 3) ref_spans[ref_people_list_].push_back({run_start, last_end});
+      run_len = 0;
+    };
+    for (std::size_t k = 0; k <= breaks.line.size(); ++k) {
+      std::size_t le = k < breaks.line.size() ? breaks.line[k] : n;
+      Span line{ls, le};
+      bool has_name = any_in(ref_spans[ref_person_], line, {n, n});
+      bool has_detail = any_in(ref_spans[ref_list_detail_], line, {n, n});
+      if (has_name && has_detail) {
+        if (run_len == 0) run_start = ls;
+        ++run_len;
+        last_end = le;
+      } else if (le - ls > 1) {
+        flush();
+      }
+      ls = le;
+    }
+    flush();
+  }
+
+  for (std::size_t ri = 0; ri < rules.size(); ++ri) {
+    if (only_rule >= 0 && static_cast<int>(ri) != only_rule) continue;
+    const Rule& r = rules[ri];
+    if (!r.scope.empty() && std::find(r.scope.begin(), r.scope.end(), seg.kind) == r.scope.end()) continue;
+    const std::vector<Span>& anchors = r.anchor_ref >= 0 ? ref_spans[r.anchor_ref] : rule_anchors[ri];
+    Span last_hit{n + 1, n + 1};
+    for (const Span& a : anchors) {
+      if (a == last_hit) continue;
+      Span w;
+      switch (r.window) {
+        case WindowKind::sentence: w = window_of(breaks.sentence, a, n); break;
+        case WindowKind::line: w = window_of(breaks.line, a, n); break;
+        case WindowKind::paragraph: w = window_of(breaks.paragraph, a, n); break;
+        case WindowKind::segment: w = {0, n}; break;
+        case WindowKind::chars:
+          w = {a.first > static_cast<std::size_t>(r.window_chars) ? a.first - r.window_chars : 0,
+               std::min(n, a.second + r.window_chars)};
+          break;
+      }
+      bool ok = true;
+      for (const Condition& c : r.with) {
+        bool any = false;
+        for (int ref : c.refs) any = any || any_in(ref_spans[ref], w, a);
+        if (!any) { ok = false; break; }
+      }
+      for (const Condition& c : r.without) {
+        if (!ok) break;
+        for (int ref : c.refs)
+          if (any_in(ref_spans[ref], w, a)) { ok = false; break; }
+      }
+      if (!ok) continue;
+      last_hit = a;
+      auto [s, e] = norm.source_range(a.first, a.second, seg.text);
+      out.push_back(RuleHit{static_cast<int>(ri), seg_index, s, e});
+    }
+  }
+}
+
+std::vector<std::string> Matcher::check_examples() const {
+  std::vector<std::string> errors;
+  const auto& rules = rules_.rules();
+  for (std::size_t ri = 0; ri < rules.size(); ++ri) {
+    const Rule& r = rules[ri];
+    auto fires = [&](const std::string& text) {
+      Segment seg{"example", SegmentKind::body, text};
+      if (!r.scope.empty()) seg.kind = r.scope.front();
+      std::vector<RuleHit> hits;
+      scan_segment(seg, 0, hits, static_cast<int>(ri));
+      return !hits.empty();
+    };
+    for (const auto& ex : r.examples_match)
+      if (!fires(ex))
+        errors.push_back(r.file + ":" + std::to_string(r.line) + ": rule " + r.id +
+                         ": example should match but does not: \"" + ex + "\"");
+    for (const auto& ex : r.examples_no_match)
+      if (fires(ex))
+        errors.push_back(r.file + ":" + std::to_string(r.line) + ": rule " + r.id +
+                         ": example should not match but does: \"" + ex + "\"");
+  }
+  return errors;
+}
+
+}  // namespace pm

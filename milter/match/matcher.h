@@ -1,0 +1,46 @@
+// The match + validate passes over one segment: normalise, scan both Hyperscan views,
+// expand URLs, detect names, check validators, then evaluate each rule's anchor and
+// context (with / without within its window). Returns rule hits with offsets in the
+// segment's original text.
+//
+// Errors: throws ScanError only if Hyperscan fails. Thread safety: const after
+// construction; scan_segment may run on any number of threads.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "decode/segment.h"
+#include "match/names.h"
+#include "match/rules.h"
+
+namespace pm {
+
+struct RuleHit {
+  int rule = -1;
+  std::size_t segment = 0;
+  std::size_t start = 0, end = 0;  // byte offsets into the segment's text
+};
+
+class Matcher {
+ public:
+  Matcher(const RuleSet& rules, NameLexicon names);
+
+  // Appends the hits of every rule (or only `only_rule`) in one segment.
+  void scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out,
+                    int only_rule = -1) const;
+
+  // Runs every rule's `match` / `no_match` examples; returns "file:line: ..." messages for
+  // the ones that misbehave (empty when all pass).
+  std::vector<std::string> check_examples() const;
+
+  const RuleSet& rules() const { return rules_; }
+
+ private:
+  const RuleSet& rules_;
+  NameLexicon names_;
+  int ref_person_ = -1, ref_people_list_ = -1, ref_list_detail_ = -1;
+  std::vector<int> url_refs_;  // by UrlClass, then url:any last
+};
+
+}  // namespace pm

@@ -1,0 +1,355 @@
+#include "match/rules.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "match/hs.h"
+#include "policy/validators.h"
+#include "util/error.h"
+#include "util/strings.h"
+
+namespace pm {
+
+namespace {
+
+// Detectors implemented in C++ (match/names.h) and URL classes (match/urls.h).
+const char* const kDetectors[] = {"person-name", "people-list"};
+const char* const kUrlClasses[] = {"url:official", "url:allow",   "url:social-profile",
+                                   "url:social-content", "url:blog", "url:shortener",
+                                   "url:other",    "url:any"};
+
+// Start of a URL in normalised text: a scheme, "www.", or a dot before a common TLD. The
+// matcher expands each hint to the whole URL token (match/urls.cpp).
+const char* const kUrlHint =
+    R"((?:https?://|www\.|[a-z0-9]\.(?:com|org|net|uk|io|me|blog|info|ly|gl|gd|co|tv|app|site|online|xyz|page|dev|example|social|link|ee|to|edu|art|photo|photography|art|studio|design|live|life|club|space|website|tech)\b))";
+
+int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
+
+}  // namespace
+
+class RuleLoader {
+ public:
+  RuleLoader(RuleSet& rs) : rs_(rs) {
+    for (const char* d : kDetectors) add_ref(RefKind::detector, d);
+    for (const char* u : kUrlClasses) add_ref(RefKind::url_class, u);
+  }
+
+  void load_dir(const std::filesystem::path& dir) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec))
+      throw ConfigError(dir.string(), 0, "rules directory not found");
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+      if (e.path().extension() == ".toml") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    if (files.empty()) throw ConfigError(dir.string(), 0, "no *.toml rule files");
+    // Lexicons first: rules refer to them by name, whatever file they sit in.
+    std::vector<std::pair<std::filesystem::path, toml::table>> parsed;
+    for (const auto& f : files) {
+      std::string content = read_file(f.string());
+      hash_input_ += f.filename().string() + "\n" + content;
+      try {
+        parsed.emplace_back(f, toml::parse(content, f.string()));
+      } catch (const toml::parse_error& e) {
+        throw ConfigError(f.string(), static_cast<int>(e.source().begin.line),
+                          std::string(e.description()));
+      }
+    }
+    for (auto& [f, t] : parsed) load_lexicons(f.string(), t);
+    for (auto& [f, t] : parsed) load_urls(f.string(), t);
+    for (auto& [f, t] : parsed) load_category_and_rules(f.string(), t);
+    load_names(dir / "names");
+  }
+
+  void finish(const std::vector<std::string>& official, const std::vector<std::string>& extra_names) {
+    for (const auto& o : official) rs_.urls_.official.push_back(to_lower_ascii(o));
+    for (const auto& n : extra_names) rs_.given_names_.push_back(to_lower_ascii(n));
+    std::sort(rs_.given_names_.begin(), rs_.given_names_.end());
+    rs_.given_names_.erase(std::unique(rs_.given_names_.begin(), rs_.given_names_.end()),
+                           rs_.given_names_.end());
+    for (const auto& r : rs_.rules_) {
+      if (!rs_.category(r.category))
+        throw ConfigError(r.file, r.line, "rule " + r.id + ": unknown category '" + r.category + "'");
+    }
+    // Patterns: rules' own, lexicon terms, the URL hint.
+    std::vector<HsPattern> patterns;
+    for (std::size_t i = 0; i < rs_.rules_.size(); ++i) {
+      const Rule& r = rs_.rules_[i];
+      if (r.pattern.empty()) continue;
+      patterns.push_back({r.pattern, r.compact_view, r.file + ":" + std::to_string(r.line)});
+      rs_.pattern_info_.push_back({static_cast<int>(i), -1, false});
+    }
+    for (const auto& [ref, terms] : lexicon_terms_) {
+      for (const auto& [term, origin] : terms) {
+        patterns.push_back({wrap_term(term), false, origin});
+        rs_.pattern_info_.push_back({-1, ref, false});
+      }
+    }
+    patterns.push_back({kUrlHint, false, "built-in:0"});
+    rs_.pattern_info_.push_back({-1, -1, true});
+    std::size_t h = std::hash<std::string>{}(hash_input_);
+    std::ostringstream ss;
+    ss << std::hex << h;
+    rs_.hash_ = ss.str();
+    rs_.dbs_ = HsDatabases::compile(patterns, cache_dir_);
+  }
+
+  std::filesystem::path cache_dir_;
+
+ private:
+  int add_ref(RefKind kind, const std::string& name) {
+    auto it = ref_index_.find(name);
+    if (it != ref_index_.end()) return it->second;
+    int idx = static_cast<int>(rs_.refs_.size());
+    rs_.refs_.push_back({kind, name});
+    ref_index_[name] = idx;
+    return idx;
+  }
+
+  // A lexicon term is a Hyperscan fragment over normalised (lower-case) text. It is
+  // wrapped in word boundaries where it starts/ends with a word character, and a space in
+  // it matches any single white space (normalised text has no runs).
+  static std::string wrap_term(const std::string& term) {
+    std::string body;
+    for (char c : term) body += (c == ' ') ? std::string("\\s") : std::string(1, c);
+    auto wordish = [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == ')' || c == '?' || c == ']' ||
+             c == '+' || c == '*' || c == '}' || c == '(';
+    };
+    std::string out;
+    if (!term.empty() && wordish(term.front()) && term.front() != ')') out += "\\b";
+    out += "(?:" + body + ")";
+    if (!term.empty() && wordish(term.back()) && term.back() != '(') out += "\\b";
+    return out;
+  }
+
+  void load_lexicons(const std::string& file, const toml::table& t) {
+    const toml::table* lex = t["lexicons"].as_table();
+    if (!lex) return;
+    for (const auto& [name, node] : *lex) {
+      const toml::table* lt = node.as_table();
+      std::string n(name.str());
+      if (!lt) throw ConfigError(file, line_of(node), "lexicon " + n + " must be a table");
+      if (ref_index_.count(n))
+        throw ConfigError(file, line_of(node), "lexicon '" + n + "' defined twice");
+      int ref = add_ref(RefKind::lexicon, n);
+      auto& terms = lexicon_terms_[ref];
+      const toml::array* arr = (*lt)["terms"].as_array();
+      if (!arr || arr->empty())
+        throw ConfigError(file, line_of(node), "lexicon " + n + " needs a non-empty `terms` list");
+      for (const auto& term : *arr) {
+        auto s = term.value<std::string>();
+        if (!s || s->empty()) throw ConfigError(file, line_of(term), "lexicon term must be a non-empty string");
+        terms.emplace_back(*s, file + ":" + std::to_string(line_of(term)));
+      }
+      for (const auto& [k, v] : *lt)
+        if (k.str() != "terms" && k.str() != "description")
+          throw ConfigError(file, line_of(v), "unknown key '" + std::string(k.str()) + "' in lexicon " + n);
+    }
+  }
+
+  static std::vector<std::string> strings(const std::string& file, const toml::node* node,
+                                          const std::string& what) {
+    std::vector<std::string> out;
+    if (!node) return out;
+    const toml::array* arr = node->as_array();
+    if (!arr) throw ConfigError(file, line_of(*node), what + " must be a list of strings");
+    for (const auto& e : *arr) {
+      auto s = e.value<std::string>();
+      if (!s) throw ConfigError(file, line_of(e), what + " must be a list of strings");
+      out.push_back(*s);
+    }
+    return out;
+  }
+
+  void load_urls(const std::string& file, const toml::table& t) {
+    const toml::table* u = t["urls"].as_table();
+    if (!u) return;
+    auto add = [&](const char* key, std::vector<std::string>& into) {
+      for (auto& s : strings(file, u->get(key), std::string("urls.") + key)) into.push_back(to_lower_ascii(s));
+    };
+    add("allow", rs_.urls_.allow);
+    add("social", rs_.urls_.social);
+    add("social_content", rs_.urls_.social_content);
+    add("blog", rs_.urls_.blog);
+    add("shortener", rs_.urls_.shortener);
+    add("official", rs_.urls_.official);
+    for (const auto& [k, v] : *u) {
+      static const std::set<std::string> known = {"allow", "social", "social_content", "blog",
+                                                  "shortener", "official", "description"};
+      if (!known.count(std::string(k.str())))
+        throw ConfigError(file, line_of(v), "unknown key '" + std::string(k.str()) + "' in [urls]");
+    }
+  }
+
+  std::vector<Condition> conditions(const std::string& file, const toml::node* node, const std::string& what) {
+    std::vector<Condition> out;
+    if (!node) return out;
+    for (const auto& s : strings(file, node, what)) {
+      Condition c;
+      c.text = s;
+      for (auto part : split(s, '|')) {
+        std::string name(trim(part));
+        auto it = ref_index_.find(name);
+        if (it == ref_index_.end())
+          throw ConfigError(file, line_of(*node), what + ": unknown lexicon, detector or URL class '" + name + "'");
+        c.refs.push_back(it->second);
+      }
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  void load_category_and_rules(const std::string& file, const toml::table& t) {
+    std::string default_category, default_clause;
+    if (const toml::table* c = t["category"].as_table()) {
+      CategoryDef def;
+      def.file = file;
+      def.line = line_of(*c);
+      def.id = c->get("id") ? c->get("id")->value_or(std::string()) : std::string();
+      def.clause = c->get("clause") ? c->get("clause")->value_or(std::string()) : std::string();
+      if (def.id.empty()) throw ConfigError(file, def.line, "[category] needs an id");
+      if (rs_.category(def.id)) throw ConfigError(file, def.line, "category '" + def.id + "' defined twice");
+      for (const auto& s : strings(file, c->get("applies_to"), "applies_to")) {
+        auto cls = parse_recipient_class(s);
+        if (!cls) throw ConfigError(file, line_of(*c->get("applies_to")), "unknown recipient class '" + s + "'");
+        def.applies_to.push_back(*cls);
+      }
+      if (def.applies_to.empty()) throw ConfigError(file, def.line, "category " + def.id + " needs applies_to");
+      def.threshold = (*c)["threshold"].value_or(1.0);
+      def.skip_forwarded = (*c)["skip_forwarded"].value_or(false);
+      default_category = def.id;
+      default_clause = def.clause;
+      rs_.categories_.push_back(std::move(def));
+    }
+    const toml::array* rules = t["rule"].as_array();
+    if (!rules) return;
+    static const std::set<std::string> known = {
+        "id", "category", "clause", "pattern", "anchor", "view", "validator", "with", "without",
+        "window", "weight", "scope", "match", "no_match", "description"};
+    for (const auto& node : *rules) {
+      const toml::table* rt = node.as_table();
+      int line = line_of(node);
+      if (!rt) throw ConfigError(file, line, "[[rule]] must be a table");
+      for (const auto& [k, v] : *rt)
+        if (!known.count(std::string(k.str())))
+          throw ConfigError(file, line_of(v), "unknown key '" + std::string(k.str()) + "' in rule");
+      Rule r;
+      r.file = file;
+      r.line = line;
+      r.id = (*rt)["id"].value_or(std::string());
+      if (r.id.empty()) throw ConfigError(file, line, "rule without an id");
+      if (!rule_ids_.insert(r.id).second) throw ConfigError(file, line, "rule id '" + r.id + "' used twice");
+      r.category = (*rt)["category"].value_or(default_category);
+      r.clause = (*rt)["clause"].value_or(default_clause);
+      if (r.category.empty()) throw ConfigError(file, line, "rule " + r.id + " has no category");
+      r.pattern = (*rt)["pattern"].value_or(std::string());
+      std::string anchor = (*rt)["anchor"].value_or(std::string());
+      if (r.pattern.empty() == anchor.empty())
+        throw ConfigError(file, line, "rule " + r.id + " needs exactly one of `pattern` or `anchor`");
+      if (!anchor.empty()) {
+        auto it = ref_index_.find(anchor);
+        if (it == ref_index_.end())
+          throw ConfigError(file, line, "rule " + r.id + ": unknown anchor '" + anchor + "'");
+        r.anchor_ref = it->second;
+      }
+      std::string view = (*rt)["view"].value_or(std::string("text"));
+      if (view != "text" && view != "compact")
+        throw ConfigError(file, line, "rule " + r.id + ": view must be \"text\" or \"compact\"");
+      r.compact_view = view == "compact";
+      if (r.compact_view && r.pattern.empty())
+        throw ConfigError(file, line, "rule " + r.id + ": view = \"compact\" needs a pattern");
+      r.validator = (*rt)["validator"].value_or(std::string());
+      if (!r.validator.empty() && !find_validator(r.validator))
+        throw ConfigError(file, line, "rule " + r.id + ": unknown validator '" + r.validator + "'");
+      r.with = conditions(file, rt->get("with"), "rule " + r.id + ": with");
+      r.without = conditions(file, rt->get("without"), "rule " + r.id + ": without");
+      if (const toml::node* w = rt->get("window")) {
+        if (auto n = w->value<int64_t>()) {
+          r.window = WindowKind::chars;
+          r.window_chars = static_cast<int>(*n);
+        } else {
+          std::string ws = w->value_or(std::string());
+          if (ws == "sentence") r.window = WindowKind::sentence;
+          else if (ws == "line") r.window = WindowKind::line;
+          else if (ws == "paragraph") r.window = WindowKind::paragraph;
+          else if (ws == "segment") r.window = WindowKind::segment;
+          else throw ConfigError(file, line_of(*w), "rule " + r.id + ": window must be sentence, line, paragraph, segment or a number");
+        }
+      }
+      r.weight = (*rt)["weight"].value_or(1.0);
+      for (const auto& s : strings(file, rt->get("scope"), "scope")) {
+        static const std::map<std::string, SegmentKind> kinds = {
+            {"header", SegmentKind::header}, {"body", SegmentKind::body},
+            {"signature", SegmentKind::signature}, {"links", SegmentKind::links},
+            {"attachment", SegmentKind::attachment}};
+        auto it = kinds.find(s);
+        if (it == kinds.end()) throw ConfigError(file, line, "rule " + r.id + ": unknown scope '" + s + "'");
+        r.scope.push_back(it->second);
+      }
+      r.examples_match = strings(file, rt->get("match"), "match");
+      r.examples_no_match = strings(file, rt->get("no_match"), "no_match");
+      if (r.examples_match.empty())
+        throw ConfigError(file, line, "rule " + r.id + " needs at least one `match` example");
+      if (r.examples_no_match.empty())
+        throw ConfigError(file, line, "rule " + r.id + " needs at least one `no_match` example");
+      rs_.rules_.push_back(std::move(r));
+    }
+  }
+
+  void load_names(const std::filesystem::path& dir) {
+    auto load = [&](const char* name, std::vector<std::string>& into) {
+      std::filesystem::path p = dir / name;
+      std::error_code ec;
+      if (!std::filesystem::exists(p, ec)) return;
+      std::string content = read_file(p.string());
+      hash_input_ += content;
+      for (auto line : split(content, '\n')) {
+        auto hash = line.find('#');
+        if (hash != std::string_view::npos) line = line.substr(0, hash);
+        line = trim(line);
+        if (!line.empty()) into.push_back(to_lower_ascii(line));
+      }
+    };
+    load("given-names.txt", rs_.given_names_);
+    load("not-names.txt", rs_.name_stopwords_);
+    std::sort(rs_.name_stopwords_.begin(), rs_.name_stopwords_.end());
+  }
+
+  RuleSet& rs_;
+  std::map<std::string, int> ref_index_;
+  std::map<int, std::vector<std::pair<std::string, std::string>>> lexicon_terms_;
+  std::set<std::string> rule_ids_;
+  std::string hash_input_;
+};
+
+RuleSet::RuleSet() = default;
+RuleSet::~RuleSet() = default;
+
+const CategoryDef* RuleSet::category(const std::string& id) const {
+  for (const auto& c : categories_)
+    if (c.id == id) return &c;
+  return nullptr;
+}
+
+std::size_t RuleSet::pattern_count() const { return pattern_info_.size(); }
+
+std::unique_ptr<RuleSet> RuleSet::load(const std::filesystem::path& dir,
+                                       const std::vector<std::string>& official,
+                                       const std::vector<std::string>& given_names_extra,
+                                       const std::filesystem::path& cache_dir) {
+  std::unique_ptr<RuleSet> rs(new RuleSet());
+  RuleLoader loader(*rs);
+  loader.cache_dir_ = cache_dir;
+  loader.load_dir(dir);
+  loader.finish(official, given_names_extra);
+  return rs;
+}
+
+}  // namespace pm

@@ -1,0 +1,125 @@
+// The policy as data: categories, lexicons, URL classes and rules, loaded from rules/*.toml
+// and compiled into Hyperscan databases once per snapshot (never per message).
+//
+// A rule fires on an *anchor* - its own Hyperscan `pattern`, a lexicon, a URL class
+// ("url:blog") or a detector ("person-name", "people-list") - and then checks its context
+// declaratively: every entry of `with` must occur in the anchor's window, no entry of
+// `without` may. An entry is "name" or "a|b|c" (any of). Windows: "sentence" (default),
+// "line", "paragraph", "segment", or a number of characters either side. A `validator`
+// (upn, nhs, uln, nino, sort-account) checks the anchor's bytes. See rules/README.md.
+//
+// Errors: RuleSet::load throws ConfigError with the file:line of the offending rule (TOML
+// syntax, unknown lexicon, a pattern Hyperscan refuses). Thread safety: immutable after
+// load; scanning state lives in the caller's Scratch.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "decode/segment.h"
+#include "policy/recipient_class.h"
+
+namespace pm {
+
+struct CategoryDef {
+  std::string id;
+  std::string clause;
+  std::vector<RecipientClass> applies_to;  // classes for which the category counts
+  double threshold = 1.0;                  // sum of rule weights needed
+  bool skip_forwarded = false;             // others' words in forwarded mail do not count
+  std::string file;
+  int line = 0;
+};
+
+// A context condition: any one of `names` (lexicon, detector or URL class ids).
+struct Condition {
+  std::vector<int> refs;  // indexes into RuleSet::refs()
+  std::string text;       // as written, for messages
+};
+
+enum class WindowKind { sentence, line, paragraph, segment, chars };
+
+struct Rule {
+  std::string id;
+  std::string category;
+  std::string clause;
+  std::string file;
+  int line = 0;
+  // Exactly one anchor: an own pattern (compiled into the database) or a ref.
+  std::string pattern;
+  bool compact_view = false;  // match on the digits-compacted view (identifiers)
+  int anchor_ref = -1;        // when there is no own pattern
+  std::string validator;      // "" or a name known to find_validator()
+  std::vector<Condition> with, without;
+  WindowKind window = WindowKind::sentence;
+  int window_chars = 0;
+  double weight = 1.0;
+  std::vector<SegmentKind> scope;  // empty: every kind
+  std::vector<std::string> examples_match, examples_no_match;
+};
+
+// What a name in with/without/anchor refers to.
+enum class RefKind { lexicon, detector, url_class };
+struct Ref {
+  RefKind kind;
+  std::string name;
+};
+
+struct UrlClasses {
+  std::vector<std::string> official;   // school site + official accounts (host[/path])
+  std::vector<std::string> allow;      // hosts never personal (gov.uk, bbc.co.uk, ...)
+  std::vector<std::string> social;     // hosts whose paths are profiles
+  std::vector<std::string> social_content;  // first path segments that are content, not a profile
+  std::vector<std::string> blog;       // blogging / personal-site platforms
+  std::vector<std::string> shortener;  // link shorteners
+};
+
+class HsDatabases;  // match/hs.h
+
+class RuleSet {
+ public:
+  // Loads every *.toml in `dir` (lexicons.toml, one file per category, ...). `official` are
+  // the school's own site and social accounts from the configuration; `cache_dir`, when
+  // set, keeps serialised Hyperscan databases so a restart does not recompile.
+  static std::unique_ptr<RuleSet> load(const std::filesystem::path& dir,
+                                       const std::vector<std::string>& official,
+                                       const std::vector<std::string>& given_names_extra,
+                                       const std::filesystem::path& cache_dir = {});
+  ~RuleSet();
+
+  const std::vector<CategoryDef>& categories() const { return categories_; }
+  const CategoryDef* category(const std::string& id) const;
+  const std::vector<Rule>& rules() const { return rules_; }
+  const std::vector<Ref>& refs() const { return refs_; }
+  const UrlClasses& urls() const { return urls_; }
+  const HsDatabases& databases() const { return *dbs_; }
+  // Given names for the name detector (rules/names/given-names.txt + roster first names).
+  const std::vector<std::string>& given_names() const { return given_names_; }
+  const std::vector<std::string>& name_stopwords() const { return name_stopwords_; }
+  std::size_t pattern_count() const;
+  const std::string& hash() const { return hash_; }
+
+  // Internal: used by the matcher.
+  struct PatternInfo {
+    int rule = -1;     // own pattern of this rule, or
+    int lexicon = -1;  // a term of this lexicon (ref index)
+    bool url = false;  // the URL shape pattern
+  };
+  const std::vector<PatternInfo>& pattern_info() const { return pattern_info_; }
+
+ private:
+  RuleSet();
+  friend class RuleLoader;
+  std::vector<CategoryDef> categories_;
+  std::vector<Rule> rules_;
+  std::vector<Ref> refs_;
+  UrlClasses urls_;
+  std::vector<std::string> given_names_, name_stopwords_;
+  std::vector<PatternInfo> pattern_info_;
+  std::unique_ptr<HsDatabases> dbs_;
+  std::string hash_;
+};
+
+}  // namespace pm

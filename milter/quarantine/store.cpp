@@ -1,0 +1,488 @@
+#include "quarantine/store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace pm {
+namespace fs = std::filesystem;
+
+const char* to_string(QuarantineStatus s) {
+  switch (s) {
+    case QuarantineStatus::held: return "held";
+    case QuarantineStatus::released: return "released";
+    case QuarantineStatus::refused: return "refused";
+    case QuarantineStatus::deleted: return "deleted";
+  }
+  return "held";
+}
+
+std::optional<QuarantineStatus> parse_quarantine_status(std::string_view s) {
+  for (auto st : {QuarantineStatus::held, QuarantineStatus::released, QuarantineStatus::refused,
+                  QuarantineStatus::deleted})
+    if (s == to_string(st)) return st;
+  return std::nullopt;
+}
+
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS messages(
+  id TEXT PRIMARY KEY,
+  received_at INTEGER NOT NULL,
+  queue_id TEXT NOT NULL DEFAULT '',
+  sender TEXT NOT NULL DEFAULT '',
+  recipients TEXT NOT NULL DEFAULT '[]',
+  held_recipients TEXT NOT NULL DEFAULT '[]',
+  subject TEXT NOT NULL DEFAULT '',
+  categories TEXT NOT NULL DEFAULT '[]',
+  rules TEXT NOT NULL DEFAULT '[]',
+  action TEXT NOT NULL DEFAULT '',
+  snapshot TEXT NOT NULL DEFAULT '',
+  size INTEGER NOT NULL DEFAULT 0,
+  verdict_json TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT 'held',
+  status_at INTEGER NOT NULL DEFAULT 0,
+  status_by TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS messages_received ON messages(received_at);
+CREATE INDEX IF NOT EXISTS messages_status ON messages(status, received_at);
+CREATE TABLE IF NOT EXISTS audit(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  message_id TEXT NOT NULL DEFAULT '',
+  note TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS audit_message ON audit(message_id, seq);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+)sql";
+
+constexpr const char* kColumns =
+    "id, received_at, queue_id, sender, recipients, held_recipients, subject, categories, "
+    "rules, action, snapshot, size, status, status_at, status_by";
+
+// A prepared statement, finalised on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
+      throw StoreError(std::string("quarantine index: ") + sqlite3_errmsg(db));
+  }
+  ~Stmt() { sqlite3_finalize(st_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, std::string_view s) {
+    // An empty view may have a null data(), which SQLite would store as NULL.
+    check(sqlite3_bind_text(st_, i, s.empty() ? "" : s.data(), static_cast<int>(s.size()),
+                            SQLITE_TRANSIENT));
+    return *this;
+  }
+  Stmt& bind(int i, std::int64_t v) {
+    check(sqlite3_bind_int64(st_, i, v));
+    return *this;
+  }
+  // True while there is a row; throws on error.
+  bool step() {
+    int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw StoreError(std::string("quarantine index: ") + sqlite3_errmsg(db_));
+  }
+  std::string text(int col) const {
+    auto p = sqlite3_column_text(st_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
+             : std::string();
+  }
+  std::int64_t integer(int col) const { return sqlite3_column_int64(st_, col); }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) throw StoreError(std::string("quarantine index: ") + sqlite3_errmsg(db_));
+  }
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+void exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errmsg(db);
+    sqlite3_free(err);
+    throw StoreError("quarantine index: " + msg);
+  }
+}
+
+// A transaction that rolls back unless committed.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) { exec(db_, "BEGIN IMMEDIATE"); }
+  ~Transaction() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    exec(db_, "COMMIT");
+    done_ = true;
+  }
+
+ private:
+  sqlite3* db_;
+  bool done_ = false;
+};
+
+// An fd closed on scope exit.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+[[noreturn]] void fail(const std::string& what, const fs::path& p) {
+  throw StoreError(what + " " + p.string() + ": " + std::strerror(errno));
+}
+
+void fsync_dir(const fs::path& dir) {
+  Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d.fd < 0) fail("open", dir);
+  if (::fsync(d.fd) != 0) fail("fsync", dir);
+}
+
+void make_private_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw StoreError("create " + dir.string() + ": " + ec.message());
+  if (::chmod(dir.c_str(), 0750) != 0) fail("chmod", dir);
+}
+
+std::string new_id() {
+  unsigned char rnd[8];
+  if (::getrandom(rnd, sizeof rnd, 0) != static_cast<ssize_t>(sizeof rnd))
+    throw StoreError(std::string("getrandom: ") + std::strerror(errno));
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  std::string id = stamp;
+  id.push_back('-');
+  static const char* hex = "0123456789abcdef";
+  for (unsigned char c : rnd) {
+    id.push_back(hex[c >> 4]);
+    id.push_back(hex[c & 15]);
+  }
+  return id;
+}
+
+// Ids come from reviewers' URLs: accept only what new_id() makes, so no path tricks.
+bool valid_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-')) return false;
+  return true;
+}
+
+std::string to_json(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+
+std::vector<std::string> from_json(const std::string& s) {
+  auto j = nlohmann::json::parse(s, nullptr, false);
+  if (!j.is_array()) return {};
+  std::vector<std::string> out;
+  for (auto& e : j)
+    if (e.is_string()) out.push_back(e.get<std::string>());
+  return out;
+}
+
+QuarantineItem read_item(const Stmt& st) {
+  QuarantineItem it;
+  it.id = st.text(0);
+  it.received_at = st.integer(1);
+  it.queue_id = st.text(2);
+  it.sender = st.text(3);
+  it.recipients = from_json(st.text(4));
+  it.held_recipients = from_json(st.text(5));
+  it.subject = st.text(6);
+  it.categories = from_json(st.text(7));
+  it.rules = from_json(st.text(8));
+  it.action = st.text(9);
+  it.snapshot = st.text(10);
+  it.size = static_cast<std::uint64_t>(st.integer(11));
+  it.status = parse_quarantine_status(st.text(12)).value_or(QuarantineStatus::held);
+  it.status_at = st.integer(13);
+  it.status_by = st.text(14);
+  return it;
+}
+
+// WHERE clause for a filter; binds are applied in the same order by bind_filter().
+std::string where_clause(const QuarantineFilter& f) {
+  std::string w = " WHERE 1=1";
+  if (f.status) w += " AND status = ?";
+  if (!f.category.empty())
+    w += " AND EXISTS (SELECT 1 FROM json_each(messages.categories) WHERE value = ?)";
+  if (!f.sender.empty()) w += " AND instr(lower(sender), lower(?)) > 0";
+  if (f.since) w += " AND received_at >= ?";
+  if (f.until) w += " AND received_at < ?";
+  return w;
+}
+
+int bind_filter(Stmt& st, const QuarantineFilter& f) {
+  int i = 1;
+  if (f.status) st.bind(i++, std::string_view(to_string(*f.status)));
+  if (!f.category.empty()) st.bind(i++, f.category);
+  if (!f.sender.empty()) st.bind(i++, f.sender);
+  if (f.since) st.bind(i++, f.since);
+  if (f.until) st.bind(i++, f.until);
+  return i;
+}
+
+}  // namespace
+
+void QuarantineStore::DbCloser::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+
+QuarantineStore::QuarantineStore(fs::path dir) : dir_(std::move(dir)) {
+  make_private_dir(dir_);
+  make_private_dir(dir_ / "msg");
+  fs::path index = dir_ / "index.sqlite";
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(index.c_str(), &raw,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  db_.reset(raw);
+  if (rc != SQLITE_OK)
+    throw StoreError("open " + index.string() + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
+  ::chmod(index.c_str(), 0640);  // WAL and SHM files inherit the index's mode
+  sqlite3_busy_timeout(db_.get(), 10000);
+  exec(db_.get(), "PRAGMA journal_mode=WAL");
+  exec(db_.get(), "PRAGMA synchronous=FULL");
+  exec(db_.get(), "PRAGMA foreign_keys=ON");
+  std::lock_guard lock(mu_);
+  exec(db_.get(), kSchema);
+}
+
+QuarantineStore::~QuarantineStore() = default;
+
+fs::path QuarantineStore::message_path(std::string_view id) const {
+  if (!valid_id(id)) throw std::invalid_argument("bad quarantine id");
+  return dir_ / "msg" / (std::string(id) + ".eml");
+}
+
+std::string QuarantineStore::put(std::string_view message, const QuarantineInput& in) {
+  const std::string id = new_id();
+  const fs::path final_path = message_path(id);
+  const fs::path tmp_path = dir_ / "msg" / ("." + id + ".tmp");
+  {
+    Fd f(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+    if (f.fd < 0) fail("create", tmp_path);
+    ::fchmod(f.fd, 0640);  // whatever the umask
+    const char* p = message.data();
+    std::size_t left = message.size();
+    while (left > 0) {
+      ssize_t n = ::write(f.fd, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        int e = errno;
+        ::unlink(tmp_path.c_str());
+        errno = e;
+        fail("write", tmp_path);
+      }
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    if (::fsync(f.fd) != 0) {
+      int e = errno;
+      ::unlink(tmp_path.c_str());
+      errno = e;
+      fail("fsync", tmp_path);
+    }
+  }
+  if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp_path.c_str());
+    errno = e;
+    fail("rename", final_path);
+  }
+  try {
+    fsync_dir(dir_ / "msg");
+    std::lock_guard lock(mu_);
+    Transaction tx(db_.get());
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+    Stmt st(db_.get(),
+            "INSERT INTO messages(id, received_at, queue_id, sender, recipients, held_recipients,"
+            " subject, categories, rules, action, snapshot, size, verdict_json, status, status_at,"
+            " status_by) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,'held',?,'policy-milter')");
+    st.bind(1, id).bind(2, now).bind(3, in.queue_id).bind(4, in.sender);
+    st.bind(5, to_json(in.recipients)).bind(6, to_json(in.held_recipients)).bind(7, in.subject);
+    st.bind(8, to_json(in.categories)).bind(9, to_json(in.rules)).bind(10, in.action);
+    st.bind(11, in.snapshot).bind(12, static_cast<std::int64_t>(message.size()));
+    st.bind(13, in.verdict_json).bind(14, now);
+    st.step();
+    audit_locked("policy-milter", "quarantined", id, in.queue_id.empty() ? "" : "queue id " + in.queue_id);
+    tx.commit();
+  } catch (...) {
+    ::unlink(final_path.c_str());
+    throw;
+  }
+  return id;
+}
+
+std::vector<QuarantineItem> QuarantineStore::list(const QuarantineFilter& f) const {
+  std::lock_guard lock(mu_);
+  std::string sql = std::string("SELECT ") + kColumns + " FROM messages" + where_clause(f) +
+                    " ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?";
+  Stmt st(db_.get(), sql.c_str());
+  int i = bind_filter(st, f);
+  st.bind(i, static_cast<std::int64_t>(f.limit));
+  st.bind(i + 1, static_cast<std::int64_t>(f.offset));
+  std::vector<QuarantineItem> out;
+  while (st.step()) out.push_back(read_item(st));
+  return out;
+}
+
+std::size_t QuarantineStore::count(const QuarantineFilter& f) const {
+  std::lock_guard lock(mu_);
+  std::string sql = "SELECT count(*) FROM messages" + where_clause(f);
+  Stmt st(db_.get(), sql.c_str());
+  bind_filter(st, f);
+  st.step();
+  return static_cast<std::size_t>(st.integer(0));
+}
+
+std::optional<QuarantineItem> QuarantineStore::get(std::string_view id) const {
+  if (!valid_id(id)) return std::nullopt;
+  std::lock_guard lock(mu_);
+  std::string sql = std::string("SELECT ") + kColumns + " FROM messages WHERE id = ?";
+  Stmt st(db_.get(), sql.c_str());
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  return read_item(st);
+}
+
+std::string QuarantineStore::read_message(std::string_view id) const {
+  auto item = get(id);
+  if (!item) throw std::invalid_argument("unknown quarantine id");
+  if (item->status == QuarantineStatus::deleted) return {};
+  fs::path p = message_path(id);
+  Fd f(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f.fd < 0) fail("open", p);
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(f.fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("read", p);
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+std::string QuarantineStore::read_verdict_json(std::string_view id) const {
+  if (!valid_id(id)) throw std::invalid_argument("unknown quarantine id");
+  std::lock_guard lock(mu_);
+  Stmt st(db_.get(), "SELECT verdict_json FROM messages WHERE id = ?");
+  st.bind(1, id);
+  if (!st.step()) throw std::invalid_argument("unknown quarantine id");
+  return st.text(0);
+}
+
+void QuarantineStore::release(std::string_view id, std::string_view actor, std::string_view note) {
+  change_status(id, QuarantineStatus::released, actor, note);
+}
+
+void QuarantineStore::refuse(std::string_view id, std::string_view actor, std::string_view note) {
+  change_status(id, QuarantineStatus::refused, actor, note);
+}
+
+void QuarantineStore::remove(std::string_view id, std::string_view actor, std::string_view note) {
+  change_status(id, QuarantineStatus::deleted, actor, note);
+}
+
+void QuarantineStore::change_status(std::string_view id, QuarantineStatus to,
+                                    std::string_view actor, std::string_view note) {
+  if (!valid_id(id)) throw std::invalid_argument("unknown quarantine id");
+  std::lock_guard lock(mu_);
+  Transaction tx(db_.get());
+  Stmt cur(db_.get(), "SELECT status FROM messages WHERE id = ?");
+  cur.bind(1, id);
+  if (!cur.step()) throw std::invalid_argument("unknown quarantine id");
+  auto from = parse_quarantine_status(cur.text(0)).value_or(QuarantineStatus::held);
+  bool allowed = to == QuarantineStatus::deleted ? from != QuarantineStatus::deleted
+                                                 : from == QuarantineStatus::held;
+  if (!allowed)
+    throw std::invalid_argument(std::string("cannot change a ") + to_string(from) +
+                                " message to " + to_string(to));
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  if (to == QuarantineStatus::deleted) {
+    // The verdict holds evidence (personal data): it goes with the message.
+    Stmt up(db_.get(),
+            "UPDATE messages SET status='deleted', status_at=?, status_by=?, verdict_json='',"
+            " subject='' WHERE id = ?");
+    up.bind(1, now).bind(2, actor).bind(3, id);
+    up.step();
+  } else {
+    Stmt up(db_.get(), "UPDATE messages SET status=?, status_at=?, status_by=? WHERE id = ?");
+    up.bind(1, std::string_view(to_string(to))).bind(2, now).bind(3, actor).bind(4, id);
+    up.step();
+  }
+  audit_locked(actor, to_string(to), id, note);
+  tx.commit();
+  if (to == QuarantineStatus::deleted) {
+    fs::path p = message_path(id);
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) fail("unlink", p);
+    fsync_dir(dir_ / "msg");
+  }
+}
+
+void QuarantineStore::audit(std::string_view actor, std::string_view action,
+                            std::string_view message_id, std::string_view note) {
+  std::lock_guard lock(mu_);
+  audit_locked(actor, action, message_id, note);
+}
+
+void QuarantineStore::audit_locked(std::string_view actor, std::string_view action,
+                                   std::string_view message_id, std::string_view note) {
+  Stmt st(db_.get(), "INSERT INTO audit(at, actor, action, message_id, note) VALUES(?,?,?,?,?)");
+  st.bind(1, static_cast<std::int64_t>(std::time(nullptr))).bind(2, actor).bind(3, action);
+  st.bind(4, message_id).bind(5, note);
+  st.step();
+}
+
+std::vector<AuditEntry> QuarantineStore::audit_log(std::string_view message_id,
+                                                   std::size_t limit) const {
+  std::lock_guard lock(mu_);
+  std::string sql = "SELECT seq, at, actor, action, message_id, note FROM audit";
+  if (!message_id.empty()) sql += " WHERE message_id = ?";
+  sql += " ORDER BY seq DESC LIMIT ?";
+  Stmt st(db_.get(), sql.c_str());
+  int i = 1;
+  if (!message_id.empty()) st.bind(i++, message_id);
+  st.bind(i, static_cast<std::int64_t>(limit));
+  std::vector<AuditEntry> out;
+  while (st.step()) {
+    AuditEntry e;
+    e.seq = st.integer(0);
+    e.at = st.integer(1);
+    e.actor = st.text(2);
+    e.action = st.text(3);
+    e.message_id = st.text(4);
+    e.note = st.text(5);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace pm

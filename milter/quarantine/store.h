@@ -1,0 +1,140 @@
+// QuarantineStore: the durable home of every message the milter holds for review.
+//
+// Layout under the configured directory (mode 0750, files 0640 - only the service's user
+// and group, i.e. the daemon and the review page, can read children's data):
+//   index.sqlite      one row per held message (envelope, categories, rule ids, status,
+//                     verdict JSON with findings + decoded segments for highlighting) and an
+//                     append-only `audit` table (SQLite triggers refuse UPDATE and DELETE)
+//   msg/<id>.eml      the message bytes exactly as received
+//
+// Durability contract of put(): the message file is written, fsync'ed, renamed into place,
+// its directory fsync'ed, and only then the row is committed (synchronous=FULL). put()
+// returns only after all of that; any failure throws and leaves no row, so the daemon
+// answers a temporary failure and the MTA keeps the mail.
+//
+// Used by: the daemon (put), the review page and policyctl (list, get, read_message,
+// release, refuse, remove, audit_log). Several processes may open the same store (WAL).
+//
+// Errors: StoreError (with the path or SQLite message) for any I/O or database failure;
+// std::invalid_argument for an unknown id or a status change that is not allowed
+// (held -> released | refused; any -> deleted).
+// Thread safety: all methods may be called from any thread; one mutex serialises access to
+// the SQLite handle, file writes happen outside it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct sqlite3;
+
+namespace pm {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class QuarantineStatus { held, released, refused, deleted };
+const char* to_string(QuarantineStatus s);
+std::optional<QuarantineStatus> parse_quarantine_status(std::string_view s);
+
+// What the daemon hands over for one held message.
+struct QuarantineInput {
+  std::string queue_id;                      // the MTA's queue id ("" when unknown)
+  std::string sender;                        // envelope MAIL FROM
+  std::vector<std::string> recipients;       // every RCPT TO
+  std::vector<std::string> held_recipients;  // those not delivered (all, unless split)
+  std::string subject;                       // decoded, for the review list
+  std::vector<std::string> categories;       // sorted category ids
+  std::vector<std::string> rules;            // rule ids that fired
+  std::string action;                        // "quarantine"
+  std::string snapshot;                      // rules snapshot that judged it
+  std::string verdict_json;                  // full verdict incl. findings and segments
+};
+
+struct QuarantineItem {
+  std::string id;              // "20250130T101500Z-1a2b3c4d5e6f7a8b": sortable, unguessable
+  std::int64_t received_at = 0;  // unix seconds
+  std::string queue_id, sender, subject, action, snapshot;
+  std::vector<std::string> recipients, held_recipients, categories, rules;
+  std::uint64_t size = 0;      // message bytes
+  QuarantineStatus status = QuarantineStatus::held;
+  std::int64_t status_at = 0;  // when the status last changed
+  std::string status_by;       // who changed it
+};
+
+struct QuarantineFilter {
+  std::optional<QuarantineStatus> status;  // e.g. only `held`
+  std::string category;                    // items carrying this category id
+  std::string sender;                      // substring of the envelope sender
+  std::int64_t since = 0, until = 0;       // received_at range, 0 = open
+  std::size_t limit = 100, offset = 0;     // newest first
+};
+
+struct AuditEntry {
+  std::int64_t seq = 0;
+  std::int64_t at = 0;
+  std::string actor;       // "policy-milter", or the reviewer's login
+  std::string action;      // "quarantined", "released", "refused", "deleted", ...
+  std::string message_id;  // quarantine id
+  std::string note;        // free text from the reviewer; never message content
+};
+
+class QuarantineStore {
+ public:
+  // Creates the directory (0750), the index and the schema when missing.
+  explicit QuarantineStore(std::filesystem::path dir);
+  ~QuarantineStore();
+  QuarantineStore(const QuarantineStore&) = delete;
+  QuarantineStore& operator=(const QuarantineStore&) = delete;
+
+  // Stores durably (see the contract above), writes the "quarantined" audit entry and
+  // returns the new id.
+  std::string put(std::string_view message, const QuarantineInput& input);
+
+  std::vector<QuarantineItem> list(const QuarantineFilter& filter = {}) const;
+  std::size_t count(const QuarantineFilter& filter = {}) const;
+  std::optional<QuarantineItem> get(std::string_view id) const;
+  std::string read_message(std::string_view id) const;       // the .eml bytes
+  std::string read_verdict_json(std::string_view id) const;  // "" once deleted
+
+  // Status changes, each with an audit entry. release() only records the decision: the
+  // caller reinjects the bytes (loopback listener that skips this milter) first and calls
+  // release() once the MTA accepted them.
+  void release(std::string_view id, std::string_view actor, std::string_view note = {});
+  void refuse(std::string_view id, std::string_view actor, std::string_view note = {});
+  // Removes the message file and the verdict (personal data); the row stays, status
+  // `deleted`, so the audit log still resolves.
+  void remove(std::string_view id, std::string_view actor, std::string_view note = {});
+
+  // Free-form audit entry (e.g. "viewed").
+  void audit(std::string_view actor, std::string_view action, std::string_view message_id,
+             std::string_view note = {});
+  std::vector<AuditEntry> audit_log(std::string_view message_id = {},
+                                    std::size_t limit = 1000) const;
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path message_path(std::string_view id) const;
+
+ private:
+  struct DbCloser {
+    void operator()(sqlite3* db) const noexcept;
+  };
+  void change_status(std::string_view id, QuarantineStatus to, std::string_view actor,
+                     std::string_view note);
+  void audit_locked(std::string_view actor, std::string_view action,
+                    std::string_view message_id, std::string_view note);
+
+  std::filesystem::path dir_;
+  std::unique_ptr<sqlite3, DbCloser> db_;
+  mutable std::mutex mu_;
+};
+
+}  // namespace pm

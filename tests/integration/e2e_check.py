@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Checks one end-to-end run: every message Postfix accepted is either in the mailbox
+(tagged as the engine says) or in the quarantine (with the engine's categories), nothing
+is lost, nothing is counted twice, and no forged X-Policy-* header survives.
+
+  e2e_check.py EXPECTED.jsonl MAILBOX_DIR QUARANTINE_DIR SENT_COUNT [--forged MARK]
+EXPECTED.jsonl is `policyctl scan --json` over the same files (envelope from headers, as
+scripts/lib/sendmail.py sends them). Exit 0 when everything adds up; prints a summary.
+"""
+import email
+import email.policy
+import json
+import os
+import sqlite3
+import sys
+
+
+def norm_cats(cats):
+    return sorted(c.strip() for c in cats if c.strip())
+
+
+def main():
+    expected_file, mailbox, qdir, sent = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    forged = sys.argv[6] if len(sys.argv) > 6 and sys.argv[5] == "--forged" else None
+    expected = {}
+    for line in open(expected_file):
+        line = line.strip()
+        if not line:
+            continue
+        v = json.loads(line)
+        mid = (v.get("message_id") or "").strip("<>")
+        expected.setdefault(mid, []).append((v.get("action"), norm_cats(v.get("categories", []))))
+
+    errors, delivered, by_action = [], 0, {}
+    for name in sorted(os.listdir(mailbox)):
+        if not name.endswith(".eml"):
+            continue
+        delivered += 1
+        msg = email.message_from_binary_file(open(os.path.join(mailbox, name), "rb"),
+                                             policy=email.policy.compat32)
+        verdicts = msg.get_all("X-Policy-Verdict", [])
+        if forged and any(forged in str(v) for k, v in msg.items() if k.lower().startswith("x-policy-")):
+            errors.append("%s: forged X-Policy header survived" % name)
+        verdicts = [v for v in verdicts if not (forged and forged in v)]
+        if len(verdicts) != 1:
+            errors.append("%s: %d X-Policy-Verdict headers" % (name, len(verdicts)))
+            continue
+        action = verdicts[0].split(";")[0].strip()
+        by_action[action] = by_action.get(action, 0) + 1
+        cats = norm_cats(str(msg.get("X-Policy-Categories", "")).split(","))
+        mid = str(msg.get("Message-ID", "")).strip().strip("<>")
+        exp = expected.get(mid)
+        if exp is None:
+            continue  # Postfix-generated id: no expectation to compare with
+        want = [e for e in exp if e[0] != "quarantine"]
+        if not any(a == action and (action == "accept" or c == cats) for a, c in want):
+            errors.append("%s (%s): delivered as %s %s, engine says %s" % (name, mid, action, cats, exp))
+
+    db = sqlite3.connect(os.path.join(qdir, "index.sqlite"))
+    rows = db.execute("SELECT id, categories, verdict_json FROM messages").fetchall()
+    for qid, cats_json, vjson in rows:
+        by_action["quarantine"] = by_action.get("quarantine", 0) + 1
+        cats = norm_cats(json.loads(cats_json))
+        if not cats:
+            errors.append("quarantine %s: no category" % qid)
+        if not os.path.exists(os.path.join(qdir, "msg", qid + ".eml")):
+            errors.append("quarantine %s: message file missing" % qid)
+        try:
+            mid = (json.loads(vjson).get("message_id") or "").strip("<>")
+        except ValueError:
+            errors.append("quarantine %s: bad verdict JSON" % qid)
+            continue
+        exp = expected.get(mid)
+        if exp is not None and not any(a == "quarantine" and c == cats for a, c in exp):
+            errors.append("quarantine %s (%s): %s, engine says %s" % (qid, mid, cats, exp))
+
+    total = delivered + len(rows)
+    print("e2e: sent %d, delivered %d, quarantined %d, by action %s" %
+          (sent, delivered, len(rows), json.dumps(by_action, sort_keys=True)))
+    if total != sent:
+        errors.append("counts do not add up: %d delivered + %d quarantined != %d sent" %
+                      (delivered, len(rows), sent))
+    for e in errors[:30]:
+        print("FAIL:", e)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

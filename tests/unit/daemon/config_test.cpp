@@ -1,0 +1,72 @@
+// load_daemon_config: the shipped file loads; bad values are refused with file:line.
+#include "daemon/config.h"
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+#include "util/error.h"
+
+namespace pm {
+namespace {
+
+TEST(DaemonConfig, ShippedConfigurationLoads) {
+  DaemonConfig c = load_daemon_config(PM_SOURCE_DIR "/conf/policy-milter.toml");
+  EXPECT_EQ(c.socket, "inet:8894@127.0.0.1");
+  EXPECT_EQ(c.on_error, OnError::tempfail);
+  EXPECT_EQ(c.scan_timeout_seconds, 30u);
+  EXPECT_EQ(c.spill_bytes, 1048576u);
+  EXPECT_FALSE(c.split_recipients);
+  EXPECT_EQ(c.quarantine_dir, "/var/lib/policy-milter/quarantine");
+  EXPECT_EQ(c.stats_file, "/run/policy-milter/stats.json");
+  ASSERT_FALSE(c.domains.staff.empty());
+  EXPECT_EQ(c.domains.staff[0], "stannes.example");
+  EXPECT_TRUE(c.config_file.is_absolute());
+}
+
+TEST(DaemonConfig, RelativePathsAreRelativeToTheFile) {
+  test::TempDir d;
+  auto f = d.write("p.toml",
+                   "[school]\nstaff_domains=[\"stannes.example\"]\n"
+                   "[milter]\nstats_file=\"run/stats.json\"\nsplit_recipients=true\n"
+                   "on_error=\"reject\"\n[quarantine]\ndir=\"q\"\n");
+  DaemonConfig c = load_daemon_config(f);
+  EXPECT_EQ(c.stats_file, d.path() / "run/stats.json");
+  EXPECT_EQ(c.quarantine_dir, d.path() / "q");
+  EXPECT_TRUE(c.split_recipients);
+  EXPECT_EQ(c.on_error, OnError::reject);
+  EXPECT_EQ(c.socket, "inet:8894@127.0.0.1");  // default
+}
+
+void expect_refused_at(const std::string& text, int line) {
+  test::TempDir d;
+  auto f = d.write("bad.toml", text);
+  try {
+    load_daemon_config(f);
+    ADD_FAILURE() << "accepted:\n" << text;
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.line(), line) << e.what();
+    EXPECT_EQ(e.file(), f.string());
+  }
+}
+
+TEST(DaemonConfig, BadValuesAreRefusedWithFileAndLine) {
+  const std::string school = "[school]\nstaff_domains=[\"stannes.example\"]\n";
+  expect_refused_at(school + "[milter]\non_error=\"maybe\"\n", 4);
+  expect_refused_at(school + "[milter]\nscan_timeout_seconds=0\n", 4);
+  expect_refused_at(school + "[milter]\nsocket=\"tcp:1@x\"\n", 4);
+  expect_refused_at(school + "[milter]\n\ninternal_networks=[\"10.0.0.0/40\"]\n", 5);
+  expect_refused_at(school + "[milter]\nsplit_recipients=\"yes\"\n", 4);
+  expect_refused_at(school + "[milter\n", 3);  // TOML syntax
+}
+
+TEST(DaemonConfig, MissingFileIsAConfigError) {
+  EXPECT_THROW(load_daemon_config("/nonexistent/policy-milter.toml"), ConfigError);
+}
+
+TEST(DaemonConfig, NoStaffDomainIsRefused) {
+  test::TempDir d;
+  EXPECT_THROW(load_daemon_config(d.write("p.toml", "[milter]\n")), ConfigError);
+}
+
+}  // namespace
+}  // namespace pm
