@@ -16,11 +16,12 @@ const char* const kUsage = R"(usage: policyctl [--config FILE] COMMAND [ARGS]
 Tests mail against the school's policy the way the milter does, and checks the rules.
 
 commands:
-  scan [--json] [--explain] [--from ADDR] [--rcpt ADDR]... FILE...
+  scan [--json] [--explain] [--segments] [--from ADDR] [--rcpt ADDR]... FILE...
         Scan messages (.eml, RFC 5322). Recipients are --rcpt if given, else To + Cc + Bcc;
         the sender is --from, else From. Prints one line per file (action, categories), or
         with --json one JSON object per file per line, or with --explain which rule fired
-        where, with the evidence in context. "-" reads standard input.
+        where, with the evidence in context; --segments also prints the decoded text the
+        rules saw. "-" reads standard input.
   rules check
         Compile every rule, run every rule's examples; errors as file:line: message.
   rules list

@@ -78,7 +78,7 @@ void explain(const Verdict& v, const std::string& file) {
 }  // namespace
 
 int scan(const std::filesystem::path& config, const Args& args) {
-  bool json = false, expl = false;
+  bool json = false, expl = false, show_segments = false;
   Envelope env;
   bool have_env = false;
   std::vector<std::string> files;
@@ -86,6 +86,7 @@ int scan(const std::filesystem::path& config, const Args& args) {
     const std::string& a = args[i];
     if (a == "--json") json = true;
     else if (a == "--explain") expl = true;
+    else if (a == "--segments") show_segments = true;
     else if (a == "--from" && i + 1 < args.size()) { env.sender = args[++i]; have_env = true; }
     else if (a == "--rcpt" && i + 1 < args.size()) { env.recipients.push_back(args[++i]); have_env = true; }
     else if (a == "-" || a.empty() || a[0] != '-') files.push_back(a);
@@ -133,6 +134,12 @@ int scan(const std::filesystem::path& config, const Args& args) {
       continue;
     }
     if (!env.sender.empty()) v.sender = env.sender;
+    if (show_segments) {
+      // What the filter reads: every decoded segment, as a person would see it.
+      for (const auto& seg : v.segments)
+        std::printf("----- %s (%s, %zu bytes)\n%s\n", seg.origin.c_str(), to_string(seg.kind), seg.text.size(),
+                    seg.text.c_str());
+    }
     if (json) {
       std::printf("%s\n", verdict_to_json(v, f).c_str());
     } else if (expl) {

@@ -121,6 +121,9 @@ sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
   }
 }
 
+// HELO carries nothing the policy uses; answering it keeps the protocol step testable.
+sfsistat cb_helo(SMFICTX*, char*) { return SMFIS_CONTINUE; }
+
 sfsistat cb_envfrom(SMFICTX* ctx, char** argv) {
   Connection* conn = conn_of(ctx);
   if (!conn) return SMFIS_TEMPFAIL;
@@ -357,6 +360,7 @@ bool milter_open(Runtime& runtime, const std::string& socket, unsigned timeout_s
   desc.xxfi_version = SMFI_VERSION;
   desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT;
   desc.xxfi_connect = cb_connect;
+  desc.xxfi_helo = cb_helo;
   desc.xxfi_envfrom = cb_envfrom;
   desc.xxfi_envrcpt = cb_envrcpt;
   desc.xxfi_header = cb_header;

@@ -102,6 +102,7 @@ Prescan prescan(std::string_view raw, const Limits& limits, unsigned depth_budge
           if (++nesting_headers > nesting_cap) {
             result.parts_cut = true;
             cut_rest(pos);
+            stop = true;
             break;
           }
         }
@@ -198,8 +199,12 @@ Prescan prescan(std::string_view raw, const Limits& limits, unsigned depth_budge
     }
     pos = next;
   }
-  if (!raw.empty() && raw.back() != '\n' && !result.depth_cut && !result.parts_cut)
-    edits.push_back({n, n, "\n"});
+  // mimetic adds a header field only when the next line starts: a message that ends inside
+  // a header block would lose its last field.
+  std::string tail;
+  if (!raw.empty() && raw.back() != '\n' && !stop) tail += '\n';
+  if (in_header && !raw.empty()) tail += '\n';
+  if (!tail.empty()) edits.push_back({n, n, std::move(tail)});
 
   if (edits.empty()) return result;
   std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });

@@ -40,7 +40,64 @@ bool domain_in(const std::string& domain, const std::vector<std::string>& list) 
   return false;
 }
 
+// Origin prefixes ("forward/2 ") of forwarded messages written by someone other than the
+// sender: their words are not the sender's. A forward of the sender's own mail is theirs.
+// The author is the first address of the forward's "addresses" segment (its From line).
+std::vector<std::string> forwards_by_others(const DecodedMessage& d, const std::string& sender) {
+  std::vector<std::string> out;
+  const std::string me = to_lower_ascii(sender);
+  for (const Segment& s : d.segments) {
+    auto pos = s.origin.rfind("addresses");
+    if (pos == std::string::npos || pos == 0 || !s.origin.ends_with("addresses")) continue;
+    std::string prefix = s.origin.substr(0, pos);
+    std::string first = std::string(s.text.substr(0, s.text.find('\n')));
+    auto lt = first.find('<'), gt = first.find('>');
+    std::string author = lt != std::string::npos && gt != std::string::npos && gt > lt
+                             ? first.substr(lt + 1, gt - lt - 1) : std::string(trim(first));
+    if (me.empty() || to_lower_ascii(author) != me) out.push_back(prefix);
+  }
+  return out;
+}
+
+// Alphanumerics of `s`, lower case: "Dr Ruth Kemble" -> "drruthkemble".
+std::string squash(std::string_view s) {
+  std::string out;
+  for (char c : s)
+    if (std::isalnum(static_cast<unsigned char>(c))) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  return out;
+}
+
 }  // namespace
+
+void Engine::drop_credited(std::vector<RuleHit>& hits, const DecodedMessage& d) const {
+  const auto& rules = rules_->rules();
+  bool any = false;
+  for (const RuleHit& h : hits) any |= rules[h.rule].credited_exempt;
+  if (!any) return;
+  // Names the message mentions, less the sender's own (from the From display name).
+  std::set<std::string> sender;
+  if (!d.from.empty())
+    for (auto part : split(d.from.front().display, ' '))
+      if (part.size() >= 3) sender.insert(squash(part));
+  std::vector<std::string> names;
+  for (const Segment& s : d.segments) {
+    if (s.kind == SegmentKind::links || s.origin == "addresses") continue;
+    for (const TextSpan& n : matcher_->person_names(s.text)) {
+      for (auto part : split(std::string_view(s.text).substr(n.start, n.end - n.start), ' ')) {
+        std::string p = squash(part);
+        if (p.size() >= 4 && !sender.count(p) && p != "miss" && p != "mrs") names.push_back(p);
+      }
+    }
+  }
+  if (names.empty()) return;
+  std::erase_if(hits, [&](const RuleHit& h) {
+    if (!rules[h.rule].credited_exempt) return false;
+    std::string url = squash(std::string_view(d.segments[h.segment].text).substr(h.start, h.end - h.start));
+    for (const auto& n : names)
+      if (url.find(n) != std::string::npos) return true;
+    return false;
+  });
+}
 
 Engine::Engine() = default;
 Engine::~Engine() = default;
@@ -74,7 +131,9 @@ std::shared_ptr<const Engine> Engine::load(const std::filesystem::path& config_f
     p.threshold = d.threshold;
     p.internal = cells(d.id).internal;
     p.outside = cells(d.id).outside;
-    p.exempt_whistleblowing = d.id == "disrepute";
+    // The policy sends staff with a concern to the whistleblowing procedure: what they
+    // tell a prescribed body is neither disrepute nor an unlawful disclosure.
+    p.exempt_whistleblowing = d.id == "disrepute" || d.id == "confidential";
     policy->categories.push_back(p);
   }
   CategoryPolicy un;
@@ -129,16 +188,20 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
 
   // Match + validate, segment by segment.
   std::vector<RuleHit> hits;
-  for (std::size_t i = 0; i < d.segments.size(); ++i) matcher_->scan_segment(d.segments[i], i, hits);
+  const std::vector<std::string> others = forwards_by_others(d, v.sender);
+  for (std::size_t i = 0; i < d.segments.size(); ++i) {
+    const std::string& o = d.segments[i].origin;
+    bool theirs = std::any_of(others.begin(), others.end(), [&](const std::string& p) { return o.starts_with(p); });
+    matcher_->scan_segment(d.segments[i], i, hits, -1, theirs);
+  }
   const auto& rules = rules_->rules();
+  drop_credited(hits, d);
   std::vector<Finding> findings;
   std::set<std::tuple<int, std::string>> evidence_seen;  // (rule, evidence) outside links
-  std::map<std::string, std::map<std::string, double>> per_cat;  // category -> rule -> weight
+  std::set<int> fired;  // distinct rules
   for (const RuleHit& h : hits) {
     const Rule& r = rules[h.rule];
     const Segment& seg = d.segments[h.segment];
-    const CategoryDef* cat = rules_->category(r.category);
-    if (cat && cat->skip_forwarded && seg.origin.starts_with("forward/")) continue;
     std::string evidence = seg.text.substr(h.start, h.end - h.start);
     // An HTML link shown in the text and listed again among the part's link targets is
     // one finding, not two.
@@ -155,12 +218,7 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
     f.end = h.end;
     f.evidence = std::move(evidence);
     findings.push_back(std::move(f));
-    per_cat[r.category][r.id] = r.weight;  // each distinct rule counts once
-  }
-  for (auto& [cat, rs] : per_cat) {
-    double sum = 0;
-    for (auto& [_, w] : rs) sum += w;
-    in.weights[cat] = sum;
+    if (fired.insert(h.rule).second) in.hits.push_back({r.category, r.id, r.weight, r.applies_to});
   }
   in.unscannable = !d.unscannable.empty();
   for (const Unscannable& u : d.unscannable) {

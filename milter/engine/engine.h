@@ -33,6 +33,8 @@ struct Config;
 class RuleSet;
 class Matcher;
 struct JudgePolicy;
+struct RuleHit;
+struct DecodedMessage;
 
 class Engine {
  public:
@@ -52,6 +54,7 @@ class Engine {
 
  private:
   Engine();
+  void drop_credited(std::vector<RuleHit>& hits, const DecodedMessage& d) const;
   std::unique_ptr<Config> config_;
   std::unique_ptr<RuleSet> rules_;
   std::unique_ptr<Matcher> matcher_;

@@ -45,7 +45,10 @@ Breaks compute_breaks(std::string_view t) {
       if (para) {
         b.paragraph.push_back(next);
         b.sentence.push_back(next);
-      } else if (i - line_start < 60 || (next < t.size() && (t[next] == '-' || t[next] == '*'))) {
+      } else if (i - line_start < 60 || (next < t.size() && (t[next] == '-' || t[next] == '*')) ||
+                 (i > line_start && std::string_view(".!?:;/").find(t[i - 1]) != std::string_view::npos)) {
+        // A short line (list, table, address, signature), a bullet, or a line that ends a
+        // sentence: the next line starts a new one. Wrapped prose runs on.
         b.sentence.push_back(next);
       }
       if (para) ++i;
@@ -76,6 +79,54 @@ bool any_in(const std::vector<Span>& spans, Span w, Span anchor) {
   return false;
 }
 
+// Where the text stops being the sender's own words: quoted reply lines ("> ...") and
+// everything after a reply or forward attribution ("On 3 May, Jo wrote:", "-----Original
+// Message-----", an Outlook "From: ... Sent: ..." block). Returned as spans of `t`.
+std::vector<Span> quoted_spans(std::string_view t) {
+  std::vector<Span> out;
+  std::size_t ls = 0;
+  while (ls < t.size()) {
+    std::size_t le = t.find('\n', ls);
+    if (le == std::string_view::npos) le = t.size();
+    std::string_view line = t.substr(ls, le - ls);
+    std::size_t p = line.find_first_not_of(' ');
+    std::string_view body = p == std::string_view::npos ? std::string_view() : line.substr(p);
+    bool rest = body.ends_with("wrote:") || body.ends_with("a écrit :") ||
+                body.find("original message") != std::string_view::npos ||
+                body.find("forwarded message") != std::string_view::npos ||
+                body.starts_with("begin forwarded message");
+    if (!rest && body.starts_with("from:")) {
+      // An Outlook header block: From: then Sent:/Date: within the next lines.
+      std::size_t look = le;
+      for (int k = 0; k < 3 && look < t.size(); ++k) {
+        std::size_t ne = t.find('\n', look + 1);
+        if (ne == std::string_view::npos) ne = t.size();
+        std::string_view nl = t.substr(look + 1, ne - look - 1);
+        if (nl.starts_with("sent:") || nl.starts_with("date:")) rest = true;
+        look = ne;
+      }
+    }
+    if (rest) {
+      out.push_back({ls, t.size()});
+      return out;
+    }
+    if (body.starts_with(">")) out.push_back({ls, le});
+    ls = le + 1;
+  }
+  return out;
+}
+
+// An acronym term counts when its first word is written in capitals ("CP plan").
+bool all_caps_source(std::string_view src) {
+  bool letter = false;
+  for (char c : src) {
+    if (c == ' ' || c == '\n' || c == '\t') break;
+    if (c >= 'a' && c <= 'z') return false;
+    letter |= c >= 'A' && c <= 'Z';
+  }
+  return letter;
+}
+
 }  // namespace
 
 Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names_(std::move(names)) {
@@ -92,10 +143,14 @@ Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names
                      UrlClass::social_content, UrlClass::blog, UrlClass::shortener, UrlClass::other})
     url_refs_.push_back(find(to_string(c)));
   url_refs_.push_back(find("url:any"));
+  for (const Rule& r : rules_.rules()) {
+    const CategoryDef* c = rules_.category(r.category);
+    own_words_.push_back(c && c->own_words);
+  }
 }
 
 void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out,
-                           int only_rule) const {
+                           int only_rule, bool others_words) const {
   if (seg.text.empty()) return;
   const auto& rules = rules_.rules();
   const auto& info = rules_.pattern_info();
@@ -113,6 +168,10 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     if (pi.url) {
       url_hints.push_back(h.from);
     } else if (pi.lexicon >= 0) {
+      if (pi.acronym) {
+        auto [s, e] = norm.source_range(h.from, h.to, seg.text);
+        if (!all_caps_source(std::string_view(seg.text).substr(s, e - s))) continue;
+      }
       ref_spans[pi.lexicon].push_back({h.from, h.to});
     } else if (pi.rule >= 0 && (only_rule < 0 || pi.rule == only_rule)) {
       const Rule& r = rules[pi.rule];
@@ -148,8 +207,9 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
   }
   // Names (on the original text, where capitals still say something) and lists of people.
   if (ref_person_ >= 0) {
-    for (const TextSpan& s : find_person_names(seg.text, names_))
+    for (const TextSpan& s : find_person_names(seg.text, names_)) {
       ref_spans[ref_person_].push_back({norm.from_source(s.start), norm.from_source(s.end)});
+    }
   }
   for (auto& v : ref_spans) std::sort(v.begin(), v.end());
   Breaks breaks = compute_breaks(norm.text);
@@ -179,16 +239,30 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     flush();
   }
 
+  const bool forwarded = others_words;
+  std::vector<Span> quoted;
+  bool quoted_done = false;
   for (std::size_t ri = 0; ri < rules.size(); ++ri) {
     if (only_rule >= 0 && static_cast<int>(ri) != only_rule) continue;
     const Rule& r = rules[ri];
+    if (own_words_[ri] && forwarded) continue;
+    if (own_words_[ri] && !quoted_done) {
+      quoted = quoted_spans(norm.text);
+      quoted_done = true;
+    }
     if (!r.scope.empty() && std::find(r.scope.begin(), r.scope.end(), seg.kind) == r.scope.end()) continue;
     const std::vector<Span>& anchors = r.anchor_ref >= 0 ? ref_spans[r.anchor_ref] : rule_anchors[ri];
+    // Header segments (Subject, the address list) are one item per line: a paragraph or
+    // segment window there would join unrelated addresses.
+    WindowKind wk = r.window;
+    if (seg.kind == SegmentKind::header && (wk == WindowKind::paragraph || wk == WindowKind::segment))
+      wk = WindowKind::line;
     Span last_hit{n + 1, n + 1};
     for (const Span& a : anchors) {
       if (a == last_hit) continue;
+      if (own_words_[ri] && any_in(quoted, {a.first, a.second}, {n + 1, n + 1})) continue;
       Span w;
-      switch (r.window) {
+      switch (wk) {
         case WindowKind::sentence: w = window_of(breaks.sentence, a, n); break;
         case WindowKind::line: w = window_of(breaks.line, a, n); break;
         case WindowKind::paragraph: w = window_of(breaks.paragraph, a, n); break;
@@ -208,6 +282,14 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
         if (!ok) break;
         for (int ref : c.refs)
           if (any_in(ref_spans[ref], w, a)) { ok = false; break; }
+      }
+      if (ok && !r.without_before.empty()) {
+        Span before{std::max(w.first, a.first > 60 ? a.first - 60 : 0), a.first};
+        for (const Condition& c : r.without_before) {
+          for (int ref : c.refs)
+            if (any_in(ref_spans[ref], before, a)) { ok = false; break; }
+          if (!ok) break;
+        }
       }
       if (!ok) continue;
       last_hit = a;

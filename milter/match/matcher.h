@@ -26,21 +26,26 @@ class Matcher {
  public:
   Matcher(const RuleSet& rules, NameLexicon names);
 
-  // Appends the hits of every rule (or only `only_rule`) in one segment.
+  // Appends the hits of every rule (or only `only_rule`) in one segment. `others_words`:
+  // the segment is someone else's (a forwarded message by another author), so rules whose
+  // category counts only the sender's own words skip it.
   void scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out,
-                    int only_rule = -1) const;
+                    int only_rule = -1, bool others_words = false) const;
 
   // Runs every rule's `match` / `no_match` examples; returns "file:line: ..." messages for
   // the ones that misbehave (empty when all pass).
   std::vector<std::string> check_examples() const;
 
   const RuleSet& rules() const { return rules_; }
+  // Person names in a text (the detector the rules use), for message-level checks.
+  std::vector<TextSpan> person_names(std::string_view text) const { return find_person_names(text, names_); }
 
  private:
   const RuleSet& rules_;
   NameLexicon names_;
   int ref_person_ = -1, ref_people_list_ = -1, ref_list_detail_ = -1;
   std::vector<int> url_refs_;  // by UrlClass, then url:any last
+  std::vector<bool> own_words_;  // per rule: its category counts only the sender's own words
 };
 
 }  // namespace pm

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <unordered_set>
 
 namespace pm {
 
@@ -103,6 +104,13 @@ constexpr std::array<std::string_view, 22> kRoles = {
     "sister", "nephew", "niece", "grandson", "granddaughter", "stepson", "stepdaughter",
     "baby", "twin", "twins", "toddler", "youngster", "kid"};
 
+// Verbs that, after two capitalised words, say a person is meant (not a product or a place:
+// "Local Offer can help", "Google Classroom is down" stay unnamed).
+const std::unordered_set<std::string> kPersonVerbs = {
+    "said", "says", "told", "asked", "wants", "needs", "thinks", "feels", "disclosed", "reported", "cried",
+    "hit", "kicked", "punched", "refused", "lives", "admitted", "complained", "shouted", "swore", "screamed",
+    "confided", "mentioned", "explained", "wet", "soiled", "fainted", "collapsed"};
+
 template <std::size_t N>
 bool in(const std::array<std::string_view, N>& a, std::string_view w) {
   for (auto x : a)
@@ -135,17 +143,34 @@ std::vector<TextSpan> find_person_names(std::string_view text, const NameLexicon
         adjacent(i, i + 1) && nameish(w[i + 1])) {
       found = true;
       end = i + 1;
-    } else if (in(kRoles, x.lower) && i + 1 < w.size() && adjacent(i, i + 1) && nameish(w[i + 1]) &&
-               !w[i + 1].all_caps) {
+    } else if (in(kRoles, x.lower) && !x.capitalised && i + 1 < w.size() && adjacent(i, i + 1) &&
+               nameish(w[i + 1]) && !w[i + 1].all_caps) {
+      // "her son Alfie" - but not a Title Case heading ("Child Protection Policy").
       found = true;
       start = end = i + 1;
-    } else if ((x.capitalised || x.all_caps) && (lex.given.count(x.lower) || lex.ambiguous.count(x.lower))) {
+    } else if ((x.capitalised || x.all_caps) && (lex.given.count(x.lower) || lex.ambiguous.count(x.lower)) &&
+               !(i > 0 && (w[i - 1].lower == "st" || w[i - 1].lower == "saint") && adjacent(i - 1, i))) {
+      // A saint's name is a church or a school ("St Anne's"), not a person.
       bool has_surname = i + 1 < w.size() && adjacent(i, i + 1) && nameish(w[i + 1]) &&
                          w[i + 1].capitalised && !w[i + 1].all_caps == !x.all_caps;
       if (lex.given.count(x.lower) || has_surname) {
         found = true;
         if (has_surname) end = i + 1;
       }
+    }
+    // An initial and a surname: "T. Pellow", "G. Lloyd-Bryant".
+    if (!found && x.lower.size() == 1 && x.capitalised && x.after_dot && i + 1 < w.size() &&
+        w[i + 1].start - w[i].end <= 2 && nameish(w[i + 1]) && w[i + 1].capitalised && !w[i + 1].all_caps) {
+      found = true;
+      end = i + 1;
+    }
+    // Two capitalised words doing what people do: "Bethan Rowe has been...", "Kofi Mensah
+    // said...". Unknown given names are common; the verb after them is what says "person".
+    if (!found && i + 2 < w.size() && nameish(x) && x.capitalised && !x.all_caps && nameish(w[i + 1]) &&
+        w[i + 1].capitalised && !w[i + 1].all_caps && adjacent(i, i + 1) && w[i + 2].start - w[i + 1].end <= 2 &&
+        kPersonVerbs.count(w[i + 2].lower)) {
+      found = true;
+      end = i + 1;
     }
     if (!found && i + 1 < w.size() && !lex.roster.empty()) {
       if (lex.roster.count(x.lower + " " + w[i + 1].lower)) {

@@ -86,9 +86,9 @@ class RuleLoader {
       rs_.pattern_info_.push_back({static_cast<int>(i), -1, false});
     }
     for (const auto& [ref, terms] : lexicon_terms_) {
-      for (const auto& [term, origin] : terms) {
-        patterns.push_back({wrap_term(term), false, origin});
-        rs_.pattern_info_.push_back({-1, ref, false});
+      for (const auto& t : terms) {
+        patterns.push_back({wrap_term(t.text), false, t.origin});
+        rs_.pattern_info_.push_back({-1, ref, false, t.acronym});
       }
     }
     patterns.push_back({kUrlHint, false, "built-in:0"});
@@ -118,14 +118,23 @@ class RuleLoader {
   static std::string wrap_term(const std::string& term) {
     std::string body;
     for (char c : term) body += (c == ' ') ? std::string("\\s") : std::string(1, c);
-    auto wordish = [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) || c == ')' || c == '?' || c == ']' ||
-             c == '+' || c == '*' || c == '}' || c == '(';
+    // Does the term begin/end with something that matches a word character? Then it gets
+    // a word boundary there, so "sen" does not match inside "sentence" and "\d{10}" not
+    // inside a 13-digit ISBN.
+    auto starts_wordish = [&]() {
+      char c = term.front();
+      if (std::isalnum(static_cast<unsigned char>(c)) || c == '(' || c == '[') return true;
+      return c == '\\' && term.size() > 1 && (term[1] == 'd' || term[1] == 'w');
+    };
+    auto ends_wordish = [&]() {
+      char c = term.back();
+      return std::isalnum(static_cast<unsigned char>(c)) || c == ')' || c == '?' || c == ']' || c == '+' ||
+             c == '*' || c == '}';
     };
     std::string out;
-    if (!term.empty() && wordish(term.front()) && term.front() != ')') out += "\\b";
+    if (!term.empty() && starts_wordish()) out += "\\b";
     out += "(?:" + body + ")";
-    if (!term.empty() && wordish(term.back()) && term.back() != '(') out += "\\b";
+    if (!term.empty() && ends_wordish()) out += "\\b";
     return out;
   }
 
@@ -140,16 +149,24 @@ class RuleLoader {
         throw ConfigError(file, line_of(node), "lexicon '" + n + "' defined twice");
       int ref = add_ref(RefKind::lexicon, n);
       auto& terms = lexicon_terms_[ref];
-      const toml::array* arr = (*lt)["terms"].as_array();
-      if (!arr || arr->empty())
-        throw ConfigError(file, line_of(node), "lexicon " + n + " needs a non-empty `terms` list");
-      for (const auto& term : *arr) {
-        auto s = term.value<std::string>();
-        if (!s || s->empty()) throw ConfigError(file, line_of(term), "lexicon term must be a non-empty string");
-        terms.emplace_back(*s, file + ":" + std::to_string(line_of(term)));
+      // `acronyms` are terms that count only when written in capitals: "SEND" is a need,
+      // "send" a verb; "ADD" a diagnosis, "add me" an invitation.
+      for (const char* key : {"terms", "acronyms"}) {
+        const toml::node* list = lt->get(key);
+        if (!list) continue;
+        const toml::array* arr = list->as_array();
+        if (!arr) throw ConfigError(file, line_of(*list), "lexicon " + n + ": `" + key + "` must be a list");
+        for (const auto& term : *arr) {
+          auto s = term.value<std::string>();
+          if (!s || s->empty()) throw ConfigError(file, line_of(term), "lexicon term must be a non-empty string");
+          bool acronym = std::string(key) == "acronyms";
+          terms.push_back({acronym ? to_lower_ascii(*s) : *s, file + ":" + std::to_string(line_of(term)), acronym});
+        }
       }
+      if (terms.empty())
+        throw ConfigError(file, line_of(node), "lexicon " + n + " needs a non-empty `terms` or `acronyms` list");
       for (const auto& [k, v] : *lt)
-        if (k.str() != "terms" && k.str() != "description")
+        if (k.str() != "terms" && k.str() != "acronyms" && k.str() != "description")
           throw ConfigError(file, line_of(v), "unknown key '" + std::string(k.str()) + "' in lexicon " + n);
     }
   }
@@ -223,7 +240,7 @@ class RuleLoader {
       }
       if (def.applies_to.empty()) throw ConfigError(file, def.line, "category " + def.id + " needs applies_to");
       def.threshold = (*c)["threshold"].value_or(1.0);
-      def.skip_forwarded = (*c)["skip_forwarded"].value_or(false);
+      def.own_words = (*c)["own_words"].value_or(false);
       default_category = def.id;
       default_clause = def.clause;
       rs_.categories_.push_back(std::move(def));
@@ -232,7 +249,7 @@ class RuleLoader {
     if (!rules) return;
     static const std::set<std::string> known = {
         "id", "category", "clause", "pattern", "anchor", "view", "validator", "with", "without",
-        "window", "weight", "scope", "match", "no_match", "description"};
+        "window", "weight", "scope", "match", "no_match", "description", "applies_to", "without_before", "credited_exempt"};
     for (const auto& node : *rules) {
       const toml::table* rt = node.as_table();
       int line = line_of(node);
@@ -270,6 +287,7 @@ class RuleLoader {
         throw ConfigError(file, line, "rule " + r.id + ": unknown validator '" + r.validator + "'");
       r.with = conditions(file, rt->get("with"), "rule " + r.id + ": with");
       r.without = conditions(file, rt->get("without"), "rule " + r.id + ": without");
+      r.without_before = conditions(file, rt->get("without_before"), "rule " + r.id + ": without_before");
       if (const toml::node* w = rt->get("window")) {
         if (auto n = w->value<int64_t>()) {
           r.window = WindowKind::chars;
@@ -284,6 +302,7 @@ class RuleLoader {
         }
       }
       r.weight = (*rt)["weight"].value_or(1.0);
+      r.credited_exempt = (*rt)["credited_exempt"].value_or(false);
       for (const auto& s : strings(file, rt->get("scope"), "scope")) {
         static const std::map<std::string, SegmentKind> kinds = {
             {"header", SegmentKind::header}, {"body", SegmentKind::body},
@@ -292,6 +311,11 @@ class RuleLoader {
         auto it = kinds.find(s);
         if (it == kinds.end()) throw ConfigError(file, line, "rule " + r.id + ": unknown scope '" + s + "'");
         r.scope.push_back(it->second);
+      }
+      for (const auto& s : strings(file, rt->get("applies_to"), "applies_to")) {
+        auto cls = parse_recipient_class(s);
+        if (!cls) throw ConfigError(file, line, "rule " + r.id + ": unknown recipient class '" + s + "'");
+        r.applies_to.push_back(*cls);
       }
       r.examples_match = strings(file, rt->get("match"), "match");
       r.examples_no_match = strings(file, rt->get("no_match"), "no_match");
@@ -324,7 +348,11 @@ class RuleLoader {
 
   RuleSet& rs_;
   std::map<std::string, int> ref_index_;
-  std::map<int, std::vector<std::pair<std::string, std::string>>> lexicon_terms_;
+  struct Term {
+    std::string text, origin;
+    bool acronym = false;
+  };
+  std::map<int, std::vector<Term>> lexicon_terms_;
   std::set<std::string> rule_ids_;
   std::string hash_input_;
 };

@@ -28,7 +28,8 @@ struct CategoryDef {
   std::string clause;
   std::vector<RecipientClass> applies_to;  // classes for which the category counts
   double threshold = 1.0;                  // sum of rule weights needed
-  bool skip_forwarded = false;             // others' words in forwarded mail do not count
+  // Only the sender's own words count: forwarded messages and quoted replies are skipped.
+  bool own_words = false;
   std::string file;
   int line = 0;
 };
@@ -53,10 +54,20 @@ struct Rule {
   int anchor_ref = -1;        // when there is no own pattern
   std::string validator;      // "" or a name known to find_validator()
   std::vector<Condition> with, without;
+  // Conditions that cancel the rule only when they come *before* the anchor, in its window
+  // and within 60 characters: "please don't add me" is a refusal, "text me, not the
+  // school" an invitation.
+  std::vector<Condition> without_before;
   WindowKind window = WindowKind::sentence;
   int window_chars = 0;
   double weight = 1.0;
   std::vector<SegmentKind> scope;  // empty: every kind
+  // A URL anchor whose address carries the name of a person the message names, who is
+  // not the sender, is someone else's published work, credited ("this post by Dr Ruth
+  // Kemble: ruthkemble.wordpress.com"): the hit is dropped.
+  bool credited_exempt = false;
+  // Narrows the category's recipient condition for this rule (empty: the category's).
+  std::vector<RecipientClass> applies_to;
   std::vector<std::string> examples_match, examples_no_match;
 };
 
@@ -106,6 +117,7 @@ class RuleSet {
     int rule = -1;     // own pattern of this rule, or
     int lexicon = -1;  // a term of this lexicon (ref index)
     bool url = false;  // the URL shape pattern
+    bool acronym = false;  // counts only where the source text is in capitals ("SEND", not "send")
   };
   const std::vector<PatternInfo>& pattern_info() const { return pattern_info_; }
 

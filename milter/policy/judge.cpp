@@ -21,15 +21,18 @@ Judgement judge(const JudgeInput& in, const JudgePolicy& policy) {
     lookalike |= rc.cls == RecipientClass::lookalike;
     JudgedRecipient& out = j.recipients[r];
     for (const CategoryPolicy& c : policy.categories) {
-      bool content = c.id == "unscannable" ? in.unscannable : false;
-      if (c.id != "unscannable") {
-        auto it = in.weights.find(c.id);
-        content = it != in.weights.end() && it->second + 1e-9 >= c.threshold;
+      bool applies = false;
+      if (c.id == "unscannable") {
+        applies = in.unscannable;
+      } else if (!(c.exempt_whistleblowing && rc.whistleblowing)) {
+        double sum = 0;
+        for (const JudgeHit& h : in.hits) {
+          if (h.category != c.id) continue;
+          const auto& cond = h.applies_to.empty() ? c.applies_to : h.applies_to;
+          if (std::find(cond.begin(), cond.end(), rc.cls) != cond.end()) sum += h.weight;
+        }
+        applies = sum + 1e-9 >= c.threshold;
       }
-      if (!content) continue;
-      bool applies = c.id == "unscannable" ||
-                     std::find(c.applies_to.begin(), c.applies_to.end(), rc.cls) != c.applies_to.end();
-      if (applies && c.exempt_whistleblowing && rc.whistleblowing) applies = false;
       if (!applies) continue;
       Action a = is_outside(rc.cls) ? c.outside : c.internal;
       out.action = max(out.action, a);

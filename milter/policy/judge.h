@@ -1,9 +1,10 @@
 // The judge pass: content findings + recipient classes -> categories and actions
 // (POLICY.md, "Actions"). Pure: no I/O, no allocation beyond the result.
 //
-// A category first has to hold by content (the weights of its distinct rules reach the
-// category's threshold), then by its recipient condition (at least one recipient whose
-// class is in `applies_to`; prescribed whistleblowing bodies never satisfy `disrepute`).
+// A category holds for a recipient when the weights of its distinct rules whose recipient
+// condition admits that recipient's class (the rule's own `applies_to`, else the
+// category's) reach the category's threshold. Prescribed whistleblowing bodies never
+// satisfy a category marked exempt_whistleblowing (disrepute, confidential).
 // Each recipient's action is the worst matrix cell over the categories that hold for it
 // (its own class picks the column); the message's action is the worst recipient action.
 // `unscannable` holds for every recipient. A lookalike recipient adds the note
@@ -25,7 +26,7 @@ struct CategoryPolicy {
   double threshold = 1.0;
   Action internal = Action::accept;  // matrix cell when the recipient is internal
   Action outside = Action::quarantine;
-  bool exempt_whistleblowing = false;  // disrepute: prescribed bodies do not count
+  bool exempt_whistleblowing = false;  // prescribed bodies do not count
 };
 
 struct JudgeRecipient {
@@ -34,9 +35,16 @@ struct JudgeRecipient {
   bool whistleblowing = false;
 };
 
+// One distinct rule that fired.
+struct JudgeHit {
+  std::string category;
+  std::string rule;
+  double weight = 1.0;
+  std::vector<RecipientClass> applies_to;  // empty: the category's condition
+};
+
 struct JudgeInput {
-  // category id -> summed weight of its distinct rules that fired
-  std::map<std::string, double> weights;
+  std::vector<JudgeHit> hits;  // one per distinct rule
   bool unscannable = false;
   std::vector<JudgeRecipient> recipients;
 };

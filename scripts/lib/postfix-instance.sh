@@ -44,7 +44,7 @@ pf_setup() {
     "smtpd_client_connection_count_limit = 0" "smtpd_client_connection_rate_limit = 0" \
     "default_process_limit = 60" \
     "queue_run_delay = 5s" "minimal_backoff_time = 2s" "maximal_backoff_time = 10s" \
-    "smtp_connect_timeout = 5s" \
+    "smtp_connect_timeout = 5s" "smtpd_error_sleep_time = 0" "in_flow_delay = 0" \
     "message_size_limit = 104857600" \
     "smtpd_banner = \$myhostname ESMTP" \
     "biff = no" "shlib_directory = /usr/lib/postfix" "meta_directory = /etc/postfix"

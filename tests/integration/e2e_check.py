@@ -28,7 +28,10 @@ def main():
         if not line:
             continue
         v = json.loads(line)
-        mid = (v.get("message_id") or "").strip("<>")
+        # The engine's JSON names the file; the Message-ID links it to what arrived.
+        with open(v["file"], "rb") as f:
+            hdrs = email.message_from_binary_file(f, policy=email.policy.compat32)
+        mid = str(hdrs.get("Message-ID", "")).strip().strip("<>")
         expected.setdefault(mid, []).append((v.get("action"), norm_cats(v.get("categories", []))))
 
     errors, delivered, by_action = [], 0, {}
@@ -66,9 +69,12 @@ def main():
         if not os.path.exists(os.path.join(qdir, "msg", qid + ".eml")):
             errors.append("quarantine %s: message file missing" % qid)
         try:
-            mid = (json.loads(vjson).get("message_id") or "").strip("<>")
-        except ValueError:
-            errors.append("quarantine %s: bad verdict JSON" % qid)
+            json.loads(vjson)
+            with open(os.path.join(qdir, "msg", qid + ".eml"), "rb") as f:
+                stored = email.message_from_binary_file(f, policy=email.policy.compat32)
+            mid = str(stored.get("Message-ID", "")).strip().strip("<>")
+        except (ValueError, OSError):
+            errors.append("quarantine %s: bad verdict JSON or message file" % qid)
             continue
         exp = expected.get(mid)
         if exp is not None and not any(a == "quarantine" and c == cats for a, c in exp):

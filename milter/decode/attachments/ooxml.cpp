@@ -137,7 +137,9 @@ void read_docx(Job& job, const ZipArchive& zip, const std::string& origin) {
     if (job.stopped) return;
     auto part = load(job, zip, name, origin);
     if (!part) continue;
-    std::string text = office_text(part->doc, links);
+    std::map<std::string, std::string> rels;
+    if (auto r = load(job, zip, rels_name(name), origin)) rels = hyperlink_map(r->doc);
+    std::string text = office_text(part->doc, links, rels);
     part.reset();
     job.emit(origin + suffix, SegmentKind::attachment, std::move(text));
     collect_links(job, zip, name, origin, links);

@@ -30,6 +30,7 @@ void field_link(std::string_view instr, std::vector<std::string>& links) {
 struct Walker {
   std::string out;
   std::vector<std::string>& links;
+  const std::map<std::string, std::string>* rels = nullptr;
   int in_cell = 0;
 
   void text_of(const pugi::xml_node& n) {
@@ -53,6 +54,10 @@ struct Walker {
       } else if (ln == "fldSimple") {
         field_link(c.attribute("w:instr").value(), links);
         walk(c, depth + 1);
+      } else if (ln == "hyperlink" && rels) {
+        walk(c, depth + 1);
+        auto it = rels->find(c.attribute("r:id").value());
+        if (it != rels->end()) out += " <" + it->second + ">";
       } else if (ln == "tab") {
         out += '\t';
       } else if (ln == "br" || ln == "cr") {
@@ -90,9 +95,27 @@ void parse_xml(pugi::xml_document& doc, std::string& data) {
 }
 
 std::string office_text(const pugi::xml_node& root, std::vector<std::string>& links) {
-  Walker w{{}, links};
+  Walker w{{}, links, nullptr};
   w.walk(root, 0);
   return std::move(w.out);
+}
+
+std::string office_text(const pugi::xml_node& root, std::vector<std::string>& links,
+                        const std::map<std::string, std::string>& rels) {
+  Walker w{{}, links, &rels};
+  w.walk(root, 0);
+  return std::move(w.out);
+}
+
+std::map<std::string, std::string> hyperlink_map(const pugi::xml_node& rels_root) {
+  std::map<std::string, std::string> out;
+  pugi::xml_node top = rels_root.find_child([](pugi::xml_node n) { return n.type() == pugi::node_element; });
+  for (pugi::xml_node rel : top.children()) {
+    if (local_name(rel.name()) != "Relationship") continue;
+    if (ends_with(rel.attribute("Type").value(), "/hyperlink"))
+      out[rel.attribute("Id").value()] = rel.attribute("Target").value();
+  }
+  return out;
 }
 
 std::vector<std::string> hyperlink_targets(const pugi::xml_node& rels_root) {

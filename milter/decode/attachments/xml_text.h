@@ -8,6 +8,7 @@
 
 #include <pugixml.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,12 @@ void parse_xml(pugi::xml_document& doc, std::string& data);
 // tab-separated, tabs and breaks kept; property elements (*Pr) and mc:Fallback copies
 // skipped. Field-code HYPERLINK targets go to `links`.
 std::string office_text(const pugi::xml_node& root, std::vector<std::string>& links);
+// The same, and a w:hyperlink whose r:id is in `rels` is shown as "anchor text <target>",
+// so a rule sees the link next to the words that present it ("my blog").
+std::string office_text(const pugi::xml_node& root, std::vector<std::string>& links,
+                        const std::map<std::string, std::string>& rels);
+// r:id -> target of the external hyperlinks of a relationships part.
+std::map<std::string, std::string> hyperlink_map(const pugi::xml_node& rels_root);
 
 // External hyperlink targets of an OOXML relationships part ("..._rels/x.xml.rels").
 std::vector<std::string> hyperlink_targets(const pugi::xml_node& rels_root);

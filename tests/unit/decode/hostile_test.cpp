@@ -76,9 +76,9 @@ TEST(Hostile, FiftyThousandDeepMultipart) {
 
 TEST(Hostile, HundredThousandDeepRfc822Chain) {
   std::string raw;
-  raw.reserve(100000 * 40);
+  raw.reserve(100000 * 50);
   raw += "Subject: chain\r\n";
-  for (int i = 0; i < 100000; ++i) raw += "Content-Type: message/rfc822\r\n\r\n";
+  for (int i = 0; i < 100000; ++i) raw += "Subject: level\r\nContent-Type: message/rfc822\r\n\r\n";
   raw += "Subject: bottom\r\n\r\ntext\r\n";
   auto m = decode_message(raw, Limits());
   EXPECT_TRUE(has_unscannable(m, "limit:max_mime_depth"));
