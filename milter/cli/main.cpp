@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "daemon/control.h"
 #include "engine/config.h"
 
 namespace {
@@ -26,6 +27,12 @@ commands:
         Compile every rule, run every rule's examples; errors as file:line: message.
   rules list
         One line per rule: id, category, anchor, weight.
+  status [--json]
+        Is the daemon up, which rules snapshot it runs, messages by action, latency
+        percentiles since start (exit 0 up, 1 down or stale).
+  reload
+        Ask the running daemon to recompile rules and configuration (SIGHUP) and wait for
+        its answer; a broken rule is refused with file:line and the old rules keep running.
 
 options:
   --config FILE   configuration (default: ./conf/policy-milter.toml when run from a checkout,
@@ -66,6 +73,15 @@ int main(int argc, char** argv) {
   pm::cli::Args args(argv + i, argv + argc);
   if (cmd == "scan") return pm::cli::scan(config, args);
   if (cmd == "rules") return pm::cli::rules(config, args);
+  if (cmd == "status") {
+    bool json = args.size() == 1 && args[0] == "--json";
+    if (!args.empty() && !json) {
+      std::fprintf(stderr, "usage: policyctl status [--json]\n");
+      return 2;
+    }
+    return pm::policyctl_status(config, std::cout, std::cerr, json);
+  }
+  if (cmd == "reload") return pm::policyctl_reload(config, std::cout, std::cerr);
   std::fprintf(stderr, "policyctl: unknown command '%s' (see policyctl --help)\n", cmd.c_str());
   return 2;
 }

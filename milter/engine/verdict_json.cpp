@@ -18,6 +18,7 @@ std::string verdict_to_json(const Verdict& v, const std::string& file, const Jso
   nlohmann::ordered_json j;
   if (!file.empty()) j["file"] = file;
   j["action"] = to_string(v.action);
+
   j["categories"] = v.categories;
   auto& rs = j["recipients"] = nlohmann::ordered_json::array();
   for (const auto& r : v.recipients)
@@ -29,6 +30,11 @@ std::string verdict_to_json(const Verdict& v, const std::string& file, const Jso
     auto& us = j["unapplied"] = nlohmann::ordered_json::array();
     for (const auto& f : v.unapplied) us.push_back(finding_json(f));
   }
+  j["elapsed_us"] = v.elapsed_us;
+  // Beyond the contract's core fields: what the quarantine store and review page need.
+  j["sender"] = v.sender;
+  j["subject"] = v.subject;
+  j["message_id"] = v.message_id;
   auto& as = j["attachments"] = nlohmann::ordered_json::array();
   for (const auto& a : v.attachments)
     as.push_back({{"origin", a.origin}, {"name", a.name}, {"type", a.content_type}, {"size", a.size}});
@@ -38,7 +44,6 @@ std::string verdict_to_json(const Verdict& v, const std::string& file, const Jso
       ss.push_back({{"origin", s.origin}, {"kind", to_string(s.kind)}, {"text", s.text}});
   }
   j["snapshot"] = v.snapshot;
-  j["elapsed_us"] = v.elapsed_us;
   // Invalid UTF-8 from a hostile message must not abort the dump.
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

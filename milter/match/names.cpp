@@ -151,8 +151,9 @@ std::vector<TextSpan> find_person_names(std::string_view text, const NameLexicon
     } else if ((x.capitalised || x.all_caps) && (lex.given.count(x.lower) || lex.ambiguous.count(x.lower)) &&
                !(i > 0 && (w[i - 1].lower == "st" || w[i - 1].lower == "saint") && adjacent(i - 1, i))) {
       // A saint's name is a church or a school ("St Anne's"), not a person.
-      bool has_surname = i + 1 < w.size() && adjacent(i, i + 1) && nameish(w[i + 1]) &&
-                         w[i + 1].capitalised && !w[i + 1].all_caps == !x.all_caps;
+      // In an all-caps line every word looks like a surname: take the given name alone.
+      bool has_surname = !x.all_caps && i + 1 < w.size() && adjacent(i, i + 1) && nameish(w[i + 1]) &&
+                         w[i + 1].capitalised && !w[i + 1].all_caps;
       if (lex.given.count(x.lower) || has_surname) {
         found = true;
         if (has_surname) end = i + 1;
@@ -180,8 +181,9 @@ std::vector<TextSpan> find_person_names(std::string_view text, const NameLexicon
     }
     if (found) {
       // Extend over a following capitalised surname (a title's second word, "Amy Lou Ross").
-      while (end + 1 < w.size() && end - start < 3 && adjacent(end, end + 1) && nameish(w[end + 1]) &&
-             w[end + 1].capitalised && !lex.given.count(w[end + 1].lower) == true)
+      while (end + 1 < w.size() && end - start < 3 && !w[end].all_caps && adjacent(end, end + 1) &&
+             nameish(w[end + 1]) && w[end + 1].capitalised && !w[end + 1].all_caps &&
+             !lex.given.count(w[end + 1].lower))
         ++end;
       out.push_back({w[start].start, w[end].end});
       i = end + 1;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -66,11 +67,24 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS notices(
+  message_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY(message_id, kind));
+CREATE TABLE IF NOT EXISTS dismissals(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  context TEXT NOT NULL DEFAULT '',
+  note TEXT NOT NULL DEFAULT '');
 )sql";
 
 constexpr const char* kColumns =
     "id, received_at, queue_id, sender, recipients, held_recipients, subject, categories, "
-    "rules, action, snapshot, size, status, status_at, status_by";
+    "rules, action, snapshot, size, status, status_at, status_by, released_recipients";
 
 // A prepared statement, finalised on scope exit.
 class Stmt {
@@ -167,7 +181,9 @@ void make_private_dir(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw StoreError("create " + dir.string() + ": " + ec.message());
-  if (::chmod(dir.c_str(), 0750) != 0) fail("chmod", dir);
+  // Group-writable: the review page runs as its own user in the store's group and changes
+  // held mail (through this code); setgid keeps new files in that group.
+  if (::chmod(dir.c_str(), 02770) != 0) fail("chmod", dir);
 }
 
 std::string new_id() {
@@ -225,6 +241,7 @@ QuarantineItem read_item(const Stmt& st) {
   it.status = parse_quarantine_status(st.text(12)).value_or(QuarantineStatus::held);
   it.status_at = st.integer(13);
   it.status_by = st.text(14);
+  it.released_recipients = from_json(st.text(15));
   return it;
 }
 
@@ -264,13 +281,22 @@ QuarantineStore::QuarantineStore(fs::path dir) : dir_(std::move(dir)) {
   db_.reset(raw);
   if (rc != SQLITE_OK)
     throw StoreError("open " + index.string() + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
-  ::chmod(index.c_str(), 0640);  // WAL and SHM files inherit the index's mode
+  ::chmod(index.c_str(), 0660);  // WAL and SHM files inherit the index's mode
   sqlite3_busy_timeout(db_.get(), 10000);
   exec(db_.get(), "PRAGMA journal_mode=WAL");
   exec(db_.get(), "PRAGMA synchronous=FULL");
   exec(db_.get(), "PRAGMA foreign_keys=ON");
   std::lock_guard lock(mu_);
   exec(db_.get(), kSchema);
+  // Stores created before partial release existed lack this column.
+  bool has_released = false;
+  {
+    Stmt cols(db_.get(), "PRAGMA table_info(messages)");
+    while (cols.step())
+      if (cols.text(1) == "released_recipients") has_released = true;
+  }
+  if (!has_released)
+    exec(db_.get(), "ALTER TABLE messages ADD COLUMN released_recipients TEXT NOT NULL DEFAULT '[]'");
 }
 
 QuarantineStore::~QuarantineStore() = default;
@@ -285,9 +311,9 @@ std::string QuarantineStore::put(std::string_view message, const QuarantineInput
   const fs::path final_path = message_path(id);
   const fs::path tmp_path = dir_ / "msg" / ("." + id + ".tmp");
   {
-    Fd f(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+    Fd f(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660));
     if (f.fd < 0) fail("create", tmp_path);
-    ::fchmod(f.fd, 0640);  // whatever the umask
+    ::fchmod(f.fd, 0660);  // whatever the umask
     const char* p = message.data();
     std::size_t left = message.size();
     while (left > 0) {
@@ -374,7 +400,9 @@ std::optional<QuarantineItem> QuarantineStore::get(std::string_view id) const {
 std::string QuarantineStore::read_message(std::string_view id) const {
   auto item = get(id);
   if (!item) throw std::invalid_argument("unknown quarantine id");
-  if (item->status == QuarantineStatus::deleted) return {};
+  // Refused and deleted messages no longer have their bytes (personal data).
+  if (item->status == QuarantineStatus::deleted || item->status == QuarantineStatus::refused)
+    return {};
   fs::path p = message_path(id);
   Fd f(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
   if (f.fd < 0) fail("open", p);
@@ -426,11 +454,19 @@ void QuarantineStore::change_status(std::string_view id, QuarantineStatus to,
     throw std::invalid_argument(std::string("cannot change a ") + to_string(from) +
                                 " message to " + to_string(to));
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  // Refusing or deleting drops the bytes and the verdict (evidence is personal data); the
+  // row stays so the audit log still resolves. A deleted row also loses its subject.
+  const bool drop_content = to == QuarantineStatus::deleted || to == QuarantineStatus::refused;
   if (to == QuarantineStatus::deleted) {
-    // The verdict holds evidence (personal data): it goes with the message.
     Stmt up(db_.get(),
             "UPDATE messages SET status='deleted', status_at=?, status_by=?, verdict_json='',"
             " subject='' WHERE id = ?");
+    up.bind(1, now).bind(2, actor).bind(3, id);
+    up.step();
+  } else if (to == QuarantineStatus::refused) {
+    Stmt up(db_.get(),
+            "UPDATE messages SET status='refused', status_at=?, status_by=?, verdict_json=''"
+            " WHERE id = ?");
     up.bind(1, now).bind(2, actor).bind(3, id);
     up.step();
   } else {
@@ -440,11 +476,135 @@ void QuarantineStore::change_status(std::string_view id, QuarantineStatus to,
   }
   audit_locked(actor, to_string(to), id, note);
   tx.commit();
-  if (to == QuarantineStatus::deleted) {
+  if (drop_content) {
     fs::path p = message_path(id);
     if (::unlink(p.c_str()) != 0 && errno != ENOENT) fail("unlink", p);
     fsync_dir(dir_ / "msg");
   }
+}
+
+bool QuarantineStore::release_to(std::string_view id, const std::vector<std::string>& recipients,
+                                 std::string_view actor, std::string_view note) {
+  if (!valid_id(id)) throw std::invalid_argument("unknown quarantine id");
+  if (recipients.empty()) throw std::invalid_argument("no recipients to release to");
+  std::lock_guard lock(mu_);
+  Transaction tx(db_.get());
+  Stmt cur(db_.get(), "SELECT status, held_recipients, released_recipients FROM messages WHERE id = ?");
+  cur.bind(1, id);
+  if (!cur.step()) throw std::invalid_argument("unknown quarantine id");
+  if (cur.text(0) != "held")
+    throw std::invalid_argument("cannot release a " + cur.text(0) + " message");
+  std::vector<std::string> held = from_json(cur.text(1));
+  std::vector<std::string> released = from_json(cur.text(2));
+  std::vector<std::string> left;
+  for (const auto& r : recipients)
+    if (std::find(held.begin(), held.end(), r) == held.end())
+      throw std::invalid_argument("not a held recipient of this message");
+  for (const auto& h : held)
+    if (std::find(recipients.begin(), recipients.end(), h) == recipients.end()) left.push_back(h);
+    else released.push_back(h);
+  std::string to_list;
+  for (const auto& r : recipients) to_list += (to_list.empty() ? "" : ", ") + r;
+  std::string full_note = "to " + to_list + (note.empty() ? "" : "; " + std::string(note));
+  if (left.empty()) {
+    Stmt up(db_.get(),
+            "UPDATE messages SET status='released', status_at=?, status_by=?,"
+            " released_recipients=? WHERE id = ?");
+    up.bind(1, static_cast<std::int64_t>(std::time(nullptr))).bind(2, actor);
+    up.bind(3, to_json(released)).bind(4, id);
+    up.step();
+    audit_locked(actor, "released", id, full_note);
+  } else {
+    Stmt up(db_.get(), "UPDATE messages SET held_recipients=?, released_recipients=? WHERE id = ?");
+    up.bind(1, to_json(left)).bind(2, to_json(released)).bind(3, id);
+    up.step();
+    audit_locked(actor, "released-partial", id, full_note);
+  }
+  tx.commit();
+  return left.empty();
+}
+
+std::vector<std::string> QuarantineStore::purge_decided(std::int64_t before, std::string_view actor) {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mu_);
+    Stmt st(db_.get(),
+            "SELECT id FROM messages WHERE status IN ('released','refused') AND status_at < ?"
+            " ORDER BY status_at");
+    st.bind(1, before);
+    while (st.step()) ids.push_back(st.text(0));
+  }
+  for (const auto& id : ids) remove(id, actor, "retention: decided mail purged");
+  return ids;
+}
+
+bool QuarantineStore::claim_notice(std::string_view id, std::string_view kind) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_.get(), "INSERT OR IGNORE INTO notices(message_id, kind, at) VALUES(?,?,?)");
+  st.bind(1, id).bind(2, kind).bind(3, static_cast<std::int64_t>(std::time(nullptr)));
+  st.step();
+  return sqlite3_changes(db_.get()) == 1;
+}
+
+void QuarantineStore::unclaim_notice(std::string_view id, std::string_view kind) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_.get(), "DELETE FROM notices WHERE message_id = ? AND kind = ?");
+  st.bind(1, id).bind(2, kind);
+  st.step();
+}
+
+std::vector<QuarantineItem> QuarantineStore::held_without_notice(std::string_view kind) const {
+  std::lock_guard lock(mu_);
+  std::string sql = std::string("SELECT ") + kColumns +
+                    " FROM messages WHERE status = 'held' AND NOT EXISTS (SELECT 1 FROM notices"
+                    " WHERE notices.message_id = messages.id AND notices.kind = ?)"
+                    " ORDER BY received_at, id";
+  Stmt st(db_.get(), sql.c_str());
+  st.bind(1, kind);
+  std::vector<QuarantineItem> out;
+  while (st.step()) out.push_back(read_item(st));
+  return out;
+}
+
+void QuarantineStore::record_dismissal(std::string_view id, std::string_view actor,
+                                       std::string_view rule, std::string_view context,
+                                       std::string_view note) {
+  if (!valid_id(id)) throw std::invalid_argument("unknown quarantine id");
+  std::lock_guard lock(mu_);
+  Transaction tx(db_.get());
+  {
+    Stmt cur(db_.get(), "SELECT 1 FROM messages WHERE id = ?");
+    cur.bind(1, id);
+    if (!cur.step()) throw std::invalid_argument("unknown quarantine id");
+  }
+  Stmt st(db_.get(),
+          "INSERT INTO dismissals(at, actor, message_id, rule, context, note) VALUES(?,?,?,?,?,?)");
+  st.bind(1, static_cast<std::int64_t>(std::time(nullptr))).bind(2, actor).bind(3, id);
+  st.bind(4, rule).bind(5, context).bind(6, note);
+  st.step();
+  audit_locked(actor, "not-a-violation", id, "rule " + std::string(rule));
+  tx.commit();
+}
+
+std::vector<Dismissal> QuarantineStore::dismissals(std::size_t limit) const {
+  std::lock_guard lock(mu_);
+  Stmt st(db_.get(),
+          "SELECT seq, at, actor, message_id, rule, context, note FROM dismissals"
+          " ORDER BY seq DESC LIMIT ?");
+  st.bind(1, static_cast<std::int64_t>(limit));
+  std::vector<Dismissal> out;
+  while (st.step()) {
+    Dismissal d;
+    d.seq = st.integer(0);
+    d.at = st.integer(1);
+    d.actor = st.text(2);
+    d.message_id = st.text(3);
+    d.rule = st.text(4);
+    d.context = st.text(5);
+    d.note = st.text(6);
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 void QuarantineStore::audit(std::string_view actor, std::string_view action,

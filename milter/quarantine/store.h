@@ -1,11 +1,14 @@
 // QuarantineStore: the durable home of every message the milter holds for review.
 //
-// Layout under the configured directory (mode 0750, files 0640 - only the service's user
-// and group, i.e. the daemon and the review page, can read children's data):
+// Layout under the configured directory (mode 2770, files 0660 - only the service's user
+// and group, i.e. the daemon and the review page, can read or change children's data):
 //   index.sqlite      one row per held message (envelope, categories, rule ids, status,
 //                     verdict JSON with findings + decoded segments for highlighting) and an
 //                     append-only `audit` table (SQLite triggers refuse UPDATE and DELETE)
 //   msg/<id>.eml      the message bytes exactly as received
+//   (also in the index: `notices` - which notices went out for which message, so each is
+//   sent once by whichever process runs first; `dismissals` - "not a violation" records
+//   for the IT admin: rule + short redacted context)
 //
 // Durability contract of put(): the message file is written, fsync'ed, renamed into place,
 // its directory fsync'ed, and only then the row is committed (synchronous=FULL). put()
@@ -17,7 +20,9 @@
 //
 // Errors: StoreError (with the path or SQLite message) for any I/O or database failure;
 // std::invalid_argument for an unknown id or a status change that is not allowed
-// (held -> released | refused; any -> deleted).
+// (held -> released | refused; any -> deleted). Refusing drops the bytes and the verdict
+// at once (the sender is told; nothing is delivered); released mail keeps them until
+// retention purges it (purge_decided).
 // Thread safety: all methods may be called from any thread; one mutex serialises access to
 // the SQLite handle, file writes happen outside it.
 #pragma once
@@ -68,6 +73,15 @@ struct QuarantineItem {
   QuarantineStatus status = QuarantineStatus::held;
   std::int64_t status_at = 0;  // when the status last changed
   std::string status_by;       // who changed it
+  std::vector<std::string> released_recipients;  // after a (partial) release
+};
+
+// A reviewer's "not a violation": for the IT admin, who may add an exception.
+struct Dismissal {
+  std::int64_t seq = 0, at = 0;
+  std::string actor, message_id, rule;
+  std::string context;  // short, redacted by the caller (no identifiers, no names)
+  std::string note;
 };
 
 struct QuarantineFilter {
@@ -113,6 +127,29 @@ class QuarantineStore {
   // Removes the message file and the verdict (personal data); the row stays, status
   // `deleted`, so the audit log still resolves.
   void remove(std::string_view id, std::string_view actor, std::string_view note = {});
+
+  // Partial (or full) release: `recipients` must be held recipients of a held message.
+  // They move from held_recipients to released_recipients, audited "released-partial";
+  // when none is left the message becomes `released`. Returns true when fully released.
+  // As with release(), call it only after the MTA accepted the reinjected copy.
+  bool release_to(std::string_view id, const std::vector<std::string>& recipients,
+                  std::string_view actor, std::string_view note = {});
+
+  // Retention: removes (status `deleted`, bytes and verdict gone) every released or
+  // refused message decided before `before` (unix seconds); returns their ids. Undecided
+  // mail past its limit is refused by the caller (it sends the notices first).
+  std::vector<std::string> purge_decided(std::int64_t before, std::string_view actor);
+
+  // Notices sent once: claim_notice() returns true for the one caller that should send
+  // notice `kind` for message `id`; unclaim_notice() after a failed send retries later.
+  bool claim_notice(std::string_view id, std::string_view kind);
+  void unclaim_notice(std::string_view id, std::string_view kind);
+  std::vector<QuarantineItem> held_without_notice(std::string_view kind) const;
+
+  // "Not a violation": records the dismissal and a "not-a-violation" audit entry.
+  void record_dismissal(std::string_view id, std::string_view actor, std::string_view rule,
+                        std::string_view context, std::string_view note = {});
+  std::vector<Dismissal> dismissals(std::size_t limit = 1000) const;
 
   // Free-form audit entry (e.g. "viewed").
   void audit(std::string_view actor, std::string_view action, std::string_view message_id,

@@ -73,11 +73,11 @@ TEST_F(StoreTest, ModesKeepChildrensDataPrivate) {
   std::string id = store.put("Subject: x\r\n\r\n", input("a@stannes.example", {"abusive"}));
   struct stat st {};
   ASSERT_EQ(::stat(dir_.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0750u);
+  EXPECT_EQ(st.st_mode & 0777, 0770u);
   ASSERT_EQ(::stat(store.message_path(id).c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
   ASSERT_EQ(::stat((dir_ / "index.sqlite").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
 }
 
 TEST_F(StoreTest, SurvivesReopen) {

@@ -1,0 +1,126 @@
+#include "review/config.h"
+
+#include <toml++/toml.h>
+
+#include "util/error.h"
+
+namespace pm {
+
+namespace {
+
+int line_of(const toml::node* n) { return n ? static_cast<int>(n->source().begin.line) : 0; }
+
+std::vector<std::string> strings(const std::string& file, const toml::table& t, const char* key) {
+  std::vector<std::string> out;
+  const toml::node* n = t.get(key);
+  if (!n) return out;
+  const toml::array* a = n->as_array();
+  if (!a) throw ConfigError(file, line_of(n), std::string(key) + " must be a list of strings");
+  for (const auto& e : *a) {
+    auto s = e.value<std::string>();
+    if (!s) throw ConfigError(file, line_of(&e), std::string(key) + " must be a list of strings");
+    out.push_back(*s);
+  }
+  return out;
+}
+
+void positive(const std::string& file, const toml::table& t, const char* key, int& into) {
+  const toml::node* n = t.get(key);
+  if (!n) return;
+  auto v = n->value<std::int64_t>();
+  if (!v || *v <= 0 || *v > 1000000) throw ConfigError(file, line_of(n), std::string(key) + " must be a positive integer");
+  into = static_cast<int>(*v);
+}
+
+std::string text(const std::string& file, const toml::table& t, const char* key, const std::string& def) {
+  const toml::node* n = t.get(key);
+  if (!n) return def;
+  auto v = n->value<std::string>();
+  if (!v) throw ConfigError(file, line_of(n), std::string(key) + " must be a string");
+  return *v;
+}
+
+}  // namespace
+
+ReviewConfig load_review_config(const std::filesystem::path& path) {
+  ReviewConfig c;
+  c.file = path;
+  c.engine = load_config(path);  // [school], [recipients]; throws ConfigError
+  const std::string file = path.string();
+  toml::table root;
+  try {
+    root = toml::parse_file(file);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(file, static_cast<int>(e.source().begin.line), std::string(e.description()));
+  }
+  auto base = path.parent_path();
+  auto resolve = [&](const std::string& p) -> std::filesystem::path {
+    if (p.empty()) return {};
+    std::filesystem::path q(p);
+    return q.is_absolute() ? q : base / q;
+  };
+  if (const toml::table* q = root["quarantine"].as_table())
+    c.quarantine_dir = resolve(text(file, *q, "dir", c.quarantine_dir.string()));
+  const toml::table* r = root["review"].as_table();
+  if (!r) {
+    c.public_url = "http://" + c.listen_host + ":" + std::to_string(c.listen_port) + "/";
+    return c;
+  }
+  std::string listen = text(file, *r, "listen", "127.0.0.1:8025");
+  try {
+    auto ep = parse_smtp_endpoint(listen);  // same host:port syntax
+    c.listen_host = ep.host;
+    c.listen_port = ep.port;
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(file, line_of(r->get("listen")), std::string("listen: ") + e.what());
+  }
+  try {
+    c.reinject = parse_smtp_endpoint(text(file, *r, "reinject", "127.0.0.1:10026"));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(file, line_of(r->get("reinject")), std::string("reinject: ") + e.what());
+  }
+  positive(file, *r, "session_minutes", c.session_minutes);
+  positive(file, *r, "signin_attempts", c.signin_attempts);
+  positive(file, *r, "signin_lockout_minutes", c.signin_lockout_minutes);
+  positive(file, *r, "digest_minutes", c.digest_minutes);
+  std::string mode = text(file, *r, "reviewer_notices", "immediate");
+  if (mode != "immediate" && mode != "digest")
+    throw ConfigError(file, line_of(r->get("reviewer_notices")), "reviewer_notices must be \"immediate\" or \"digest\"");
+  c.digest = mode == "digest";
+  c.notice_from = text(file, *r, "notice_from", c.notice_from);
+  c.reviewer_title = text(file, *r, "reviewer_title", c.reviewer_title);
+  c.users_db = resolve(text(file, *r, "users_db", c.users_db.string()));
+  c.tls_cert = resolve(text(file, *r, "tls_cert", ""));
+  c.tls_key = resolve(text(file, *r, "tls_key", ""));
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    throw ConfigError(file, line_of(r), "tls_cert and tls_key go together");
+  std::string scheme = c.tls_cert.empty() ? "http" : "https";
+  c.public_url = text(file, *r, "public_url",
+                      scheme + "://" + c.listen_host + ":" + std::to_string(c.listen_port) + "/");
+  if (const toml::table* ret = (*r)["retention"].as_table()) {
+    positive(file, *ret, "held_days", c.held_days);
+    positive(file, *ret, "decided_days", c.decided_days);
+  }
+  if (const toml::node* routes = r->get("routes")) {
+    const toml::array* arr = routes->as_array();
+    if (!arr) throw ConfigError(file, line_of(routes), "routes must be an array of tables ([[review.routes]])");
+    for (const auto& e : *arr) {
+      const toml::table* t = e.as_table();
+      if (!t) throw ConfigError(file, line_of(&e), "each route must be a table");
+      ReviewRoute route;
+      route.name = text(file, *t, "name", "route " + std::to_string(c.routes.size() + 1));
+      route.categories = strings(file, *t, "categories");
+      route.terms = strings(file, *t, "terms");
+      route.reviewers = strings(file, *t, "reviewers");
+      route.exclude = strings(file, *t, "exclude");
+      if (route.reviewers.empty())
+        throw ConfigError(file, line_of(t), "route \"" + route.name + "\" names no reviewers");
+      for (auto& term : route.terms)
+        for (char& ch : term) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      c.routes.push_back(std::move(route));
+    }
+  }
+  return c;
+}
+
+}  // namespace pm

@@ -1,0 +1,107 @@
+// ReviewService: what the review page and `policyctl quarantine` do with held mail, over
+// the quarantine store, independent of HTTP.
+//
+//   routing      who may see and decide a message (config.h ReviewRoute, account scope)
+//   list/detail  JSON for the page: recipients with their class and why it matters,
+//                decoded segments with every finding's offsets (UTF-16, as the browser
+//                counts) taken from the stored verdict - never a new search
+//   release      reinjects the stored bytes, unchanged but for one X-Policy-Released-By
+//                header, to the chosen held recipients through the loopback listener
+//                that skips the milter; only when the MTA accepted them is the release
+//                recorded. A failed reinjection leaves the message held, audits
+//                "release-failed" and throws ReleaseFailed.
+//   refuse       deletes the message (store) and tells the sender, with the note
+//   dismiss      "not a violation": rule + short redacted context for the IT admin
+//   housekeeping notices (sender: held; reviewers: immediately, urgent for partner mail,
+//                or as a digest) and retention (undecided after held_days: refused,
+//                sender and reviewers told; decided after decided_days: purged)
+//
+// Every view and decision is in the store's append-only audit log with the actor's login.
+// Errors: NotFound (unknown id or out of the account's scope - the same answer, so scope
+// does not leak), std::invalid_argument (a decision not allowed now), ReleaseFailed.
+// Thread safety: all methods may be called concurrently (the store serialises).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "notify/notices.h"
+#include "quarantine/store.h"
+#include "review/accounts.h"
+#include "review/config.h"
+
+namespace pm {
+
+class NotFound : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+class ReleaseFailed : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Housekeeping {
+  int sender_notices = 0, reviewer_notices = 0, expired = 0, purged = 0, failures = 0;
+};
+
+class ReviewService {
+ public:
+  ReviewService(ReviewConfig config, QuarantineStore& store, UserStore& users);
+
+  const ReviewConfig& config() const { return config_; }
+  QuarantineStore& store() { return store_; }
+
+  // Routing. `actor` may be nullopt for the IT admin's command line (sees everything).
+  bool may_review(const Account& a, const QuarantineItem& item);
+  std::vector<Account> reviewers_of(const QuarantineItem& item);
+  std::string route_of(const QuarantineItem& item);  // route name, "" when unrouted
+
+  nlohmann::json list(const Account& a, const QuarantineFilter& f);
+  nlohmann::json detail(const Account& a, const std::string& id);  // audits "viewed"
+  // `recipients` empty = every held recipient. Returns {released_to, fully_released}.
+  nlohmann::json release(const std::string& actor, const std::string& id,
+                         std::vector<std::string> recipients, const std::string& note);
+  void refuse(const std::string& actor, const std::string& id, const std::string& note);
+  void dismiss(const std::string& actor, const std::string& id, const std::string& rule,
+               const std::string& note);
+  nlohmann::json audit(const std::string& message_id, std::size_t limit);
+  nlohmann::json dismissals(std::size_t limit);
+
+  // Checks the scope of `a` before release/refuse/dismiss (throws NotFound).
+  QuarantineItem require(const Account& a, const std::string& id);
+
+  Housekeeping send_notices(std::int64_t now, bool force_digest = false);
+  Housekeeping retention(std::int64_t now);
+
+  // One held message as `policyctl quarantine list --json` prints it.
+  nlohmann::json summary(const QuarantineItem& item);
+  // Recipient classes with the reason they matter ("personal Gmail", "looks like a typo
+  // of stannes.example").
+  nlohmann::json recipients(const QuarantineItem& item, const nlohmann::json& verdict);
+
+ private:
+  nlohmann::json verdict_of(const std::string& id);
+  bool send(const Notice& n, const std::string& message_id);
+  NoticeSettings notice_settings() const;
+
+  ReviewConfig config_;
+  QuarantineStore& store_;
+  UserStore& users_;
+  std::mutex mu_;
+  std::map<std::string, int> route_cache_;  // id -> route index (-1: none)
+  std::int64_t last_digest_ = 0;
+};
+
+// Byte offset in UTF-8 `s` -> UTF-16 code units (what JavaScript string indices count).
+std::size_t utf16_index(const std::string& s, std::size_t byte_offset);
+// "[address]" for e-mail addresses, '#' for digits, the evidence itself cut out.
+std::string redacted_context(const std::string& text, std::size_t start, std::size_t end);
+
+}  // namespace pm

@@ -1,0 +1,134 @@
+// Engine::scan end to end on small messages built here: every evasion of POLICY.md is
+// undone before the rules run, recipients are classified, and the verdict points at the
+// evidence in the decoded text.
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace pm {
+namespace {
+
+const Engine& engine() {
+  static auto e = Engine::load(std::filesystem::path(PM_SOURCE_DIR) / "conf/policy-milter.toml");
+  return *e;
+}
+
+std::string mail(const std::string& to, const std::string& headers, const std::string& body) {
+  return "From: Jo Marsh <j.marsh@stannes.example>\r\nTo: " + to +
+         "\r\nSubject: hello\r\nMIME-Version: 1.0\r\n" + headers + "\r\n" + body;
+}
+
+bool has(const Verdict& v, const std::string& cat) {
+  return std::find(v.categories.begin(), v.categories.end(), cat) != v.categories.end();
+}
+
+TEST(Engine, PersonalLinkInSignatureWithZeroWidthCharacters) {
+  Verdict v = engine().scan(
+      mail("parent@gmail.com", "Content-Type: text/plain; charset=utf-8\r\n",
+           "See you at sports day.\r\n\r\nKind regards,\r\nJo\r\ninstagram.com/jo\u200B.marsh\u200B.teach\r\n"),
+      nullptr);
+  EXPECT_TRUE(has(v, "personal-link"));
+  EXPECT_EQ(v.action, Action::quarantine);
+  ASSERT_FALSE(v.findings.empty());
+  const Finding& f = v.findings.front();
+  // Evidence is the decoded text as a person reads it, zero-width characters included.
+  EXPECT_EQ(v.segments[f.segment].text.substr(f.start, f.end - f.start), f.evidence);
+  EXPECT_NE(f.evidence.find("instagram.com/jo"), std::string::npos);
+}
+
+TEST(Engine, QuotedPrintableSoftBreakInsideAUrl) {
+  Verdict v = engine().scan(mail("parent@gmail.com",
+                                 "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+                                 "My blog: https://missholt.word=\r\npress.com/po=73ts\r\n"),
+                            nullptr);
+  EXPECT_TRUE(has(v, "personal-link"));
+}
+
+TEST(Engine, HtmlEntitiesInsideHref) {
+  Verdict v = engine().scan(
+      mail("parent@gmail.com", "Content-Type: text/html; charset=utf-8\r\n",
+           "<p>Our class news</p><a href=\"https&#58;&#x2F;&#47;jessbakes.blogspot.com&#x2F;\">here</a>"),
+      nullptr);
+  EXPECT_TRUE(has(v, "personal-link"));
+}
+
+TEST(Engine, IdentifierSplitByDashesToAPersonalAddress) {
+  Verdict v = engine().scan(mail("me@hotmail.co.uk", "Content-Type: text/plain\r\n",
+                                 "Riley's NHS number is 943-476-5919 for the form.\r\n"),
+                            nullptr);
+  EXPECT_TRUE(has(v, "confidential"));
+  ASSERT_EQ(v.recipients.size(), 1u);
+  EXPECT_EQ(v.recipients[0].cls, RecipientClass::personal_webmail);
+}
+
+TEST(Engine, SameDataToStaffOnlyIsNotAViolation) {
+  Verdict v = engine().scan(mail("h.ashdown@stannes.example", "Content-Type: text/plain\r\n",
+                                 "Riley's NHS number is 943-476-5919 for the form.\r\n"),
+                            nullptr);
+  EXPECT_TRUE(v.categories.empty());
+  EXPECT_EQ(v.action, Action::accept);
+  EXPECT_FALSE(v.unapplied.empty());  // it matched, but the recipient condition did not hold
+}
+
+TEST(Engine, HmrcExampleAndInvoiceNumbersPass) {
+  Verdict v = engine().scan(mail("accounts@supplier.example", "Content-Type: text/plain\r\n",
+                                 "NI example QQ 12 34 56 C. Invoice 943 476 5919 is attached.\r\n"),
+                            nullptr);
+  EXPECT_TRUE(v.categories.empty());
+}
+
+TEST(Engine, Rfc2047SubjectIsScanned) {
+  std::string raw =
+      "From: j.marsh@stannes.example\r\nTo: news@paper.example\r\n"
+      "Subject: =?utf-8?B?VGhlIGhlYWQgaXMgaW5jb21wZXRlbnQgYW5kIHRoZSBzY2hvb2w=?=\r\n =?utf-8?Q?_is_a_shambles?=\r\n\r\nsee above\r\n";
+  Verdict v = engine().scan(raw, nullptr);
+  EXPECT_EQ(v.subject, "The head is incompetent and the school is a shambles");
+  EXPECT_TRUE(has(v, "disrepute"));
+}
+
+TEST(Engine, EnvelopeOverridesHeaders) {
+  Envelope env{"j.marsh@stannes.example", {"colleague@stannes.example"}};
+  Verdict v = engine().scan(mail("parent@gmail.com", "Content-Type: text/plain\r\n",
+                                 "Riley's NHS number is 943-476-5919.\r\n"),
+                            &env);
+  EXPECT_TRUE(v.categories.empty());
+  ASSERT_EQ(v.recipients.size(), 1u);
+  EXPECT_EQ(v.recipients[0].address, "colleague@stannes.example");
+}
+
+TEST(Engine, LookalikeRecipientIsAProbableMisaddress) {
+  Verdict v = engine().scan(mail("h.ashdown@stannes.exampel", "Content-Type: text/plain\r\n", "Lunch?\r\n"), nullptr);
+  EXPECT_EQ(v.action, Action::tag);
+  EXPECT_EQ(v.notes, std::vector<std::string>{"probable-misaddress"});
+  EXPECT_EQ(v.recipients.at(0).cls, RecipientClass::lookalike);
+}
+
+TEST(Engine, EncryptedMailIsUnscannableNotAnError) {
+  Verdict v = engine().scan(
+      mail("parent@gmail.com", "Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\r\n"
+                               "Content-Transfer-Encoding: base64\r\n",
+           "MIAGCSqGSIb3DQEHA6CAMIACAQAxggE=\r\n"),
+      nullptr);
+  EXPECT_TRUE(has(v, "unscannable"));
+  EXPECT_EQ(v.action, Action::quarantine);
+}
+
+TEST(Engine, IdiomIsNotAbuse) {
+  Verdict v = engine().scan(mail("t.pellow@stannes.example", "Content-Type: text/plain\r\n",
+                                 "I could kill for a cup of tea. The Year 5s were savage at rounders, you absolute legend!\r\n"),
+                            nullptr);
+  EXPECT_TRUE(v.categories.empty());
+}
+
+TEST(Engine, HostileInputGivesAVerdict) {
+  for (std::string raw : {std::string(), std::string("\x00\xff\xfe garbage", 12),
+                          std::string("Content-Type: multipart/mixed\r\n\r\n--x\r\nno end")}) {
+    Verdict v = engine().scan(raw, nullptr);
+    EXPECT_LE(static_cast<int>(v.action), static_cast<int>(Action::quarantine));
+  }
+}
+
+}  // namespace
+}  // namespace pm
