@@ -197,17 +197,16 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
   const auto& rules = rules_->rules();
   drop_credited(hits, d);
   std::vector<Finding> findings;
-  std::set<std::tuple<int, std::string>> evidence_seen;  // (rule, evidence) outside links
+  std::set<std::tuple<int, std::string>> evidence_seen;  // (rule, evidence)
   std::set<int> fired;  // distinct rules
   for (const RuleHit& h : hits) {
     const Rule& r = rules[h.rule];
     const Segment& seg = d.segments[h.segment];
     std::string evidence = seg.text.substr(h.start, h.end - h.start);
-    // An HTML link shown in the text and listed again among the part's link targets is
-    // one finding, not two.
-    std::string key = to_lower_ascii(evidence);
-    if (seg.kind == SegmentKind::links && evidence_seen.count({h.rule, key})) continue;
-    evidence_seen.insert({h.rule, key});
+    // The same evidence for the same rule again - the text/plain and text/html versions of
+    // one body, a link shown in the text and listed again among the link targets - is one
+    // finding, reported where it was first seen.
+    if (!evidence_seen.insert({h.rule, to_lower_ascii(evidence)}).second) continue;
     Finding f;
     f.rule = r.id;
     f.category = r.category;
