@@ -65,6 +65,8 @@ class ReviewService {
 
   nlohmann::json list(const Account& a, const QuarantineFilter& f);
   nlohmann::json detail(const Account& a, const std::string& id);  // audits "viewed"
+  // The same for the IT admin's command line (no routing scope), audited as `actor`.
+  nlohmann::json detail_unscoped(const std::string& actor, const std::string& id);
   // `recipients` empty = every held recipient. Returns {released_to, fully_released}.
   nlohmann::json release(const std::string& actor, const std::string& id,
                          std::vector<std::string> recipients, const std::string& note);

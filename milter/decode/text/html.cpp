@@ -235,25 +235,29 @@ bool is_link_attribute(std::string_view name) {
          name == "background" || name == "poster" || name == "cite" || name == "data";
 }
 
-void add_link(std::string_view v, std::vector<std::string>& links) {
+// Appends the cleaned target to `links` and returns it ("" when it is not a target).
+std::string add_link(std::string_view v, std::vector<std::string>& links) {
   while (!v.empty() && (is_html_space(v.front()) || v.front() == '\0')) v.remove_prefix(1);
   while (!v.empty() && is_html_space(v.back())) v.remove_suffix(1);
-  if (v.empty() || v.front() == '#') return;  // in-page anchor, not a target
+  if (v.empty() || v.front() == '#') return {};  // in-page anchor, not a target
   // data: URIs carry content, not a place; cid: points at another part of this message.
-  if (v.size() >= 5 && iequals(v.substr(0, 5), "data:")) return;
-  if (v.size() >= 4 && iequals(v.substr(0, 4), "cid:")) return;
+  if (v.size() >= 5 && iequals(v.substr(0, 5), "data:")) return {};
+  if (v.size() >= 4 && iequals(v.substr(0, 4), "cid:")) return {};
   std::string link;
   link.reserve(v.size());
   // Browsers drop tabs and newlines inside a URL; a split URL must match whole.
   for (char c : v)
     if (c != '\t' && c != '\n' && c != '\r') link.push_back(c);
-  links.push_back(std::move(link));
+  links.push_back(link);
+  return link;
 }
 
-struct Attribute {
-  std::string_view name;  // lower-cased copy lives in Tag::names
-  std::string value;      // entity-decoded
-};
+// A web link's target, shown after its anchor text ("my blog <https://...>") the way
+// text-mode mail clients render it: the words that present a link are its context.
+bool is_web_link(std::string_view link) {
+  auto starts = [&](std::string_view p) { return link.size() >= p.size() && iequals(link.substr(0, p.size()), p); };
+  return starts("http://") || starts("https://") || starts("www.");
+}
 
 struct Tag {
   std::string name;  // lower case
@@ -353,6 +357,8 @@ HtmlText html_to_text(std::string_view html_utf8) {
   Tag tag;
   int pre_depth = 0;
   int template_depth = 0;
+  std::string open_href;       // target of the <a> being read
+  std::size_t open_at = 0;     // where its anchor text starts in result.text
   std::size_t i = 0;
   while (i < s.size()) {
     // Text up to the next '<'.
@@ -396,10 +402,24 @@ HtmlText html_to_text(std::string_view html_utf8) {
       if (name == "pre" || name == "listing" || name == "textarea") pre_depth = std::max(0, pre_depth - 1);
       if (name == "br") tb.line_break();
       else if (is_block(name)) tb.block_break();
+      if (name == "a" && !open_href.empty()) {
+        std::string_view anchor = std::string_view(result.text).substr(std::min(open_at, result.text.size()));
+        std::string_view bare = open_href;
+        for (std::string_view p : {"https://", "http://"})
+          if (bare.size() > p.size() && iequals(bare.substr(0, p.size()), p)) bare.remove_prefix(p.size());
+        if (anchor.find(bare) == std::string_view::npos) tb.text(" <" + open_href + ">", false);
+        open_href.clear();
+      }
       continue;
     }
-    for (const auto& [attr, value] : tag.attributes)
-      if (is_link_attribute(attr)) add_link(value, result.links);
+    for (const auto& [attr, value] : tag.attributes) {
+      if (!is_link_attribute(attr)) continue;
+      std::string link = add_link(value, result.links);
+      if (name == "a" && attr == "href" && is_web_link(link)) {
+        open_href = std::move(link);
+        open_at = tb.size();
+      }
+    }
     if (name == "template") {
       ++template_depth;
       continue;

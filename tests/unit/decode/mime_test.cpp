@@ -77,7 +77,7 @@ TEST(Mime, HtmlPartGivesTextAndLinks) {
   auto m = decode(
       "Content-Type: text/html; charset=utf-8\r\n\r\n"
       "<p>Visit <a href=\"https://blog&#x2E;example/ann\">here</a></p><script>hidden()</script>\r\n");
-  EXPECT_EQ(text_of(m, "body/1 text/html"), "Visit here");
+  EXPECT_EQ(text_of(m, "body/1 text/html"), "Visit here <https://blog.example/ann>");
   EXPECT_EQ(text_of(m, "body/1 text/html links"), "https://blog.example/ann");
   EXPECT_EQ(find_segment(m, "body/1 text/html links")->kind, SegmentKind::links);
 }
@@ -149,7 +149,7 @@ TEST(Mime, ForwardedRfc822Base64Encoded) {
       "--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
       b64 + "\r\n--b--\r\n");
   EXPECT_EQ(text_of(m, "forward/2 subject"), "Hidden") << origins(m);
-  EXPECT_EQ(text_of(m, "forward/2 body/1 text/html"), "secret words");
+  EXPECT_EQ(text_of(m, "forward/2 body/1 text/html"), "secret words <https://me.example>");
   EXPECT_EQ(text_of(m, "forward/2 body/1 text/html links"), "https://me.example");
 }
 
@@ -179,7 +179,7 @@ TEST(Mime, HtmlOutlookSignatureSplit) {
       "--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<div>Body text</div>"
       "<div id=\"Signature\"><p>Ann</p><a href=\"https://social.example/ann\">profile</a></div>\r\n--b--\r\n");
   EXPECT_EQ(text_of(m, "body/2 text/html"), "Body text") << origins(m);
-  EXPECT_EQ(text_of(m, "signature/2"), "Ann\nprofile");
+  EXPECT_EQ(text_of(m, "signature/2"), "Ann\nprofile <https://social.example/ann>");
   EXPECT_EQ(text_of(m, "body/2 text/html links"), "https://social.example/ann");
 }
 

@@ -58,9 +58,34 @@ TEST(Html, EntitiesDecodedInTextAndHref) {
   HtmlText h = html_to_text(
       "<p>Fish &amp; chips &#99;&#x68;ips &eacute;</p>"
       "<a href=\"https://blog&#46;example/&#x7E;ann?a=1&amp;b=2\">my blog</a>");
-  EXPECT_EQ(h.text, "Fish & chips chips \xC3\xA9\nmy blog");
+  // A web link's target follows its anchor text, as text-mode clients show it.
+  EXPECT_EQ(h.text, "Fish & chips chips \xC3\xA9\nmy blog <https://blog.example/~ann?a=1&b=2>");
   ASSERT_EQ(h.links.size(), 1u);
   EXPECT_EQ(h.links[0], "https://blog.example/~ann?a=1&b=2");
+}
+
+TEST(Html, Html5EntitiesInHrefAndLegacyEntitiesInText) {
+  HtmlText h = html_to_text(
+      "<a href=\"https&colon;&sol;&sol;blog&period;example&sol;ann?a=1&copy=2\">x</a>"
+      "<p>&copy 2024 &NotANamedEntity; &#128; &#0; &#x1F600;</p>");
+  ASSERT_EQ(h.links.size(), 1u);
+  EXPECT_EQ(h.links[0], "https://blog.example/ann?a=1&copy=2");  // "&copy=" stays in a URL
+  EXPECT_EQ(h.text, "x <https://blog.example/ann?a=1&copy=2>\n\xC2\xA9 2024 &NotANamedEntity; \xE2\x82\xAC \xEF\xBF\xBD \xF0\x9F\x98\x80");
+}
+
+TEST(Html, CommentsTemplatesAndUnclosedScriptHidden) {
+  HtmlText h = html_to_text(
+      "before<!-- hidden comment --><template>hidden template</template> after"
+      "<script>never shown");
+  EXPECT_EQ(h.text, "before after");
+}
+
+TEST(Html, AttributesWithQuotesAndOddSpacing) {
+  HtmlText h = html_to_text("<A HREF = 'https://a.example/x y' class=foo>A</A><a href=https://b.example/>B</a>");
+  ASSERT_EQ(h.links.size(), 2u);
+  EXPECT_EQ(h.links[0], "https://a.example/x y");
+  EXPECT_EQ(h.links[1], "https://b.example/");
+  EXPECT_EQ(h.text, "A <https://a.example/x y>B <https://b.example/>");
 }
 
 TEST(Html, ScriptStyleAndHeadDropped) {
@@ -93,7 +118,7 @@ TEST(Html, OutlookSignatureDiv) {
       "<p><a href=\"https://social.example/ann\">me</a></p></div>");
   ASSERT_NE(h.signature_start, std::string::npos);
   EXPECT_EQ(h.text.substr(0, h.signature_start), "Please see the plan.\n");
-  EXPECT_EQ(h.text.substr(h.signature_start), "Ann Example\nme");
+  EXPECT_EQ(h.text.substr(h.signature_start), "Ann Example\nme <https://social.example/ann>");
 }
 
 TEST(Html, GmailSignatureClass) {
@@ -108,6 +133,13 @@ TEST(Html, DeepNestingDoesNotCrash) {
   deep += "bottom";
   HtmlText h = html_to_text(deep);
   EXPECT_NE(h.text.find("bottom"), std::string::npos);
+}
+
+TEST(Html, LinkTextThatIsTheUrlIsNotRepeated) {
+  HtmlText h = html_to_text("<a href=\"https://www.stannes.example/news\">www.stannes.example/news</a> "
+                            "<a href=\"mailto:office@stannes.example\">office</a>");
+  EXPECT_EQ(h.text, "www.stannes.example/news office");
+  EXPECT_EQ(h.links.size(), 2u);
 }
 
 }  // namespace

@@ -1,0 +1,208 @@
+// policyctl quarantine: the IT admin's view of held mail, through the same ReviewService
+// the review page uses (release reinjects through the loopback listener, refuse tells the
+// sender, everything audited).
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "cli/review_commands.h"
+#include "review/service.h"
+
+namespace pm::cli {
+
+namespace {
+
+using nlohmann::json;
+
+const char* const kUsage =
+    "usage: policyctl quarantine list [--status held|released|refused|all] [--category C] [--sender S] [--json]\n"
+    "       policyctl quarantine show ID [--json]\n"
+    "       policyctl quarantine release ID [--to ADDR]... [--note TEXT]\n"
+    "       policyctl quarantine refuse ID [--note TEXT]\n"
+    "       policyctl quarantine delete ID [--note TEXT]\n"
+    "       policyctl quarantine purge\n"
+    "       policyctl quarantine notify [--digest]\n";
+
+std::string admin_actor() {
+  const char* who = std::getenv("SUDO_USER");
+  if (!who || !*who) {
+    passwd* pw = ::getpwuid(::getuid());
+    who = pw ? pw->pw_name : "unknown";
+  }
+  return std::string("policyctl:") + who;
+}
+
+std::string age(std::int64_t seconds) {
+  if (seconds < 3600) return std::to_string(seconds / 60) + "m";
+  if (seconds < 86400) return std::to_string(seconds / 3600) + "h";
+  return std::to_string(seconds / 86400) + "d";
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+  return s;
+}
+
+// The option's value after `i`, or nullopt (usage error).
+std::optional<std::string> value(const Args& a, std::size_t& i) {
+  if (i + 1 >= a.size()) return std::nullopt;
+  return a[++i];
+}
+
+int run(ReviewService& svc, const Args& args) {
+  const std::string cmd = args[0];
+  std::vector<std::string> positional, to;
+  std::string note, status = "held", category, sender;
+  bool as_json = false, digest = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    std::optional<std::string> v;
+    if (a == "--json") as_json = true;
+    else if (a == "--digest") digest = true;
+    else if (a == "--note" && (v = value(args, i))) note = *v;
+    else if (a == "--to" && (v = value(args, i))) to.push_back(*v);
+    else if (a == "--status" && (v = value(args, i))) status = *v;
+    else if (a == "--category" && (v = value(args, i))) category = *v;
+    else if (a == "--sender" && (v = value(args, i))) sender = *v;
+    else if (!a.empty() && a[0] == '-') {
+      std::fputs(kUsage, stderr);
+      return 2;
+    } else positional.push_back(a);
+  }
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  auto need_id = [&]() -> bool {
+    if (positional.size() == 1) return true;
+    std::fputs(kUsage, stderr);
+    return false;
+  };
+
+  if (cmd == "list") {
+    QuarantineFilter f;
+    f.limit = 100000;
+    if (status != "all") {
+      f.status = parse_quarantine_status(status);
+      if (!f.status) {
+        std::fprintf(stderr, "policyctl: unknown status %s\n", status.c_str());
+        return 2;
+      }
+    }
+    f.category = category;
+    f.sender = sender;
+    for (const auto& item : svc.store().list(f)) {
+      if (as_json) {
+        std::cout << svc.summary(item).dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+        continue;
+      }
+      std::printf("%s  %-8s %5s  %s -> %s  [%s]  %s\n", item.id.c_str(), to_string(item.status),
+                  age(now - item.received_at).c_str(), item.sender.c_str(), join(item.recipients).c_str(),
+                  join(item.categories).c_str(), item.subject.c_str());
+    }
+    return 0;
+  }
+  if (cmd == "show") {
+    if (!need_id()) return 2;
+    json d = svc.detail_unscoped(admin_actor(), positional[0]);
+    if (as_json) {
+      std::cout << d.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+      return 0;
+    }
+    std::printf("id:          %s\nstate:       %s\nfrom:        %s\nsubject:     %s\ncategories:  %s\n",
+                d["id"].get<std::string>().c_str(), d["state"].get<std::string>().c_str(),
+                d["sender"].get<std::string>().c_str(), d["subject"].get<std::string>().c_str(),
+                join(d["categories"].get<std::vector<std::string>>()).c_str());
+    if (!d["route"].get<std::string>().empty()) std::printf("routed:      %s\n", d["route"].get<std::string>().c_str());
+    std::printf("recipients:\n");
+    for (const auto& r : d["recipients_detail"])
+      std::printf("  %s (%s%s) - %s\n", r["address"].get<std::string>().c_str(), r["label"].get<std::string>().c_str(),
+                  r["released"].get<bool>() ? ", released" : r["held"].get<bool>() ? ", held" : "",
+                  r["why"].get<std::string>().c_str());
+    std::printf("findings:\n");
+    for (const auto& f : d["findings_detail"])
+      std::printf("  %s [%s] in %s\n    \"%s\"\n", f["rule"].get<std::string>().c_str(),
+                  f["category"].get<std::string>().c_str(), f["origin"].get<std::string>().c_str(),
+                  f["clause"].get<std::string>().c_str());
+    for (const auto& a : d["attachments"])
+      std::printf("attachment:  %s (%s), %d finding(s)\n", a["name"].get<std::string>().c_str(),
+                  a["type"].get<std::string>().c_str(), a["findings"].get<int>());
+    return 0;
+  }
+  if (cmd == "release") {
+    if (!need_id()) return 2;
+    try {
+      json r = svc.release(admin_actor(), positional[0], to, note);
+      std::printf("released %s to %s%s\n", positional[0].c_str(),
+                  join(r["released_to"].get<std::vector<std::string>>()).c_str(),
+                  r["fully_released"].get<bool>() ? "" : " (other recipients still held)");
+      return 0;
+    } catch (const ReleaseFailed& e) {
+      std::fprintf(stderr, "policyctl: %s\n", e.what());
+      return 1;
+    }
+  }
+  if (cmd == "refuse") {
+    if (!need_id()) return 2;
+    svc.refuse(admin_actor(), positional[0], note);
+    std::printf("refused %s; the sender has been told\n", positional[0].c_str());
+    return 0;
+  }
+  if (cmd == "delete") {
+    if (!need_id()) return 2;
+    svc.store().remove(positional[0], admin_actor(), note);
+    std::printf("deleted %s\n", positional[0].c_str());
+    return 0;
+  }
+  if (cmd == "purge") {
+    auto n = svc.send_notices(now);
+    auto r = svc.retention(now);
+    std::printf("retention: %d undecided message(s) refused after %d days, %d decided message(s) purged "
+                "after %d days; notices: %d to senders, %d to reviewers, %d failed\n",
+                r.expired, svc.config().held_days, r.purged, svc.config().decided_days,
+                n.sender_notices, n.reviewer_notices, n.failures + r.failures);
+    return n.failures + r.failures ? 1 : 0;
+  }
+  if (cmd == "notify") {
+    auto n = svc.send_notices(now, digest);
+    std::printf("notices: %d to senders, %d to reviewers, %d failed\n", n.sender_notices, n.reviewer_notices,
+                n.failures);
+    return n.failures ? 1 : 0;
+  }
+  std::fputs(kUsage, stderr);
+  return 2;
+}
+
+}  // namespace
+
+int quarantine(const std::filesystem::path& config, const Args& args) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  ReviewConfig cfg;
+  try {
+    cfg = load_review_config(config);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "policyctl: %s\n", e.what());
+    return 2;
+  }
+  try {
+    QuarantineStore store(cfg.quarantine_dir);
+    UserStore users(cfg.users_db);
+    ReviewService svc(cfg, store, users);
+    return run(svc, args);
+  } catch (const NotFound& e) {
+    std::fprintf(stderr, "policyctl: %s\n", e.what());
+    return 1;
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "policyctl: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "policyctl: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace pm::cli

@@ -1,0 +1,27 @@
+// policyctl subcommands over held mail and reviewer accounts (issue 6). Same contract as
+// commands.h: each takes the arguments after its name and returns 0 ok, 1 a failure the
+// admin must look at (e.g. the MTA refused a release), 2 bad usage or configuration.
+//
+//   quarantine list [--status held|released|refused|all] [--category C] [--sender S] [--json]
+//   quarantine show ID [--json]
+//   quarantine release ID [--to ADDR]... [--note TEXT]
+//   quarantine refuse ID [--note TEXT]
+//   quarantine delete ID [--note TEXT]
+//   quarantine purge      retention now (refuse undecided past held_days, with notices;
+//                         purge decided past decided_days) and send pending notices
+//   quarantine notify [--digest]   send pending notices now
+//   users add LOGIN --role reviewer|admin [--email ADDR] [--categories a,b] [--totp]
+//             [--password-stdin]
+//   users remove LOGIN | users passwd LOGIN [--password-stdin] | users totp LOGIN [--off]
+//   users list [--json]
+// Every change is audited in the store as "policyctl:<login of the admin>".
+#pragma once
+
+#include "cli/commands.h"
+
+namespace pm::cli {
+
+int quarantine(const std::filesystem::path& config, const Args& args);
+int users(const std::filesystem::path& config, const Args& args);
+
+}  // namespace pm::cli
