@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/review_commands.h"
 #include "daemon/control.h"
 #include "engine/config.h"
 
@@ -30,6 +31,13 @@ commands:
   status [--json]
         Is the daemon up, which rules snapshot it runs, messages by action, latency
         percentiles since start (exit 0 up, 1 down or stale).
+  quarantine list|show|release|refuse|delete|purge|notify [ARGS]
+        Held mail for the IT admin (--json on list and show): list [--status S] [--category C]
+        [--sender S], show ID, release ID [--to ADDR]..., refuse ID [--note TEXT], delete ID,
+        purge (retention now), notify [--digest]. Every change is audited.
+  users add LOGIN --role reviewer|admin [--email ADDR] [--categories a,b] [--totp]
+  users remove LOGIN | passwd LOGIN | totp LOGIN [--off] | list [--json]
+        Accounts of the review page (Argon2id passwords, optional TOTP second factor).
   reload
         Ask the running daemon to recompile rules and configuration (SIGHUP) and wait for
         its answer; a broken rule is refused with file:line and the old rules keep running.
@@ -82,6 +90,8 @@ int main(int argc, char** argv) {
     return pm::policyctl_status(config, std::cout, std::cerr, json);
   }
   if (cmd == "reload") return pm::policyctl_reload(config, std::cout, std::cerr);
+  if (cmd == "quarantine") return pm::cli::quarantine(config, args);
+  if (cmd == "users") return pm::cli::users(config, args);
   std::fprintf(stderr, "policyctl: unknown command '%s' (see policyctl --help)\n", cmd.c_str());
   return 2;
 }

@@ -31,7 +31,8 @@ using CompileError = std::unique_ptr<hs_compile_error_t, CompileErrorFree>;
 std::string cache_key(const std::vector<HsPattern>& patterns, const hs_platform_info_t& plat) {
   std::size_t h = std::hash<std::string>{}(hs_version());
   for (const auto& p : patterns)
-    h = h * 1099511628211ULL ^ std::hash<std::string>{}(p.expression + (p.compact_view ? "#c" : "#t"));
+    h = h * 1099511628211ULL ^
+        std::hash<std::string>{}(p.expression + (p.compact_view ? "#c" : "#t") + (p.need_start ? "s" : ""));
   std::ostringstream ss;
   ss << std::hex << h << "-" << plat.tune << "-" << plat.cpu_features;
   return ss.str();
@@ -95,7 +96,7 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
       std::free(info);
       refuse(p.origin, "pattern can match the empty string");
     }
-    if (info->max_width != UINT_MAX && info->min_width == info->max_width) {
+    if ((info->max_width != UINT_MAX && info->min_width == info->max_width) || !p.need_start) {
       out->widths_[i] = static_cast<int>(info->min_width);
       f = 0;
     } else {
@@ -161,6 +162,18 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
   }
   out->prototype_.reset(scratch);
   return out;
+}
+
+void HsDatabases::check(const std::string& expression, const std::string& origin) {
+  hs_expr_info_t* info = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_expression_info(expression.c_str(), HS_FLAG_UTF8, &info, &err) != HS_SUCCESS) {
+    CompileError guard(err);
+    refuse(origin, std::string("pattern refused by Hyperscan: ") + err->message);
+  }
+  bool empty = info->min_width == 0;
+  std::free(info);
+  if (empty) refuse(origin, "pattern can match the empty string");
 }
 
 HsDatabases::~HsDatabases() = default;

@@ -4,7 +4,8 @@
 //
 // Start-of-match costs a lot in Hyperscan (DEPENDENCIES.md: ~20 MB/s with SOM on
 // everything), so SOM is asked for only where it is needed: a pattern whose width is fixed
-// gets its start as end - width; only variable-width patterns use HS_FLAG_SOM_LEFTMOST.
+// gets its start as end - width; a pattern whose start is not needed gets end - its
+// minimum width; only variable-width anchors use HS_FLAG_SOM_LEFTMOST.
 // Thread safety: compile once; scan() is thread-safe (each call takes a scratch from the
 // pool, cloned on demand).
 #pragma once
@@ -27,6 +28,10 @@ struct HsPattern {
   std::string expression;
   bool compact_view = false;
   std::string origin;  // "file:line" for error messages
+  // Whether a hit's exact start is needed (an anchor whose evidence is shown). Context
+  // terms only need to be located within a window: their start is taken as end - the
+  // pattern's minimum width, which spares Hyperscan the costly start-of-match tracking.
+  bool need_start = true;
 };
 
 struct HsHit {
@@ -42,6 +47,8 @@ class HsDatabases {
   // written after compiling (failures to write the cache are ignored: it is only a cache).
   static std::unique_ptr<HsDatabases> compile(const std::vector<HsPattern>& patterns,
                                               const std::filesystem::path& cache_dir = {});
+  // Checks one expression alone; throws ConfigError naming `origin` if Hyperscan refuses it.
+  static void check(const std::string& expression, const std::string& origin);
   ~HsDatabases();
   HsDatabases(const HsDatabases&) = delete;
   HsDatabases& operator=(const HsDatabases&) = delete;
@@ -66,7 +73,7 @@ class HsDatabases {
 
   DbPtr text_db_, compact_db_;
   std::vector<unsigned> text_ids_, compact_ids_;  // db-local id -> pattern index
-  std::vector<int> widths_;                       // fixed width, or -1 (SOM used)
+  std::vector<int> widths_;                       // start = end - width, or -1 (SOM used)
   mutable std::mutex pool_mutex_;
   mutable std::vector<ScratchPtr> pool_;
   ScratchPtr prototype_;

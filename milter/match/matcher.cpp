@@ -71,11 +71,25 @@ Span window_of(const std::vector<std::size_t>& breaks, Span anchor, std::size_t 
   return {ws, we};
 }
 
-bool any_in(const std::vector<Span>& spans, Span w, Span anchor) {
-  for (const auto& s : spans) {
-    if (s.first >= w.second) break;  // sorted by start
-    if (s.second > w.first && !(s == anchor)) return true;
+// Spans of one lexicon, detector or URL class in a segment, sorted by start. The longest
+// span bounds how far before a window a span that reaches into it can start, so a lookup
+// is a binary search, not a walk (a 4 MB spreadsheet has tens of thousands of spans).
+struct SpanList {
+  std::vector<Span> v;
+  std::size_t max_len = 0;
+  void push(Span s) { v.push_back(s); }
+  void seal() {
+    std::sort(v.begin(), v.end());
+    for (const Span& s : v) max_len = std::max(max_len, s.second - s.first);
   }
+};
+
+// Does any span of `l` other than `anchor` intersect the window `w`?
+bool any_in(const SpanList& l, Span w, Span anchor) {
+  std::size_t from = w.first > l.max_len ? w.first - l.max_len : 0;
+  auto it = std::lower_bound(l.v.begin(), l.v.end(), Span{from, 0});
+  for (; it != l.v.end() && it->first < w.second; ++it)
+    if (it->second > w.first && *it != anchor) return true;
   return false;
 }
 
@@ -146,6 +160,11 @@ Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names
   for (const Rule& r : rules_.rules()) {
     const CategoryDef* c = rules_.category(r.category);
     own_words_.push_back(c && c->own_words);
+    bool names = r.anchor_ref == ref_person_ || r.anchor_ref == ref_people_list_;
+    for (const auto* conds : {&r.with, &r.without, &r.without_before})
+      for (const Condition& cond : *conds)
+        for (int ref : cond.refs) names |= ref == ref_person_ || ref == ref_people_list_;
+    uses_names_.push_back(names);
   }
 }
 
@@ -160,7 +179,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
 
   std::vector<HsHit> hits;
   rules_.databases().scan(false, norm.text, hits);
-  std::vector<std::vector<Span>> ref_spans(rules_.refs().size());
+  std::vector<SpanList> ref_spans(rules_.refs().size());
   std::vector<std::vector<Span>> rule_anchors(rules.size());
   std::vector<std::size_t> url_hints;
   for (const HsHit& h : hits) {
@@ -172,7 +191,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
         auto [s, e] = norm.source_range(h.from, h.to, seg.text);
         if (!all_caps_source(std::string_view(seg.text).substr(s, e - s))) continue;
       }
-      ref_spans[pi.lexicon].push_back({h.from, h.to});
+      ref_spans[pi.lexicon].push({h.from, h.to});
     } else if (pi.rule >= 0 && (only_rule < 0 || pi.rule == only_rule)) {
       const Rule& r = rules[pi.rule];
       if (!r.validator.empty() && !find_validator(r.validator)(std::string_view(norm.text).substr(h.from, h.to - h.from)))
@@ -181,9 +200,10 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     }
   }
   // Identifier rules on the digits-compacted view; anchors mapped back to `norm`.
+  // Identifiers need digits: a segment without any is not scanned a second time.
   bool any_compact = false;
   for (const Rule& r : rules) any_compact |= r.compact_view;
-  if (any_compact) {
+  if (any_compact && norm.text.find_first_of("0123456789") != std::string::npos) {
     NormText compact = compact_digits(norm);
     std::vector<HsHit> chits;
     rules_.databases().scan(true, compact.text, chits);
@@ -201,32 +221,43 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
   if (!url_hints.empty()) {
     for (const UrlSpan& u : expand_urls(norm.text, url_hints, rules_.urls())) {
       int ref = url_refs_[static_cast<int>(u.cls)];
-      if (ref >= 0) ref_spans[ref].push_back({u.start, u.end});
-      if (url_refs_.back() >= 0) ref_spans[url_refs_.back()].push_back({u.start, u.end});
+      if (ref >= 0) ref_spans[ref].push({u.start, u.end});
+      if (url_refs_.back() >= 0) ref_spans[url_refs_.back()].push({u.start, u.end});
     }
   }
-  // Names (on the original text, where capitals still say something) and lists of people.
-  if (ref_person_ >= 0) {
-    for (const TextSpan& s : find_person_names(seg.text, names_)) {
-      ref_spans[ref_person_].push_back({norm.from_source(s.start), norm.from_source(s.end)});
-    }
-  }
-  for (auto& v : ref_spans) std::sort(v.begin(), v.end());
+  for (auto& l : ref_spans) l.seal();
   Breaks breaks = compute_breaks(norm.text);
-  if (ref_people_list_ >= 0 && ref_person_ >= 0 && ref_list_detail_ >= 0) {
+  // Names are looked for only when something could use them: the name detector is the
+  // costliest pass, and most sentences carry no anchor that needs a person.
+  const bool maybe_list = ref_list_detail_ >= 0 && ref_spans[ref_list_detail_].v.size() >= 3;
+  bool need_names = ref_person_ >= 0 && maybe_list;
+  for (std::size_t ri = 0; ri < rules.size() && !need_names && ref_person_ >= 0; ++ri) {
+    if (!uses_names_[ri]) continue;
+    const Rule& r = rules[ri];
+    need_names = r.anchor_ref == ref_person_ || (r.anchor_ref >= 0 ? !ref_spans[r.anchor_ref].v.empty()
+                                                                     : !rule_anchors[ri].empty());
+  }
+  if (need_names) {
+    // On the original text, where capitals still say something.
+    for (const TextSpan& t : find_person_names(seg.text, names_))
+      ref_spans[ref_person_].push({norm.from_source(t.start), norm.from_source(t.end)});
+    ref_spans[ref_person_].seal();
+  }
+  if (need_names && maybe_list && ref_people_list_ >= 0) {
     // Three or more short lines that each name a person and carry a personal detail (a
     // date, an identifier, a need) are a list of people, whatever the wording around it.
+    SpanList& lists = ref_spans[ref_people_list_];
     std::size_t run_start = 0, run_len = 0, last_end = 0;
     std::size_t ls = 0;
     auto flush = [&]() {
-      if (run_len >= 3) ref_spans[ref_people_list_].push_back({run_start, last_end});
+      if (run_len >= 3) lists.push({run_start, last_end});
       run_len = 0;
     };
     for (std::size_t k = 0; k <= breaks.line.size(); ++k) {
       std::size_t le = k < breaks.line.size() ? breaks.line[k] : n;
       Span line{ls, le};
       bool has_name = any_in(ref_spans[ref_person_], line, {n, n});
-      bool has_detail = any_in(ref_spans[ref_list_detail_], line, {n, n});
+      bool has_detail = has_name && any_in(ref_spans[ref_list_detail_], line, {n, n});
       if (has_name && has_detail) {
         if (run_len == 0) run_start = ls;
         ++run_len;
@@ -237,21 +268,23 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       ls = le;
     }
     flush();
+    lists.seal();
   }
 
   const bool forwarded = others_words;
-  std::vector<Span> quoted;
+  SpanList quoted;
   bool quoted_done = false;
   for (std::size_t ri = 0; ri < rules.size(); ++ri) {
     if (only_rule >= 0 && static_cast<int>(ri) != only_rule) continue;
     const Rule& r = rules[ri];
     if (own_words_[ri] && forwarded) continue;
     if (own_words_[ri] && !quoted_done) {
-      quoted = quoted_spans(norm.text);
+      quoted.v = quoted_spans(norm.text);
+      quoted.seal();
       quoted_done = true;
     }
     if (!r.scope.empty() && std::find(r.scope.begin(), r.scope.end(), seg.kind) == r.scope.end()) continue;
-    const std::vector<Span>& anchors = r.anchor_ref >= 0 ? ref_spans[r.anchor_ref] : rule_anchors[ri];
+    const std::vector<Span>& anchors = r.anchor_ref >= 0 ? ref_spans[r.anchor_ref].v : rule_anchors[ri];
     // Header segments (Subject, the address list) are one item per line: a paragraph or
     // segment window there would join unrelated addresses.
     WindowKind wk = r.window;

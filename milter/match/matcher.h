@@ -46,6 +46,7 @@ class Matcher {
   int ref_person_ = -1, ref_people_list_ = -1, ref_list_detail_ = -1;
   std::vector<int> url_refs_;  // by UrlClass, then url:any last
   std::vector<bool> own_words_;  // per rule: its category counts only the sender's own words
+  std::vector<bool> uses_names_;  // per rule: its anchor or conditions need the name detector
 };
 
 }  // namespace pm

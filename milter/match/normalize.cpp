@@ -162,6 +162,24 @@ NormText normalize(std::string_view s) {
   while (i < n) {
     unsigned char b = static_cast<unsigned char>(s[i]);
     std::uint32_t at = static_cast<std::uint32_t>(i);
+    if (b > 0x20 && b < 0x7F) {
+      // A run of printable ASCII - most of any school's mail - goes across in one step.
+      flush_space();
+      std::size_t j = i;
+      while (j < n && static_cast<unsigned char>(s[j]) > 0x20 && static_cast<unsigned char>(s[j]) < 0x7F) ++j;
+      std::size_t old = out.text.size();
+      out.text.resize(old + (j - i));
+      out.to_orig.resize(old + (j - i));
+      char* t = out.text.data() + old;
+      std::uint32_t* m = out.to_orig.data() + old;
+      for (std::size_t k = i; k < j; ++k) {
+        char c = s[k];
+        *t++ = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+        *m++ = static_cast<std::uint32_t>(k);
+      }
+      i = j;
+      continue;
+    }
     if (b < 0x80) {
       ++i;
       Space k = space_kind(b);
@@ -207,6 +225,16 @@ NormText normalize(std::string_view s) {
 NormText compact_digits(const NormText& norm) {
   NormText out;
   const std::string& t = norm.text;
+  // Nothing to compact (no separator between two digits): the view is the text itself.
+  bool any = false;
+  for (std::size_t i = 1; i + 1 < t.size() && !any; ++i)
+    any = (t[i] == ' ' || t[i] == '-') && t[i - 1] >= '0' && t[i - 1] <= '9';
+  if (!any) {
+    out.text = t;
+    out.to_orig.resize(t.size() + 1);
+    for (std::size_t i = 0; i <= t.size(); ++i) out.to_orig[i] = static_cast<std::uint32_t>(i);
+    return out;
+  }
   out.text.reserve(t.size());
   out.to_orig.reserve(t.size() + 1);
   auto is_digit = [](char c) { return c >= '0' && c <= '9'; };

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "match/hs.h"
+#include "match/urls.h"
 #include "policy/validators.h"
 #include "util/error.h"
 #include "util/strings.h"
@@ -69,6 +70,7 @@ class RuleLoader {
 
   void finish(const std::vector<std::string>& official, const std::vector<std::string>& extra_names) {
     for (const auto& o : official) rs_.urls_.official.push_back(to_lower_ascii(o));
+    index_url_classes(rs_.urls_);
     for (const auto& n : extra_names) rs_.given_names_.push_back(to_lower_ascii(n));
     std::sort(rs_.given_names_.begin(), rs_.given_names_.end());
     rs_.given_names_.erase(std::unique(rs_.given_names_.begin(), rs_.given_names_.end()),
@@ -85,13 +87,31 @@ class RuleLoader {
       patterns.push_back({r.pattern, r.compact_view, r.file + ":" + std::to_string(r.line)});
       rs_.pattern_info_.push_back({static_cast<int>(i), -1, false});
     }
+    // Exact starts are needed only for lexicons that anchor a rule (their hits become
+    // evidence) and for acronyms (their first word's case is checked).
+    std::set<int> anchors;
+    for (const auto& r : rs_.rules_)
+      if (r.anchor_ref >= 0) anchors.insert(r.anchor_ref);
+    // A lexicon compiles to one alternation (plus one for its acronyms): Hyperscan scans
+    // a few dozen large alternations faster than a thousand small patterns. Each term is
+    // first compiled alone so an error still names its own file:line.
     for (const auto& [ref, terms] : lexicon_terms_) {
-      for (const auto& t : terms) {
-        patterns.push_back({wrap_term(t.text), false, t.origin});
-        rs_.pattern_info_.push_back({-1, ref, false, t.acronym});
+      for (bool acronym : {false, true}) {
+        std::string merged;
+        std::string origin;
+        for (const auto& t : terms) {
+          if (t.acronym != acronym) continue;
+          HsDatabases::check(wrap_term(t.text), t.origin);
+          merged += (merged.empty() ? "" : "|") + wrap_term(t.text);
+          if (origin.empty()) origin = t.origin;
+        }
+        if (merged.empty()) continue;
+        patterns.push_back({merged, false, origin, anchors.count(ref) > 0 || acronym});
+        rs_.pattern_info_.push_back({-1, ref, false, acronym});
       }
     }
-    patterns.push_back({kUrlHint, false, "built-in:0"});
+    // The URL hint is expanded to its whole token both ways: any point inside will do.
+    patterns.push_back({kUrlHint, false, "built-in:0", false});
     rs_.pattern_info_.push_back({-1, -1, true});
     std::size_t h = std::hash<std::string>{}(hash_input_);
     std::ostringstream ss;

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "decode/segment.h"
@@ -79,6 +80,9 @@ struct Ref {
 };
 
 struct UrlClasses {
+  // Built by index_url_classes(): host -> (path prefix, class rank) for the lists below, so
+  // classifying a URL is a few hash lookups (one per label of its host), not a walk.
+  std::unordered_map<std::string, std::vector<std::pair<std::string, int>>> index;
   std::vector<std::string> official;   // school site + official accounts (host[/path])
   std::vector<std::string> allow;      // hosts never personal (gov.uk, bbc.co.uk, ...)
   std::vector<std::string> social;     // hosts whose paths are profiles

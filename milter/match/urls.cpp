@@ -102,7 +102,60 @@ void split_url(std::string_view url, std::string& host, std::string& path) {
 
 }  // namespace
 
+// Ranks in the order classify_url() decides: official first, then allow, shortener,
+// social, blog.
+enum Rank { kOfficial, kAllow, kShortener, kSocial, kBlog, kNone };
+
+void index_url_classes(UrlClasses& c) {
+  c.index.clear();
+  const std::pair<const std::vector<std::string>*, int> lists[] = {
+      {&c.official, kOfficial}, {&c.allow, kAllow}, {&c.shortener, kShortener}, {&c.social, kSocial}, {&c.blog, kBlog}};
+  for (const auto& [list, rank] : lists)
+    for (const auto& e : *list) {
+      auto slash = e.find('/');
+      std::string host = e.substr(0, slash);
+      std::string path = slash == std::string::npos ? "" : e.substr(slash + 1);
+      c.index[host].emplace_back(path, rank);
+    }
+}
+
+namespace {
+
+int indexed_rank(std::string_view host, std::string_view path, const UrlClasses& c) {
+  int best = kNone;
+  // Every parent domain of the host: "a.b.example", "b.example", "example".
+  for (std::size_t from = 0; from != std::string_view::npos;) {
+    std::string_view suffix = host.substr(from);
+    auto it = c.index.find(std::string(suffix));
+    if (it != c.index.end())
+      for (const auto& [prefix, rank] : it->second)
+        if (rank < best && (prefix.empty() || entry_matches(host, path, std::string(suffix) + "/" + prefix)))
+          best = rank;
+    auto dot = host.find('.', from);
+    from = dot == std::string_view::npos ? dot : dot + 1;
+  }
+  return best;
+}
+
+}  // namespace
+
 UrlClass classify_url(std::string_view host, std::string_view path, const UrlClasses& c) {
+  if (!c.index.empty()) {
+    switch (indexed_rank(host, path, c)) {
+      case kOfficial: return UrlClass::official;
+      case kAllow: return UrlClass::allow;
+      case kShortener: return UrlClass::shortener;
+      case kSocial: {
+        std::string_view first = path.substr(0, path.find('/'));
+        if (first.empty()) return UrlClass::social_content;
+        for (const auto& s : c.social_content)
+          if (first == s) return UrlClass::social_content;
+        return UrlClass::social_profile;
+      }
+      case kBlog: return UrlClass::blog;
+      default: return UrlClass::other;
+    }
+  }
   if (any_entry(host, path, c.official)) return UrlClass::official;
   if (any_entry(host, path, c.allow)) return UrlClass::allow;
   if (any_entry(host, path, c.shortener)) return UrlClass::shortener;

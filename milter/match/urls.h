@@ -28,4 +28,7 @@ std::vector<UrlSpan> expand_urls(std::string_view text, std::vector<std::size_t>
 
 UrlClass classify_url(std::string_view host, std::string_view path, const UrlClasses& classes);
 
+// Builds classes.index from its lists (call once after loading them).
+void index_url_classes(UrlClasses& classes);
+
 }  // namespace pm

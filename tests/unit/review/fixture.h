@@ -93,9 +93,13 @@ struct Fixture {
     a.totp_secret = totp;
     users->add(a, "correct horse battery");
   }
+  // CRLF throughout, as the milter stores what Postfix passed on; the lone "." line
+  // checks dot-stuffing on the way back.
   static std::string raw_message() {
+    std::string body;
+    for (char c : kBody) body += c == '\n' ? std::string("\r\n") : std::string(1, c);
     return "From: Ada Teacher <ada.teacher@stannes.example>\r\nTo: parent.one@gmail.com\r\n"
-           "Subject: Trip list\r\nMessage-ID: <fixture@stannes.example>\r\n\r\n" + kBody + ".\r\n";
+           "Subject: Trip list\r\nMessage-ID: <fixture@stannes.example>\r\n\r\n" + body + ".\r\n";
   }
   // A held message: confidential data to a parent's Gmail, a typo'd staff address and a partner.
   std::string put_confidential() {

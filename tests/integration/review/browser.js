@@ -1,0 +1,134 @@
+// The review page in a real headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core): sign in, see the held message with its findings highlighted, release
+// it, see it arrive in the test mailbox, see the audit entry; a message whose HTML carries
+// a script and whose subject carries markup shows as text. Screenshots go to ARTIFACTS.
+// Environment: REVIEW_URL LOGIN PASSWORD MAILBOX ARTIFACTS PROFILE
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const env = (k) => { const v = process.env[k]; if (!v) throw new Error('missing ' + k); return v; };
+const URL = env('REVIEW_URL'), MAILBOX = env('MAILBOX'), ARTIFACTS = env('ARTIFACTS');
+const HELD_SUBJECT = 'Trip forms for Year 4';
+const MARKUP_SUBJECT = '<img src=x onerror="window.__xss=1"><b>Bold</b> pupil list';
+
+function check(cond, what) { if (!cond) throw new Error('FAILED: ' + what); console.log('ok - ' + what); }
+
+async function waitFor(fn, what, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('FAILED: timed out waiting for ' + what);
+    await new Promise(r => setTimeout(r, 250));
+  }
+}
+
+(async () => {
+  const context = await chromium.launchPersistentContext(env('PROFILE'), {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1200, height: 900 },
+  });
+  const dialogs = [];
+  const cspErrors = [];
+  try {
+    const page = context.pages()[0] || await context.newPage();
+    page.on('dialog', d => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+    page.on('console', m => { if (/Content Security Policy/.test(m.text())) cspErrors.push(m.text()); });
+    page.on('pageerror', e => console.log('page error: ' + e.message));
+
+    // 1. sign in
+    await page.goto(URL);
+    await page.waitForSelector('#login-form');
+    await page.fill('#login', env('LOGIN'));
+    await page.fill('#password', 'wrong password here');
+    await page.click('#signin');
+    await page.waitForSelector('.status.err');
+    check(await page.isVisible('#login-form'), 'a wrong password is refused');
+    await page.fill('#password', env('PASSWORD'));
+    await page.click('#signin');
+    await page.waitForSelector('table#held tbody tr');
+    const cookies = await context.cookies();
+    const c = cookies.find(x => x.name === 'pm_review');
+    check(c && c.httpOnly && c.sameSite === 'Strict', 'session cookie is HttpOnly and SameSite=Strict');
+
+    // 2. the held list: both messages, the markup subject as text
+    const rows = await page.$$eval('table#held tbody tr', trs => trs.map(tr => ({
+      id: tr.dataset.id, subject: tr.querySelector('td.subject').textContent, text: tr.textContent })));
+    check(rows.length >= 2, 'the held list shows the held messages (' + rows.length + ')');
+    const held = rows.find(r => r.subject === HELD_SUBJECT);
+    const markup = rows.find(r => r.subject === MARKUP_SUBJECT);
+    check(held, 'the held message is listed');
+    check(markup, 'a subject with markup is listed as text');
+    check(/personal webmail/.test(held.text) && /probable typo/.test(held.text), 'recipients show their class');
+    check(await page.$$eval('table#held img, table#held b', e => e.length) === 0, 'no element was made from the subject');
+
+    // 3. one message: findings highlighted in place, labelled with the clause
+    await page.click(`tr[data-id="${held.id}"]`);
+    await page.waitForSelector('mark.finding');
+    const marks = await page.$$eval('mark.finding', ms => ms.map(m => ({ text: m.textContent, title: m.title, rule: m.dataset.rule })));
+    check(marks.length >= 1, 'findings are highlighted (' + marks.length + ' marks)');
+    check(marks.some(m => m.text.replace(/\s/g, '') === '9434765919'), 'the NHS number is highlighted where it stands');
+    check(marks.every(m => m.title.length > 0), 'every highlight carries its policy clause');
+    check(await page.$$eval('sup.flabel', s => s.length) >= 1, 'highlights are numbered against the findings list');
+    const legend = await page.textContent('#findings');
+    check(/confidential/.test(legend) && /"[^"]+"/.test(legend), 'the findings list names the category and quotes the clause');
+    const rcpts = await page.textContent('#recipients');
+    check(/personal Gmail/.test(rcpts), 'recipient reason: personal Gmail');
+    check(/looks like a typo of stannes\.example/.test(rcpts), 'recipient reason: typo of stannes.example');
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'review-message.png'), fullPage: true });
+    console.log('ok - screenshot ' + path.join(ARTIFACTS, 'review-message.png'));
+
+    // 4. release, and the message arrives in the test mailbox through Postfix
+    await page.fill('#note', 'Checked with the family: fine to send.');
+    await page.click('#release-all');
+    await page.waitForSelector('.status.ok');
+    check(/Released to/.test(await page.textContent('#result')), 'the page confirms the release');
+    const arrived = await waitFor(() => {
+      for (const f of fs.existsSync(MAILBOX) ? fs.readdirSync(MAILBOX) : []) {
+        if (!f.endsWith('.eml')) continue;
+        const t = fs.readFileSync(path.join(MAILBOX, f), 'latin1');
+        if (t.includes('X-Policy-Released-By: ') && t.includes(held.id)) return path.join(MAILBOX, f);
+      }
+      return null;
+    }, 'the released message in the mailbox');
+    console.log('ok - released message arrived: ' + arrived);
+    fs.writeFileSync(path.join(ARTIFACTS, 'released-id.txt'), held.id + '\n' + arrived + '\n');
+
+    // 5. the audit log shows who released it
+    await page.goto(URL + '#/audit');
+    await page.waitForSelector('table#audit tbody tr');
+    const audit = await page.$$eval('table#audit tbody tr', trs => trs.map(tr => [...tr.cells].map(td => td.textContent)));
+    check(audit.some(r => r[2] === 'released' && r[1] === process.env.LOGIN && r[3] === held.id && /Checked with the family/.test(r[4])),
+      'the audit log records the release with who and why');
+    check(audit.some(r => r[2] === 'viewed' && r[3] === held.id), 'the audit log records the view');
+
+    // 6. markup and script in a message stay text
+    await page.goto(URL + '#/m/' + markup.id);
+    await page.waitForSelector('#message-text .segment');
+    check(await page.textContent('#subject') === MARKUP_SUBJECT, 'the subject with markup shows as text');
+    const body = await page.textContent('#message-text');
+    check(body.includes('Pupil list for the club'), 'the HTML body shows as decoded text');
+    check(await page.$$eval('main img, main b, main script, main p[onclick]', e => e.length) === 0,
+      'no element of the message made it into the page');
+    check(await page.evaluate(() => window.__xss === undefined), 'no script of the message ran');
+    check(dialogs.length === 0, 'no alert() fired');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'review-markup.png'), fullPage: true });
+
+    // 7. the list after the decision
+    await page.goto(URL + '#/');
+    await page.waitForSelector('table#held tbody tr');
+    const after = await page.$$eval('table#held tbody tr', trs => trs.map(tr => tr.dataset.id));
+    check(!after.includes(held.id), 'the released message left the held list');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'review-list.png'), fullPage: true });
+    if (cspErrors.length) console.log('note: CSP reports: ' + cspErrors.join(' | '));
+    console.log('browser: PASS');
+  } finally {
+    await context.close();
+  }
+})().catch(e => { console.error(e.message || e); process.exit(1); });
