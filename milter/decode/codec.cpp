@@ -89,14 +89,30 @@ bool parse_encoded_word(std::string_view v, std::size_t pos, EncodedWord& w) {
 }  // namespace
 
 std::string base64_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() / 4 * 3 + 3);
+  std::string out(in.size() / 4 * 3 + 3, '\0');
+  char* o = out.data();
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(in.data());
+  const unsigned char* end = p + in.size();
   std::uint32_t acc = 0;
   int bits = 0;
-  for (unsigned char c : in) {
-    int v = kB64[c];
+  while (p < end) {
+    // Fast path: four alphabet characters in a row (the body of every line) -> 3 bytes.
+    if (bits == 0 && end - p >= 4) {
+      int a = kB64[p[0]], b = kB64[p[1]], c = kB64[p[2]], d = kB64[p[3]];
+      if ((a | b | c | d) >= 0) {
+        std::uint32_t v = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
+                          (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
+        *o++ = static_cast<char>(v >> 16);
+        *o++ = static_cast<char>((v >> 8) & 0xFF);
+        *o++ = static_cast<char>(v & 0xFF);
+        p += 4;
+        continue;
+      }
+    }
+    unsigned char ch = *p++;
+    int v = kB64[ch];
     if (v < 0) {
-      if (c == '=') {
+      if (ch == '=') {
         // Padding ends a group; a new group may follow (concatenated base64 blocks).
         acc = 0;
         bits = 0;
@@ -107,9 +123,11 @@ std::string base64_decode(std::string_view in) {
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+      *o++ = static_cast<char>((acc >> bits) & 0xFF);
     }
+    if (bits == 0) acc = 0;
   }
+  out.resize(static_cast<std::size_t>(o - out.data()));
   return out;
 }
 

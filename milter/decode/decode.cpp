@@ -9,8 +9,11 @@
 
 #include <mimetic/mimetic.h>
 
+#include <cctype>
+#include <cstdint>
 #include <exception>
 #include <memory>
+#include <unordered_set>
 
 #include "decode/attachments/attachments.h"
 #include "decode/codec.h"
@@ -192,6 +195,7 @@ class Walker {
         add_text(raw, "", my_path.empty() ? "1" : my_path, "text/plain", prefix);
         return;
       }
+      const std::size_t first_segment = out_.segments.size();
       unsigned i = 0;
       for (const MimeEntity* child : children) {
         ++i;
@@ -199,6 +203,7 @@ class Walker {
         std::string child_path = path.empty() ? std::to_string(i) : path + "." + std::to_string(i);
         walk_part(*child, child_path, prefix, depth + 1, subtype == "digest");
       }
+      if (subtype == "alternative") drop_covered_plain_text(first_segment);
       return;
     }
 
@@ -357,6 +362,92 @@ class Walker {
     }
     out_.decoded_bytes += text.size();
     out_.segments.push_back(Segment{std::move(origin), kind, std::move(text)});
+  }
+
+  // multipart/alternative: the text/plain version of an HTML body says the same thing
+  // twice, and reading it twice is half the cost of a newsletter. So the plain version
+  // keeps only its lines that carry a word the HTML version (body, links, signature) does
+  // not: text that exists only in the plain part is always read, with its line around it.
+  void drop_covered_plain_text(std::size_t first) {
+    auto& segs = out_.segments;
+    std::size_t plain = segs.size();
+    bool html = false;
+    for (std::size_t k = first; k < segs.size(); ++k) {
+      const std::string& o = segs[k].origin;
+      if (segs[k].kind == SegmentKind::body && o.ends_with(" text/plain")) {
+        if (plain != segs.size()) return;  // two plain parts: leave the alternative alone
+        plain = k;
+      }
+      html |= segs[k].kind == SegmentKind::body && o.ends_with(" text/html");
+    }
+    if (plain == segs.size() || !html) return;
+    const std::string& po = segs[plain].origin;
+    const std::string plain_sig = "signature/" + po.substr(po.find("body/") + 5, po.rfind(' ') - po.find("body/") - 5);
+    std::unordered_set<std::uint64_t> words;
+    words.reserve(4096);
+    for_each_word_in_range(first, segs.size(), [&](std::size_t k) {
+      return k != plain && !(segs[k].kind == SegmentKind::signature && segs[k].origin.ends_with(plain_sig));
+    }, words);
+    // The plain part's segments, last first so erasing one keeps the others' indexes.
+    std::vector<std::size_t> mine;
+    for (std::size_t k = first; k < segs.size(); ++k)
+      if (k == plain || (segs[k].kind == SegmentKind::signature && segs[k].origin.ends_with(plain_sig)))
+        mine.push_back(k);
+    for (auto it = mine.rbegin(); it != mine.rend(); ++it) {
+      std::string kept = lines_with_new_words(segs[*it].text, words);
+      out_.decoded_bytes -= segs[*it].text.size() - kept.size();
+      if (kept.empty())
+        segs.erase(segs.begin() + static_cast<std::ptrdiff_t>(*it));
+      else
+        segs[*it].text = std::move(kept);
+    }
+  }
+
+  // Calls fn(hash) for every word (a run of letters, digits or non-ASCII bytes, ASCII
+  // case folded) of `t`. Words are compared by 64-bit FNV-1a hash: a collision can only
+  // drop a line that a real duplicate would have dropped anyway, with odds of 2^-64.
+  template <typename Fn>
+  static void split_words(std::string_view t, Fn&& fn) {
+    std::uint64_t h = 1469598103934665603ULL;
+    bool in_word = false;
+    for (std::size_t k = 0; k <= t.size(); ++k) {
+      unsigned char c = k < t.size() ? static_cast<unsigned char>(t[k]) : ' ';
+      bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+      if (word) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c + 32);
+        h = (h ^ c) * 1099511628211ULL;
+        in_word = true;
+      } else if (in_word) {
+        fn(h);
+        h = 1469598103934665603ULL;
+        in_word = false;
+      }
+    }
+  }
+
+  template <typename Keep>
+  void for_each_word_in_range(std::size_t from, std::size_t to, Keep&& keep,
+                              std::unordered_set<std::uint64_t>& words) const {
+    for (std::size_t k = from; k < to; ++k)
+      if (keep(k)) split_words(out_.segments[k].text, [&](std::uint64_t w) { words.insert(w); });
+  }
+
+  static std::string lines_with_new_words(const std::string& text, const std::unordered_set<std::uint64_t>& words) {
+    std::string out;
+    std::size_t start = 0;
+    while (start < text.size()) {
+      std::size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      std::string_view line(text.data() + start, end - start);
+      bool novel = false;
+      split_words(line, [&](std::uint64_t w) { novel = novel || !words.count(w); });
+      if (novel) {
+        if (!out.empty()) out += '\n';
+        out.append(line);
+      }
+      start = end + 1;
+    }
+    return out;
   }
 
   // Limit reasons are reported once per message; others once per origin.

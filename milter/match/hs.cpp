@@ -32,7 +32,7 @@ std::string cache_key(const std::vector<HsPattern>& patterns, const hs_platform_
   std::size_t h = std::hash<std::string>{}(hs_version());
   for (const auto& p : patterns)
     h = h * 1099511628211ULL ^
-        std::hash<std::string>{}(p.expression + (p.compact_view ? "#c" : "#t") + (p.need_start ? "s" : ""));
+        std::hash<std::string>{}(p.expression + "#" + std::to_string(static_cast<int>(p.view)) + (p.need_start ? "s" : ""));
   std::ostringstream ss;
   ss << std::hex << h << "-" << plat.tune << "-" << plat.cpu_features;
   return ss.str();
@@ -104,7 +104,7 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
     }
     std::free(info);
     flags[i] = f | HS_FLAG_UTF8;
-    (p.compact_view ? out->compact_ids_ : out->text_ids_).push_back(static_cast<unsigned>(i));
+    out->ids_[static_cast<int>(p.view)].push_back(static_cast<unsigned>(i));
   }
 
   hs_platform_info_t plat{};
@@ -152,11 +152,12 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
     }
     return ptr;
   };
-  out->text_db_ = build(out->text_ids_, "text");
-  out->compact_db_ = build(out->compact_ids_, "compact");
+  const char* names[kHsViews] = {"anchors", "compact", "context"};
+  for (int v = 0; v < kHsViews; ++v) out->dbs_[v] = build(out->ids_[v], names[v]);
 
   hs_scratch_t* scratch = nullptr;
-  for (hs_database_t* db : {out->text_db_.get(), out->compact_db_.get()}) {
+  for (const DbPtr& d : out->dbs_) {
+    hs_database_t* db = d.get();
     if (db && hs_alloc_scratch(db, &scratch) != HS_SUCCESS)
       throw ConfigError("rules", 0, "Hyperscan cannot allocate scratch space");
   }
@@ -178,23 +179,26 @@ void HsDatabases::check(const std::string& expression, const std::string& origin
 
 HsDatabases::~HsDatabases() = default;
 
-void HsDatabases::scan(bool compact_view, std::string_view text, std::vector<HsHit>& out) const {
-  const hs_database_t* db = compact_view ? compact_db_.get() : text_db_.get();
+void HsDatabases::scan(HsView view, std::string_view text, std::vector<HsHit>& out, std::size_t offset) const {
+  const int v = static_cast<int>(view);
+  const hs_database_t* db = dbs_[v].get();
   if (!db || text.empty()) return;
   struct Ctx {
     const std::vector<unsigned>* ids;
     const std::vector<int>* widths;
     std::vector<HsHit>* out;
-  } ctx{compact_view ? &compact_ids_ : &text_ids_, &widths_, &out};
+    std::size_t offset;
+  } ctx{&ids_[v], &widths_, &out, offset};
   // Runs inside hs_scan: must not throw; returning 0 keeps scanning.
   auto on_match = [](unsigned id, unsigned long long from, unsigned long long to, unsigned,
                      void* p) noexcept -> int {
     auto* c = static_cast<Ctx*>(p);
     unsigned pattern = (*c->ids)[id];
     int w = (*c->widths)[pattern];
-    std::size_t start = w >= 0 ? static_cast<std::size_t>(to) - static_cast<std::size_t>(w)
+    std::size_t end = static_cast<std::size_t>(to);
+    std::size_t start = w >= 0 ? (end >= static_cast<std::size_t>(w) ? end - static_cast<std::size_t>(w) : 0)
                                : static_cast<std::size_t>(from);
-    c->out->push_back(HsHit{pattern, start, static_cast<std::size_t>(to)});
+    c->out->push_back(HsHit{pattern, start + c->offset, end + c->offset});
     return 0;
   };
   ScratchLease scratch(*this);

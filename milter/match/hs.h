@@ -24,9 +24,16 @@ struct hs_scratch;
 
 namespace pm {
 
+// The databases a segment can be scanned with. `anchors` runs over every segment (rules'
+// own patterns, lexicons that anchor a rule, the URL hint); `compact` over the
+// digits-compacted view; `context` only over the text around anchors that were found
+// (lexicons used only as with/without conditions), which spares most text most patterns.
+enum class HsView { anchors = 0, compact = 1, context = 2 };
+constexpr int kHsViews = 3;
+
 struct HsPattern {
   std::string expression;
-  bool compact_view = false;
+  HsView view = HsView::anchors;
   std::string origin;  // "file:line" for error messages
   // Whether a hit's exact start is needed (an anchor whose evidence is shown). Context
   // terms only need to be located within a window: their start is taken as end - the
@@ -53,8 +60,10 @@ class HsDatabases {
   HsDatabases(const HsDatabases&) = delete;
   HsDatabases& operator=(const HsDatabases&) = delete;
 
-  // Appends the hits of one view over `text`. Throws ScanError on a Hyperscan failure.
-  void scan(bool compact_view, std::string_view text, std::vector<HsHit>& out) const;
+  // Appends the hits of one database over `text`, their offsets shifted by `offset` (the
+  // position of `text` in the segment). Throws ScanError on a Hyperscan failure.
+  void scan(HsView view, std::string_view text, std::vector<HsHit>& out, std::size_t offset = 0) const;
+  bool has(HsView view) const { return dbs_[static_cast<int>(view)] != nullptr; }
 
   std::size_t size() const { return widths_.size(); }
   bool loaded_from_cache() const { return from_cache_; }
@@ -71,8 +80,8 @@ class HsDatabases {
   using ScratchPtr = std::unique_ptr<hs_scratch, ScratchDeleter>;
   class ScratchLease;
 
-  DbPtr text_db_, compact_db_;
-  std::vector<unsigned> text_ids_, compact_ids_;  // db-local id -> pattern index
+  DbPtr dbs_[kHsViews];
+  std::vector<unsigned> ids_[kHsViews];  // db-local id -> pattern index
   std::vector<int> widths_;                       // start = end - width, or -1 (SOM used)
   mutable std::mutex pool_mutex_;
   mutable std::vector<ScratchPtr> pool_;

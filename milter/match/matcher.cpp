@@ -130,15 +130,48 @@ std::vector<Span> quoted_spans(std::string_view t) {
   return out;
 }
 
-// An acronym term counts when its first word is written in capitals ("CP plan").
-bool all_caps_source(std::string_view src) {
+bool looks_like_list(std::string_view t) {
+  int rows = 0;
+  std::size_t ls = 0;
+  while (ls < t.size() && rows < 3) {
+    std::size_t le = t.find('\n', ls);
+    if (le == std::string_view::npos) le = t.size();
+    std::string_view line = t.substr(ls, le - ls);
+    if (line.size() < 300) {
+      int digits = 0;
+      bool sep = false;
+      for (char c : line) {
+        digits += c >= '0' && c <= '9';
+        sep |= c == '\t' || c == ',' || c == '|' || c == ';';
+      }
+      sep |= line.find(" - ") != std::string_view::npos;
+      if (sep || digits >= 4) ++rows;
+    }
+    ls = le + 1;
+  }
+  return rows >= 3;
+}
+
+// An acronym term counts when its first word is written in capitals ("CP plan") in a
+// line that is not itself all capitals ("HI AMELIA!!!" is a greeting, not a need).
+bool acronym_in_source(std::string_view src, std::size_t s, std::size_t e) {
   bool letter = false;
-  for (char c : src) {
+  for (std::size_t k = s; k < e; ++k) {
+    char c = src[k];
     if (c == ' ' || c == '\n' || c == '\t') break;
     if (c >= 'a' && c <= 'z') return false;
     letter |= c >= 'A' && c <= 'Z';
   }
-  return letter;
+  if (!letter) return false;
+  std::size_t ls = src.rfind('\n', s);
+  ls = ls == std::string_view::npos ? 0 : ls + 1;
+  std::size_t le = src.find('\n', e);
+  if (le == std::string_view::npos) le = src.size();
+  ls = std::max(ls, s > 300 ? s - 300 : 0);
+  le = std::min(le, e + 300);
+  for (std::size_t k = ls; k < le; ++k)
+    if (src[k] >= 'a' && src[k] <= 'z') return true;
+  return false;
 }
 
 }  // namespace
@@ -165,6 +198,8 @@ Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names
       for (const Condition& cond : *conds)
         for (int ref : cond.refs) names |= ref == ref_person_ || ref == ref_people_list_;
     uses_names_.push_back(names);
+    if (r.anchor_ref >= 0 && std::find(anchor_refs_.begin(), anchor_refs_.end(), r.anchor_ref) == anchor_refs_.end())
+      anchor_refs_.push_back(r.anchor_ref);
   }
 }
 
@@ -177,36 +212,39 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
   if (norm.text.empty()) return;
   const std::size_t n = norm.text.size();
 
-  std::vector<HsHit> hits;
-  rules_.databases().scan(false, norm.text, hits);
   std::vector<SpanList> ref_spans(rules_.refs().size());
   std::vector<std::vector<Span>> rule_anchors(rules.size());
   std::vector<std::size_t> url_hints;
-  for (const HsHit& h : hits) {
-    const auto& pi = info[h.id];
-    if (pi.url) {
-      url_hints.push_back(h.from);
-    } else if (pi.lexicon >= 0) {
-      if (pi.acronym) {
-        auto [s, e] = norm.source_range(h.from, h.to, seg.text);
-        if (!all_caps_source(std::string_view(seg.text).substr(s, e - s))) continue;
+  auto take = [&](const std::vector<HsHit>& hits) {
+    for (const HsHit& h : hits) {
+      const auto& pi = info[h.id];
+      if (pi.url) {
+        url_hints.push_back(h.from);
+      } else if (pi.lexicon >= 0) {
+        if (pi.acronym) {
+          auto [s, e] = norm.source_range(h.from, h.to, seg.text);
+          if (!acronym_in_source(seg.text, s, e)) continue;
+        }
+        ref_spans[pi.lexicon].push({h.from, h.to});
+      } else if (pi.rule >= 0 && (only_rule < 0 || pi.rule == only_rule)) {
+        const Rule& r = rules[pi.rule];
+        if (!r.validator.empty() &&
+            !find_validator(r.validator)(std::string_view(norm.text).substr(h.from, h.to - h.from)))
+          continue;
+        rule_anchors[pi.rule].push_back({h.from, h.to});
       }
-      ref_spans[pi.lexicon].push({h.from, h.to});
-    } else if (pi.rule >= 0 && (only_rule < 0 || pi.rule == only_rule)) {
-      const Rule& r = rules[pi.rule];
-      if (!r.validator.empty() && !find_validator(r.validator)(std::string_view(norm.text).substr(h.from, h.to - h.from)))
-        continue;
-      rule_anchors[pi.rule].push_back({h.from, h.to});
     }
-  }
+  };
+  const HsDatabases& dbs = rules_.databases();
+  std::vector<HsHit> hits;
+  dbs.scan(HsView::anchors, norm.text, hits);
+  take(hits);
   // Identifier rules on the digits-compacted view; anchors mapped back to `norm`.
   // Identifiers need digits: a segment without any is not scanned a second time.
-  bool any_compact = false;
-  for (const Rule& r : rules) any_compact |= r.compact_view;
-  if (any_compact && norm.text.find_first_of("0123456789") != std::string::npos) {
+  if (dbs.has(HsView::compact) && norm.text.find_first_of("0123456789") != std::string::npos) {
     NormText compact = compact_digits(norm);
     std::vector<HsHit> chits;
-    rules_.databases().scan(true, compact.text, chits);
+    dbs.scan(HsView::compact, compact.text, chits);
     for (const HsHit& h : chits) {
       int ri = info[h.id].rule;
       if (ri < 0 || (only_rule >= 0 && ri != only_rule)) continue;
@@ -225,8 +263,56 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       if (url_refs_.back() >= 0) ref_spans[url_refs_.back()].push({u.start, u.end});
     }
   }
-  for (auto& l : ref_spans) l.seal();
   Breaks breaks = compute_breaks(norm.text);
+  // The window of rule `r` around anchor `a` (the same one its conditions are checked in).
+  auto window = [&](const Rule& r, Span a) -> Span {
+    WindowKind wk = r.window;
+    if (seg.kind == SegmentKind::header && (wk == WindowKind::paragraph || wk == WindowKind::segment))
+      wk = WindowKind::line;  // headers are one item per line
+    switch (wk) {
+      case WindowKind::sentence: return window_of(breaks.sentence, a, n);
+      case WindowKind::line: return window_of(breaks.line, a, n);
+      case WindowKind::paragraph: return window_of(breaks.paragraph, a, n);
+      case WindowKind::segment: return {0, n};
+      case WindowKind::chars:
+        return {a.first > static_cast<std::size_t>(r.window_chars) ? a.first - r.window_chars : 0,
+                std::min(n, a.second + r.window_chars)};
+    }
+    return {0, n};
+  };
+  // Context lexicons are scanned only inside the windows of anchors whose rules have
+  // conditions: text with no anchor - most of any newsletter - is never scanned for
+  // context. Windows are merged and snapped to white space so no word is cut.
+  if (dbs.has(HsView::context)) {
+    std::vector<Span> regions;
+    // Text shaped like a list or table (three short lines with a tab, comma, bar or
+    // " - ", or with four digits) may be a list of people: the people-list detector reads
+    // list-detail on every line of it.
+    if (ref_people_list_ >= 0 && looks_like_list(norm.text)) regions.push_back({0, n});
+    for (std::size_t ri = 0; ri < rules.size(); ++ri) {
+      const Rule& r = rules[ri];
+      if (only_rule >= 0 && static_cast<int>(ri) != only_rule) continue;
+      if (r.with.empty() && r.without.empty() && r.without_before.empty()) continue;
+      const std::vector<Span>& anchors = r.anchor_ref >= 0 ? ref_spans[r.anchor_ref].v : rule_anchors[ri];
+      for (const Span& a : anchors) {
+        Span w = window(r, a);
+        w.first = std::max(w.first, a.first > 2000 ? a.first - 2000 : 0);
+        w.second = std::min(w.second, a.second + 2000);
+        while (w.first > 0 && norm.text[w.first - 1] != ' ' && norm.text[w.first - 1] != '\n') --w.first;
+        while (w.second < n && norm.text[w.second] != ' ' && norm.text[w.second] != '\n') ++w.second;
+        regions.push_back(w);
+      }
+    }
+    std::sort(regions.begin(), regions.end());
+    std::vector<HsHit> chits;
+    for (std::size_t k = 0; k < regions.size();) {
+      Span r = regions[k++];
+      while (k < regions.size() && regions[k].first <= r.second) r.second = std::max(r.second, regions[k++].second);
+      dbs.scan(HsView::context, std::string_view(norm.text).substr(r.first, r.second - r.first), chits, r.first);
+    }
+    take(chits);
+  }
+  for (auto& l : ref_spans) l.seal();
   // Names are looked for only when something could use them: the name detector is the
   // costliest pass, and most sentences carry no anchor that needs a person.
   const bool maybe_list = ref_list_detail_ >= 0 && ref_spans[ref_list_detail_].v.size() >= 3;
@@ -285,26 +371,11 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     }
     if (!r.scope.empty() && std::find(r.scope.begin(), r.scope.end(), seg.kind) == r.scope.end()) continue;
     const std::vector<Span>& anchors = r.anchor_ref >= 0 ? ref_spans[r.anchor_ref].v : rule_anchors[ri];
-    // Header segments (Subject, the address list) are one item per line: a paragraph or
-    // segment window there would join unrelated addresses.
-    WindowKind wk = r.window;
-    if (seg.kind == SegmentKind::header && (wk == WindowKind::paragraph || wk == WindowKind::segment))
-      wk = WindowKind::line;
     Span last_hit{n + 1, n + 1};
     for (const Span& a : anchors) {
       if (a == last_hit) continue;
       if (own_words_[ri] && any_in(quoted, {a.first, a.second}, {n + 1, n + 1})) continue;
-      Span w;
-      switch (wk) {
-        case WindowKind::sentence: w = window_of(breaks.sentence, a, n); break;
-        case WindowKind::line: w = window_of(breaks.line, a, n); break;
-        case WindowKind::paragraph: w = window_of(breaks.paragraph, a, n); break;
-        case WindowKind::segment: w = {0, n}; break;
-        case WindowKind::chars:
-          w = {a.first > static_cast<std::size_t>(r.window_chars) ? a.first - r.window_chars : 0,
-               std::min(n, a.second + r.window_chars)};
-          break;
-      }
+      Span w = window(r, a);
       bool ok = true;
       for (const Condition& c : r.with) {
         bool any = false;

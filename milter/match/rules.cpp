@@ -84,14 +84,18 @@ class RuleLoader {
     for (std::size_t i = 0; i < rs_.rules_.size(); ++i) {
       const Rule& r = rs_.rules_[i];
       if (r.pattern.empty()) continue;
-      patterns.push_back({r.pattern, r.compact_view, r.file + ":" + std::to_string(r.line)});
+      patterns.push_back({r.pattern, r.compact_view ? HsView::compact : HsView::anchors,
+                          r.file + ":" + std::to_string(r.line)});
       rs_.pattern_info_.push_back({static_cast<int>(i), -1, false});
     }
-    // Exact starts are needed only for lexicons that anchor a rule (their hits become
-    // evidence) and for acronyms (their first word's case is checked).
+    // Lexicons that anchor a rule are scanned everywhere, with exact starts (their hits
+    // become evidence). The rest are context, scanned only around anchors (and, for
+    // list-detail, over text shaped like a list). Acronyms need their start too (their
+    // first word's case is checked).
     std::set<int> anchors;
     for (const auto& r : rs_.rules_)
       if (r.anchor_ref >= 0) anchors.insert(r.anchor_ref);
+    const std::set<int>& everywhere = anchors;
     // A lexicon compiles to one alternation (plus one for its acronyms): Hyperscan scans
     // a few dozen large alternations faster than a thousand small patterns. Each term is
     // first compiled alone so an error still names its own file:line.
@@ -106,12 +110,13 @@ class RuleLoader {
           if (origin.empty()) origin = t.origin;
         }
         if (merged.empty()) continue;
-        patterns.push_back({merged, false, origin, anchors.count(ref) > 0 || acronym});
+        patterns.push_back({merged, everywhere.count(ref) ? HsView::anchors : HsView::context, origin,
+                            anchors.count(ref) > 0 || acronym});
         rs_.pattern_info_.push_back({-1, ref, false, acronym});
       }
     }
     // The URL hint is expanded to its whole token both ways: any point inside will do.
-    patterns.push_back({kUrlHint, false, "built-in:0", false});
+    patterns.push_back({kUrlHint, HsView::anchors, "built-in:0", false});
     rs_.pattern_info_.push_back({-1, -1, true});
     std::size_t h = std::hash<std::string>{}(hash_input_);
     std::ostringstream ss;
