@@ -83,10 +83,16 @@ void Engine::drop_credited(std::vector<RuleHit>& hits, const DecodedMessage& d) 
   for (const Segment& s : d.segments) {
     if (s.kind == SegmentKind::links || s.origin == "addresses") continue;
     for (const TextSpan& n : matcher_->person_names(s.text)) {
+      // A name that shares a part with the sender's is the sender's own (or a page named
+      // after them): it credits nobody else.
+      std::vector<std::string> parts;
+      bool senders = false;
       for (auto part : split(std::string_view(s.text).substr(n.start, n.end - n.start), ' ')) {
         std::string p = squash(part);
-        if (p.size() >= 4 && !sender.count(p) && p != "miss" && p != "mrs") names.push_back(p);
+        senders |= sender.count(p) > 0;
+        if (p.size() >= 4 && p != "miss" && p != "mrs") parts.push_back(p);
       }
+      if (!senders) names.insert(names.end(), parts.begin(), parts.end());
     }
   }
   if (names.empty()) return;

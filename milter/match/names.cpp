@@ -16,7 +16,10 @@ NameLexicon NameLexicon::build(const std::vector<std::string>& given_names,
     else
       lex.given.insert(g);
   }
-  lex.not_names.insert(not_names.begin(), not_names.end());
+  for (const auto& n : not_names) {
+    if (!n.empty() && n[0] == '~') lex.place_words.insert(n.substr(1));
+    else lex.not_names.insert(n);
+  }
   for (const auto& r : roster_full_names) {
     lex.roster.insert(r);
     auto sp = r.find(' ');
@@ -33,6 +36,7 @@ struct Word {
   bool capitalised;  // first letter upper case
   bool all_caps;
   bool sentence_start;
+  bool line_start;  // first word of its line (after a bullet)
   bool after_dot;  // "Mr." - the word is followed by '.'
 };
 
@@ -41,10 +45,15 @@ bool is_letter(unsigned char c) { return std::isalpha(c) || c >= 0x80; }
 std::vector<Word> words_of(std::string_view t) {
   std::vector<Word> out;
   bool sentence_start = true;
+  bool line_start = true;
   std::size_t i = 0;
   while (i < t.size()) {
     unsigned char c = static_cast<unsigned char>(t[i]);
     if (!is_letter(c)) {
+      if (c == '\n') line_start = true;
+      else if (!(c == ' ' || c == '\t' || c == '-' || c == '*' || c == '.' || std::isdigit(c) || c == 0xE2 ||
+                 c == 0x80 || c == 0xA2 || c == ')'))
+        line_start = false;  // a bullet or a list number keeps the line's start
       if (c == '.' || c == '!' || c == '?' || c == '\n' || c == ':' || c == '\t' || c == ',' ||
           c == ';' || c == '|' || c == '"' || c == '(')
         sentence_start = c != ',' ? true : sentence_start;
@@ -90,8 +99,10 @@ std::vector<Word> words_of(std::string_view t) {
     w.capitalised = std::isupper(static_cast<unsigned char>(sv[0])) != 0;
     w.all_caps = all_caps && letters >= 2;
     w.sentence_start = sentence_start;
+    w.line_start = line_start;
     w.after_dot = i < t.size() && t[i] == '.';
     sentence_start = false;
+    line_start = false;
     out.push_back(std::move(w));
   }
   return out;
@@ -170,6 +181,50 @@ std::vector<TextSpan> find_person_names(std::string_view text, const NameLexicon
     if (!found && i + 2 < w.size() && nameish(x) && x.capitalised && !x.all_caps && nameish(w[i + 1]) &&
         w[i + 1].capitalised && !w[i + 1].all_caps && adjacent(i, i + 1) && w[i + 2].start - w[i + 1].end <= 2 &&
         kPersonVerbs.count(w[i + 2].lower)) {
+      found = true;
+      end = i + 1;
+    }
+    // A list line that starts with a name: "Juniper Okafor - pupil premium", "Ishbel Kapoor,
+    // FSM", "Okafor, Juniper\t...".
+    if (!found && x.line_start && i + 1 < w.size() && nameish(x) && x.capitalised && !x.all_caps &&
+        nameish(w[i + 1]) && w[i + 1].capitalised && !w[i + 1].all_caps && w[i + 1].start - x.end <= 2 &&
+        !lex.place_words.count(w[i + 1].lower)) {
+      std::size_t after = w[i + 1].end;
+      std::string_view rest = text.substr(after, 4);
+      if (!rest.empty() && (rest[0] == ',' || rest[0] == '\t' || rest[0] == ':' || rest[0] == '(' ||
+                            rest.substr(0, 2) == " -" || rest.substr(0, 2) == " (" || rest.substr(0, 4) == " \xE2\x80\x93")) {
+        found = true;
+        end = i + 1;
+      }
+    }
+    // A capitalised word (or two) inside a sentence doing what people do: "but Anselm's
+    // now been off", "Kofi has been refusing".
+    if (!found && !x.sentence_start && nameish(x) && x.capitalised && !x.all_caps && x.lower.size() >= 3) {
+      std::size_t last = i;
+      if (i + 1 < w.size() && nameish(w[i + 1]) && w[i + 1].capitalised && !w[i + 1].all_caps && adjacent(i, i + 1))
+        last = i + 1;
+      std::string_view after = text.substr(w[last].end, 40);
+      auto lower_prefix = [&](std::string_view p) {
+        if (after.size() < p.size()) return false;
+        for (std::size_t k = 0; k < p.size(); ++k)
+          if (std::tolower(static_cast<unsigned char>(after[k])) != p[k]) return false;
+        return true;
+      };
+      for (std::string_view p : {"'s been", "'s now", "'s off", "'s not", "'s still", "'s back", "\xE2\x80\x99s been",
+                                 "\xE2\x80\x99s now", "\xE2\x80\x99s off", " has been", " had been", " is off",
+                                 " was off", " has had", " is on medication", " has a diagnosis", " was diagnosed",
+                                 " is still", " has not", " hasn't", " isn't", " wasn't", " told", " said", " disclosed"})
+        if (lower_prefix(p)) {
+          found = true;
+          end = last;
+          break;
+        }
+    }
+    // Two capitalised words inside a sentence that are not a place or an organisation.
+    if (!found && !x.sentence_start && i + 1 < w.size() && nameish(x) && x.capitalised && !x.all_caps &&
+        x.lower.size() >= 3 && nameish(w[i + 1]) && w[i + 1].capitalised && !w[i + 1].all_caps &&
+        w[i + 1].lower.size() >= 3 && adjacent(i, i + 1) && !lex.place_words.count(w[i + 1].lower) &&
+        !lex.place_words.count(x.lower) && (i + 2 >= w.size() || !w[i + 2].capitalised || !adjacent(i + 1, i + 2))) {
       found = true;
       end = i + 1;
     }
