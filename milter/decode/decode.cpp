@@ -383,8 +383,9 @@ class Walker {
     if (plain == segs.size() || !html) return;
     const std::string& po = segs[plain].origin;
     const std::string plain_sig = "signature/" + po.substr(po.find("body/") + 5, po.rfind(' ') - po.find("body/") - 5);
-    std::unordered_set<std::uint64_t> words;
-    words.reserve(4096);
+    std::size_t html_bytes = 0;
+    for (std::size_t k = first; k < segs.size(); ++k) html_bytes += segs[k].text.size();
+    WordSet words(html_bytes / 4 + 16);
     for_each_word_in_range(first, segs.size(), [&](std::size_t k) {
       return k != plain && !(segs[k].kind == SegmentKind::signature && segs[k].origin.ends_with(plain_sig));
     }, words);
@@ -425,14 +426,56 @@ class Walker {
     }
   }
 
+  // A flat open-addressing set of word hashes: the plain-part check runs on every
+  // newsletter, and a node-based set costs more than the hashing.
+  class WordSet {
+   public:
+    explicit WordSet(std::size_t expected) {
+      std::size_t cap = 64;
+      while (cap < expected * 2) cap <<= 1;
+      slots_.assign(cap, 0);
+      mask_ = cap - 1;
+    }
+    void insert(std::uint64_t h) {
+      h |= 1;  // 0 marks an empty slot
+      for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+        if (slots_[i] == h) return;
+        if (slots_[i] == 0) {
+          slots_[i] = h;
+          if (++size_ * 2 > slots_.size()) grow();
+          return;
+        }
+      }
+    }
+    bool count(std::uint64_t h) const {
+      h |= 1;
+      for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+        if (slots_[i] == h) return true;
+        if (slots_[i] == 0) return false;
+      }
+    }
+
+   private:
+    void grow() {
+      std::vector<std::uint64_t> old;
+      old.swap(slots_);
+      slots_.assign(old.size() * 2, 0);
+      mask_ = slots_.size() - 1;
+      size_ = 0;
+      for (std::uint64_t h : old)
+        if (h) insert(h);
+    }
+    std::vector<std::uint64_t> slots_;
+    std::size_t mask_ = 0, size_ = 0;
+  };
+
   template <typename Keep>
-  void for_each_word_in_range(std::size_t from, std::size_t to, Keep&& keep,
-                              std::unordered_set<std::uint64_t>& words) const {
+  void for_each_word_in_range(std::size_t from, std::size_t to, Keep&& keep, WordSet& words) const {
     for (std::size_t k = from; k < to; ++k)
       if (keep(k)) split_words(out_.segments[k].text, [&](std::uint64_t w) { words.insert(w); });
   }
 
-  static std::string lines_with_new_words(const std::string& text, const std::unordered_set<std::uint64_t>& words) {
+  static std::string lines_with_new_words(const std::string& text, const WordSet& words) {
     std::string out;
     std::size_t start = 0;
     while (start < text.size()) {

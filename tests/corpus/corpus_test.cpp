@@ -118,10 +118,18 @@ TEST(Corpus, AttachmentSetMatchesEveryLabel) {
   EXPECT_TRUE(r.mismatches.empty()) << r.mismatches.size() << " messages differ from their labels";
 }
 
-// The held-out set was written by someone who never saw the rules; it is reported, not
-// tuned on. The bound only catches a regression.
+// Written by a third author who never saw the rules. Its first-look scores are in the
+// README; it was then used to generalise rules, so it must keep scoring well.
 TEST(Corpus, HeldOutSetIsReported) {
   Result r = run("heldout");
+  EXPECT_GE(r.messages, 60);
+  EXPECT_GE(r.macro_f1, 0.95);
+}
+
+// Written last by a fourth author who never saw the rules, and never tuned on: the honest
+// measure of mail the filter has not seen. Reported; the bound only catches a regression.
+TEST(Corpus, BlindSetIsReported) {
+  Result r = run("blind");
   EXPECT_GE(r.messages, 60);
   EXPECT_GE(r.macro_f1, 0.85);
 }
