@@ -263,8 +263,12 @@ class Walker {
       }
       trim_trailing_space(html.text);
       add_segment(origin, SegmentKind::body, std::move(html.text));
+      // Targets already shown in the text (after their anchor text) are read there, with
+      // their context; the links segment keeps the rest (images, forms, a link whose
+      // target differs from what the text shows).
       std::string links;
       for (const std::string& l : html.links) {
+        if (html.text.find(l) != std::string::npos) continue;
         links += l;
         links += '\n';
       }

@@ -2,6 +2,10 @@
 
 #include <hs.h>
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -79,6 +83,9 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
                                                   const std::filesystem::path& cache_dir) {
   std::unique_ptr<HsDatabases> out(new HsDatabases());
   out->widths_.assign(patterns.size(), -1);
+  out->max_widths_.assign(patterns.size(), 512);
+  out->refine_.resize(patterns.size());
+  std::vector<bool> needs_refine(patterns.size(), false);
 
   // Check every pattern alone first: the error then names the rule, and the width tells
   // whether start-of-match is needed.
@@ -96,9 +103,12 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
       std::free(info);
       refuse(p.origin, "pattern can match the empty string");
     }
-    if ((info->max_width != UINT_MAX && info->min_width == info->max_width) || !p.need_start) {
+    const bool fixed = info->max_width != UINT_MAX && info->min_width == info->max_width;
+    out->max_widths_[i] = info->max_width == UINT_MAX ? 512u : std::min(info->max_width, 4096u);
+    if (fixed || !p.need_start || !p.start_in_scan) {
       out->widths_[i] = static_cast<int>(info->min_width);
       f = 0;
+      if (!fixed && p.need_start) needs_refine[i] = true;
     } else {
       f = HS_FLAG_SOM_LEFTMOST;
     }
@@ -154,10 +164,40 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
   };
   const char* names[kHsViews] = {"anchors", "compact", "context"};
   for (int v = 0; v < kHsViews; ++v) out->dbs_[v] = build(out->ids_[v], names[v]);
+  for (std::size_t i = 0; i < patterns.size(); ++i) {
+    if (!needs_refine[i]) continue;
+    hs_database_t* db = nullptr;
+    const std::string cached = cache_file.empty() ? "" : cache_file.string() + ".start" + std::to_string(i);
+    if (!cached.empty()) {
+      std::ifstream in(cached, std::ios::binary);
+      std::string blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (!in.bad() && !blob.empty() && hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
+        out->refine_[i].reset(db);
+        continue;
+      }
+    }
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile(patterns[i].expression.c_str(), HS_FLAG_SOM_LEFTMOST | HS_FLAG_UTF8, HS_MODE_BLOCK, &plat,
+                   &db, &err) != HS_SUCCESS) {
+      CompileError guard(err);
+      refuse(patterns[i].origin, std::string("Hyperscan cannot track where this pattern starts: ") + err->message);
+    }
+    out->refine_[i].reset(db);
+    if (!cached.empty()) {
+      std::string blob = serialize(db);
+      std::ofstream o(cached + ".tmp", std::ios::binary);
+      std::error_code ec;
+      if (o && o.write(blob.data(), static_cast<std::streamsize>(blob.size())) && (o.close(), true))
+        std::filesystem::rename(cached + ".tmp", cached, ec);
+    }
+  }
 
   hs_scratch_t* scratch = nullptr;
-  for (const DbPtr& d : out->dbs_) {
-    hs_database_t* db = d.get();
+  std::vector<const DbPtr*> all;
+  for (const DbPtr& d : out->dbs_) all.push_back(&d);
+  for (const DbPtr& d : out->refine_) all.push_back(&d);
+  for (const DbPtr* d : all) {
+    hs_database_t* db = d->get();
     if (db && hs_alloc_scratch(db, &scratch) != HS_SUCCESS)
       throw ConfigError("rules", 0, "Hyperscan cannot allocate scratch space");
   }
@@ -175,6 +215,26 @@ void HsDatabases::check(const std::string& expression, const std::string& origin
   bool empty = info->min_width == 0;
   std::free(info);
   if (empty) refuse(origin, "pattern can match the empty string");
+}
+
+std::size_t HsDatabases::exact_start(unsigned pattern, std::string_view text, std::size_t approx,
+                                     std::size_t end) const {
+  const hs_database_t* db = refine_[pattern].get();
+  if (!db) return approx;
+  std::size_t lo = end > max_widths_[pattern] ? end - max_widths_[pattern] : 0;
+  struct Ctx {
+    std::size_t want_end;
+    std::size_t best;
+  } ctx{end - lo, SIZE_MAX};
+  auto on_match = [](unsigned, unsigned long long from, unsigned long long to, unsigned, void* p) noexcept -> int {
+    auto* c = static_cast<Ctx*>(p);
+    if (to == c->want_end && from < c->best) c->best = static_cast<std::size_t>(from);
+    return 0;
+  };
+  ScratchLease scratch(*this);
+  if (hs_scan(db, text.data() + lo, static_cast<unsigned>(end - lo), 0, scratch.get(), on_match, &ctx) != HS_SUCCESS)
+    throw ScanError("hyperscan scan failed");
+  return ctx.best == SIZE_MAX ? approx : lo + ctx.best;
 }
 
 HsDatabases::~HsDatabases() = default;

@@ -39,6 +39,10 @@ struct HsPattern {
   // terms only need to be located within a window: their start is taken as end - the
   // pattern's minimum width, which spares Hyperscan the costly start-of-match tracking.
   bool need_start = true;
+  // Track the start inside the main scan (acronyms, whose first word is checked at once).
+  // Otherwise a variable-width pattern that needs its start is scanned without
+  // start-of-match and its start is found afterwards, per hit, by exact_start().
+  bool start_in_scan = false;
 };
 
 struct HsHit {
@@ -64,6 +68,10 @@ class HsDatabases {
   // position of `text` in the segment). Throws ScanError on a Hyperscan failure.
   void scan(HsView view, std::string_view text, std::vector<HsHit>& out, std::size_t offset = 0) const;
   bool has(HsView view) const { return dbs_[static_cast<int>(view)] != nullptr; }
+  // The exact (leftmost) start of a hit of `pattern` that ends at `end` in `text`. Patterns
+  // scanned without start-of-match have a small database of their own with it: it runs
+  // over the few hundred bytes before the hit only, so hits (rare) pay, not the text.
+  std::size_t exact_start(unsigned pattern, std::string_view text, std::size_t approx, std::size_t end) const;
 
   std::size_t size() const { return widths_.size(); }
   bool loaded_from_cache() const { return from_cache_; }
@@ -83,6 +91,8 @@ class HsDatabases {
   DbPtr dbs_[kHsViews];
   std::vector<unsigned> ids_[kHsViews];  // db-local id -> pattern index
   std::vector<int> widths_;                       // start = end - width, or -1 (SOM used)
+  std::vector<DbPtr> refine_;                     // per pattern: SOM database, or null
+  std::vector<unsigned> max_widths_;              // per pattern, capped
   mutable std::mutex pool_mutex_;
   mutable std::vector<ScratchPtr> pool_;
   ScratchPtr prototype_;

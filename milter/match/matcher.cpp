@@ -215,9 +215,13 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
   std::vector<SpanList> ref_spans(rules_.refs().size());
   std::vector<std::vector<Span>> rule_anchors(rules.size());
   std::vector<std::size_t> url_hints;
-  auto take = [&](const std::vector<HsHit>& hits) {
-    for (const HsHit& h : hits) {
+  const HsDatabases& dbs = rules_.databases();
+  auto take = [&](std::vector<HsHit>& hits) {
+    for (HsHit& h : hits) {
       const auto& pi = info[h.id];
+      // Anchors' exact starts are found per hit (see HsDatabases::exact_start).
+      if (!pi.url && (pi.rule >= 0 || std::find(anchor_refs_.begin(), anchor_refs_.end(), pi.lexicon) != anchor_refs_.end()))
+        h.from = dbs.exact_start(h.id, norm.text, h.from, h.to);
       if (pi.url) {
         url_hints.push_back(h.from);
       } else if (pi.lexicon >= 0) {
@@ -235,7 +239,6 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       }
     }
   };
-  const HsDatabases& dbs = rules_.databases();
   std::vector<HsHit> hits;
   dbs.scan(HsView::anchors, norm.text, hits);
   take(hits);
@@ -245,9 +248,10 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     NormText compact = compact_digits(norm);
     std::vector<HsHit> chits;
     dbs.scan(HsView::compact, compact.text, chits);
-    for (const HsHit& h : chits) {
+    for (HsHit& h : chits) {
       int ri = info[h.id].rule;
       if (ri < 0 || (only_rule >= 0 && ri != only_rule)) continue;
+      h.from = dbs.exact_start(h.id, compact.text, h.from, h.to);
       const Rule& r = rules[ri];
       if (!r.validator.empty() &&
           !find_validator(r.validator)(std::string_view(compact.text).substr(h.from, h.to - h.from)))
@@ -263,6 +267,15 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       if (url_refs_.back() >= 0) ref_spans[url_refs_.back()].push({u.start, u.end});
     }
   }
+  // Nothing that could start a finding: the rest of the pass has nothing to do.
+  const bool listy = ref_people_list_ >= 0 && looks_like_list(norm.text);
+  bool any_anchor = listy;
+  for (std::size_t ri = 0; ri < rules.size() && !any_anchor; ++ri) {
+    const Rule& r = rules[ri];
+    if (r.anchor_ref == ref_people_list_) continue;  // decided by `listy`
+    any_anchor = r.anchor_ref >= 0 ? !ref_spans[r.anchor_ref].v.empty() : !rule_anchors[ri].empty();
+  }
+  if (!any_anchor) return;
   Breaks breaks = compute_breaks(norm.text);
   // The window of rule `r` around anchor `a` (the same one its conditions are checked in).
   auto window = [&](const Rule& r, Span a) -> Span {
@@ -288,7 +301,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     // Text shaped like a list or table (three short lines with a tab, comma, bar or
     // " - ", or with four digits) may be a list of people: the people-list detector reads
     // list-detail on every line of it.
-    if (ref_people_list_ >= 0 && looks_like_list(norm.text)) regions.push_back({0, n});
+    if (listy) regions.push_back({0, n});
     for (std::size_t ri = 0; ri < rules.size(); ++ri) {
       const Rule& r = rules[ri];
       if (only_rule >= 0 && static_cast<int>(ri) != only_rule) continue;

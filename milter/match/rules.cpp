@@ -111,7 +111,7 @@ class RuleLoader {
         }
         if (merged.empty()) continue;
         patterns.push_back({merged, everywhere.count(ref) ? HsView::anchors : HsView::context, origin,
-                            anchors.count(ref) > 0 || acronym});
+                            anchors.count(ref) > 0 || acronym, acronym});
         rs_.pattern_info_.push_back({-1, ref, false, acronym});
       }
     }

@@ -6,7 +6,9 @@ namespace pm {
 namespace {
 
 NameLexicon lex(std::vector<std::string> roster = {}) {
-  return NameLexicon::build({"ellie", "jack", "amelia", "grace?", "will?"}, {"monday", "year", "dear"}, roster);
+  // "~word": a word that makes a capitalised pair a place or an organisation.
+  return NameLexicon::build({"ellie", "jack", "amelia", "grace?", "will?"},
+                            {"monday", "year", "dear", "~policy", "~school", "~baths"}, roster);
 }
 
 std::vector<std::string> names(std::string_view t, const NameLexicon& l = lex()) {
@@ -34,6 +36,15 @@ TEST(Names, NotEveryCapitalIsAPerson) {
   EXPECT_TRUE(names("Our Safeguarding and Child Protection Policy is on the website").empty());
   EXPECT_TRUE(names("St Anne's pupils raised money").empty());  // a saint, not Anne
   EXPECT_TRUE(names("Dear Parents, Year 5 swimming starts Monday").empty());
+}
+
+TEST(Names, ListLinesAndPersonGrammarFindUnknownNames) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(names("Group:\nJuniper Okafor - pupil premium\nTiberius Ogunleye, LAC"),
+            (V{"Juniper Okafor", "Tiberius Ogunleye"}));
+  EXPECT_EQ(names("Don't repeat this, but Anselm's now been off six weeks"), (V{"Anselm"}));
+  EXPECT_EQ(names("you're getting Barnaby Achterberg in April"), (V{"Barnaby Achterberg"}));
+  EXPECT_TRUE(names("we are visiting the Roman Baths in December").empty());
 }
 
 TEST(Names, PersonVerbsAndRosterFindUnknownNames) {
