@@ -18,4 +18,7 @@ std::string detect_to_utf8(std::string_view bytes);
 
 bool is_valid_utf8(std::string_view s);
 
+// Appends one code point as UTF-8 (shared with the HTML entity decoder).
+void append_utf8(std::string& out, char32_t cp);
+
 }  // namespace pm::text
