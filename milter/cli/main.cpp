@@ -76,7 +76,16 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  if (config.empty()) config = pm::default_config_path();
+  if (config.empty()) {
+    config = pm::default_config_path();
+    std::error_code ec;
+    if (!std::filesystem::exists(config, ec) && std::string(argv[i]) != "help") {
+      std::fprintf(stderr,
+                   "policyctl: no configuration at %s (run from the repository root, or pass --config FILE)\n",
+                   config.c_str());
+      return 2;
+    }
+  }
   std::string cmd = argv[i++];
   pm::cli::Args args(argv + i, argv + argc);
   if (cmd == "scan") return pm::cli::scan(config, args);

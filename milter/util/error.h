@@ -13,7 +13,7 @@ namespace pm {
 class ConfigError : public std::runtime_error {
  public:
   ConfigError(std::string file, int line, const std::string& message)
-      : std::runtime_error(file + ":" + std::to_string(line) + ": " + message),
+      : std::runtime_error(file + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + message),
         file_(std::move(file)),
         line_(line) {}
   const std::string& file() const { return file_; }
