@@ -176,18 +176,24 @@ int run(ReviewService& svc, const Args& args) {
 
 }  // namespace
 
-int quarantine(const std::filesystem::path& config, const Args& args) {
+std::optional<int> help_or_load(const char* usage, const std::filesystem::path& config, const Args& args,
+                                ReviewConfig& out) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
-    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    std::fputs(usage, args.empty() ? stderr : stdout);
     return args.empty() ? 2 : 0;
   }
-  ReviewConfig cfg;
   try {
-    cfg = load_review_config(config);
+    out = load_review_config(config);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "policyctl: %s\n", e.what());
     return 2;
   }
+  return std::nullopt;
+}
+
+int quarantine(const std::filesystem::path& config, const Args& args) {
+  ReviewConfig cfg;
+  if (auto rc = help_or_load(kUsage, config, args, cfg)) return *rc;
   try {
     QuarantineStore store(cfg.quarantine_dir);
     UserStore users(cfg.users_db);

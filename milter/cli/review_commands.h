@@ -17,11 +17,20 @@
 // Every change is audited in the store as "policyctl:<login of the admin>".
 #pragma once
 
+#include <optional>
+
 #include "cli/commands.h"
+#include "review/config.h"
 
 namespace pm::cli {
 
 int quarantine(const std::filesystem::path& config, const Args& args);
+
+// The start both commands share: with no arguments or --help, prints `usage` and returns
+// the exit status; otherwise loads the review configuration into `out` (an error is
+// printed and gives status 2) and returns nothing.
+std::optional<int> help_or_load(const char* usage, const std::filesystem::path& config, const Args& args,
+                                ReviewConfig& out);
 int users(const std::filesystem::path& config, const Args& args);
 
 }  // namespace pm::cli

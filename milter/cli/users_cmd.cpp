@@ -88,17 +88,8 @@ void print_totp(const std::string& secret, const std::string& login, const std::
 }  // namespace
 
 int users(const std::filesystem::path& config, const Args& args) {
-  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
-    std::fputs(kUsage, args.empty() ? stderr : stdout);
-    return args.empty() ? 2 : 0;
-  }
   ReviewConfig cfg;
-  try {
-    cfg = load_review_config(config);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "policyctl: %s\n", e.what());
-    return 2;
-  }
+  if (auto rc = help_or_load(kUsage, config, args, cfg)) return *rc;
   const std::string cmd = args[0];
   std::vector<std::string> positional;
   Account acct;

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include "util/error.h"
+#include "util/toml_read.h"
 #include "util/strings.h"
 
 #ifndef PM_SYSCONFDIR
@@ -13,20 +14,13 @@ namespace pm {
 
 namespace {
 
-int line_of(const toml::node* n) { return n ? static_cast<int>(n->source().begin.line) : 0; }
+int line_of(const toml::node* n) { return toml_line(n); }
 
 std::vector<std::string> string_list(const std::string& file, const toml::table& t, const char* key,
                                      bool lower = true) {
-  std::vector<std::string> out;
-  const toml::node* n = t.get(key);
-  if (!n) return out;
-  const toml::array* a = n->as_array();
-  if (!a) throw ConfigError(file, line_of(n), std::string(key) + " must be a list of strings");
-  for (const auto& e : *a) {
-    auto s = e.value<std::string>();
-    if (!s) throw ConfigError(file, line_of(&e), std::string(key) + " must be a list of strings");
-    out.push_back(lower ? to_lower_ascii(*s) : *s);
-  }
+  std::vector<std::string> out = toml_strings(file, t.get(key), key);
+  if (lower)
+    for (auto& s : out) s = to_lower_ascii(s);
   return out;
 }
 

@@ -198,9 +198,10 @@ Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names
       for (const Condition& cond : *conds)
         for (int ref : cond.refs) names |= ref == ref_person_ || ref == ref_people_list_;
     uses_names_.push_back(names);
-    if (r.anchor_ref >= 0 && std::find(anchor_refs_.begin(), anchor_refs_.end(), r.anchor_ref) == anchor_refs_.end())
-      anchor_refs_.push_back(r.anchor_ref);
   }
+  anchors_ref_.assign(rules_.refs().size(), false);
+  for (const Rule& r : rules_.rules())
+    if (r.anchor_ref >= 0) anchors_ref_[r.anchor_ref] = true;
 }
 
 void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out,
@@ -220,7 +221,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     for (HsHit& h : hits) {
       const auto& pi = info[h.id];
       // Anchors' exact starts are found per hit (see HsDatabases::exact_start).
-      if (!pi.url && (pi.rule >= 0 || std::find(anchor_refs_.begin(), anchor_refs_.end(), pi.lexicon) != anchor_refs_.end()))
+      if (!pi.url && (pi.rule >= 0 || (pi.lexicon >= 0 && anchors_ref_[pi.lexicon])))
         h.from = dbs.exact_start(h.id, norm.text, h.from, h.to);
       if (pi.url) {
         url_hints.push_back(h.from);

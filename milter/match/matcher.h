@@ -47,7 +47,7 @@ class Matcher {
   std::vector<int> url_refs_;  // by UrlClass, then url:any last
   std::vector<bool> own_words_;  // per rule: its category counts only the sender's own words
   std::vector<bool> uses_names_;  // per rule: its anchor or conditions need the name detector
-  std::vector<int> anchor_refs_;  // refs some rule is anchored on (context is scanned around them)
+  std::vector<bool> anchors_ref_;  // per ref: some rule is anchored on it (its hits need exact starts)
 };
 
 }  // namespace pm

@@ -13,6 +13,7 @@
 #include "match/urls.h"
 #include "policy/validators.h"
 #include "util/error.h"
+#include "util/toml_read.h"
 #include "util/strings.h"
 
 namespace pm {
@@ -198,16 +199,7 @@ class RuleLoader {
 
   static std::vector<std::string> strings(const std::string& file, const toml::node* node,
                                           const std::string& what) {
-    std::vector<std::string> out;
-    if (!node) return out;
-    const toml::array* arr = node->as_array();
-    if (!arr) throw ConfigError(file, line_of(*node), what + " must be a list of strings");
-    for (const auto& e : *arr) {
-      auto s = e.value<std::string>();
-      if (!s) throw ConfigError(file, line_of(e), what + " must be a list of strings");
-      out.push_back(*s);
-    }
-    return out;
+    return toml_strings(file, node, what);
   }
 
   void load_urls(const std::string& file, const toml::table& t) {
