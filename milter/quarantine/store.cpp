@@ -1,5 +1,8 @@
 #include "quarantine/store.h"
 
+#include "quarantine/store_internal.h"
+#include "quarantine/put_side.h"
+
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/random.h>
@@ -86,143 +89,9 @@ constexpr const char* kColumns =
     "id, received_at, queue_id, sender, recipients, held_recipients, subject, categories, "
     "rules, action, snapshot, size, status, status_at, status_by, released_recipients";
 
-// A prepared statement, finalised on scope exit.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
-      throw StoreError(std::string("quarantine index: ") + sqlite3_errmsg(db));
-  }
-  ~Stmt() { sqlite3_finalize(st_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
+// Stmt, exec, Transaction, Fd, file helpers, ids, JSON lists: quarantine/store_internal.h.
+using namespace store_detail;
 
-  Stmt& bind(int i, std::string_view s) {
-    // An empty view may have a null data(), which SQLite would store as NULL.
-    check(sqlite3_bind_text(st_, i, s.empty() ? "" : s.data(), static_cast<int>(s.size()),
-                            SQLITE_TRANSIENT));
-    return *this;
-  }
-  Stmt& bind(int i, std::int64_t v) {
-    check(sqlite3_bind_int64(st_, i, v));
-    return *this;
-  }
-  // True while there is a row; throws on error.
-  bool step() {
-    int rc = sqlite3_step(st_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw StoreError(std::string("quarantine index: ") + sqlite3_errmsg(db_));
-  }
-  std::string text(int col) const {
-    auto p = sqlite3_column_text(st_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
-             : std::string();
-  }
-  std::int64_t integer(int col) const { return sqlite3_column_int64(st_, col); }
-
- private:
-  void check(int rc) {
-    if (rc != SQLITE_OK) throw StoreError(std::string("quarantine index: ") + sqlite3_errmsg(db_));
-  }
-  sqlite3* db_;
-  sqlite3_stmt* st_ = nullptr;
-};
-
-void exec(sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errmsg(db);
-    sqlite3_free(err);
-    throw StoreError("quarantine index: " + msg);
-  }
-}
-
-// A transaction that rolls back unless committed.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) { exec(db_, "BEGIN IMMEDIATE"); }
-  ~Transaction() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  void commit() {
-    exec(db_, "COMMIT");
-    done_ = true;
-  }
-
- private:
-  sqlite3* db_;
-  bool done_ = false;
-};
-
-// An fd closed on scope exit.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
-[[noreturn]] void fail(const std::string& what, const fs::path& p) {
-  throw StoreError(what + " " + p.string() + ": " + std::strerror(errno));
-}
-
-void fsync_dir(const fs::path& dir) {
-  Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (d.fd < 0) fail("open", dir);
-  if (::fsync(d.fd) != 0) fail("fsync", dir);
-}
-
-void make_private_dir(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw StoreError("create " + dir.string() + ": " + ec.message());
-  // Group-writable: the review page runs as its own user in the store's group and changes
-  // held mail (through this code); setgid keeps new files in that group.
-  if (::chmod(dir.c_str(), 02770) != 0) fail("chmod", dir);
-}
-
-std::string new_id() {
-  unsigned char rnd[8];
-  if (::getrandom(rnd, sizeof rnd, 0) != static_cast<ssize_t>(sizeof rnd))
-    throw StoreError(std::string("getrandom: ") + std::strerror(errno));
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-  std::string id = stamp;
-  id.push_back('-');
-  static const char* hex = "0123456789abcdef";
-  for (unsigned char c : rnd) {
-    id.push_back(hex[c >> 4]);
-    id.push_back(hex[c & 15]);
-  }
-  return id;
-}
-
-// Ids come from reviewers' URLs: accept only what new_id() makes, so no path tricks.
-bool valid_id(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-')) return false;
-  return true;
-}
-
-std::string to_json(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
-
-std::vector<std::string> from_json(const std::string& s) {
-  auto j = nlohmann::json::parse(s, nullptr, false);
-  if (!j.is_array()) return {};
-  std::vector<std::string> out;
-  for (auto& e : j)
-    if (e.is_string()) out.push_back(e.get<std::string>());
-  return out;
-}
 
 QuarantineItem read_item(const Stmt& st) {
   QuarantineItem it;
@@ -271,98 +140,100 @@ int bind_filter(Stmt& st, const QuarantineFilter& f) {
 
 void QuarantineStore::DbCloser::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 
-QuarantineStore::QuarantineStore(fs::path dir) : dir_(std::move(dir)) {
+namespace store_detail {
+namespace {
+
+bool has_column(sqlite3* db, const char* table, const char* column) {
+  Stmt cols(db, (std::string("PRAGMA table_info(") + table + ")").c_str());
+  while (cols.step())
+    if (cols.text(1) == column) return true;
+  return false;
+}
+
+// Step 1: the schema as it was before migrations existed (every statement idempotent, so
+// stores created then, at user_version 0, pass through it unchanged).
+void migrate_baseline(sqlite3* db) {
+  exec(db, kSchema);
+  // Stores created before partial release existed lack this column.
+  if (!has_column(db, "messages", "released_recipients"))
+    exec(db, "ALTER TABLE messages ADD COLUMN released_recipients TEXT NOT NULL DEFAULT '[]'");
+}
+
+// Issue 11: put() is idempotent per message - a retry of a deferred message (new queue
+// id, same envelope and bytes) finds the held copy by its digest.
+void migrate_put_digest(sqlite3* db) {
+  if (!has_column(db, "messages", "digest")) exec(db, "ALTER TABLE messages ADD COLUMN digest TEXT");
+  exec(db, "CREATE UNIQUE INDEX IF NOT EXISTS messages_digest ON messages(digest) WHERE digest IS NOT NULL");
+}
+
+struct Migration {
+  const char* what;
+  void (*apply)(sqlite3*);
+};
+// Applied in order, each once: PRAGMA user_version counts the steps applied. Append new
+// steps at the end; never change or reorder one that has shipped.
+const Migration kMigrations[] = {
+    {"baseline schema", migrate_baseline},
+    {"put digest (idempotent put)", migrate_put_digest},
+};
+
+int user_version(sqlite3* db) {
+  Stmt v(db, "PRAGMA user_version");
+  return v.step() ? static_cast<int>(v.integer(0)) : 0;
+}
+
+}  // namespace
+
+void apply_migrations(sqlite3* db) {
+  const int total = static_cast<int>(std::size(kMigrations));
+  if (user_version(db) >= total) return;
+  // One transaction per step; the version is re-read under the write lock, so two
+  // processes opening an old store at once apply each step once.
+  for (;;) {
+    Transaction tx(db);
+    int v = user_version(db);
+    if (v >= total) return;
+    kMigrations[v].apply(db);
+    exec(db, ("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
+    tx.commit();
+  }
+}
+
+}  // namespace store_detail
+
+QuarantineStore::QuarantineStore(fs::path dir) : QuarantineStore(std::move(dir), false) {}
+
+QuarantineStore::QuarantineStore(fs::path dir, bool tolerate_corrupt) : dir_(std::move(dir)) {
   make_private_dir(dir_);
   make_private_dir(dir_ / "msg");
+  open_index(tolerate_corrupt);
+}
+
+void QuarantineStore::open_index(bool tolerate_corrupt) {
   fs::path index = dir_ / "index.sqlite";
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(index.c_str(), &raw,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::lock_guard lock(mu_);
   db_.reset(raw);
   if (rc != SQLITE_OK)
     throw StoreError("open " + index.string() + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
   ::chmod(index.c_str(), 0660);  // WAL and SHM files inherit the index's mode
   sqlite3_busy_timeout(db_.get(), 10000);
-  exec(db_.get(), "PRAGMA journal_mode=WAL");
-  exec(db_.get(), "PRAGMA synchronous=FULL");
-  exec(db_.get(), "PRAGMA foreign_keys=ON");
-  std::lock_guard lock(mu_);
-  exec(db_.get(), kSchema);
-  // Stores created before partial release existed lack this column.
-  bool has_released = false;
-  {
-    Stmt cols(db_.get(), "PRAGMA table_info(messages)");
-    while (cols.step())
-      if (cols.text(1) == "released_recipients") has_released = true;
+  try {
+    exec(db_.get(), "PRAGMA journal_mode=WAL");
+    exec(db_.get(), "PRAGMA synchronous=FULL");
+    exec(db_.get(), "PRAGMA foreign_keys=ON");
+    apply_migrations(db_.get());
+  } catch (const IndexCorrupt&) {
+    // The put side reports a corrupt index (health()) instead of refusing to start.
+    if (!tolerate_corrupt) throw;
   }
-  if (!has_released)
-    exec(db_.get(), "ALTER TABLE messages ADD COLUMN released_recipients TEXT NOT NULL DEFAULT '[]'");
 }
-
-QuarantineStore::~QuarantineStore() = default;
 
 fs::path QuarantineStore::message_path(std::string_view id) const {
   if (!valid_id(id)) throw std::invalid_argument("bad quarantine id");
   return dir_ / "msg" / (std::string(id) + ".eml");
-}
-
-std::string QuarantineStore::put(std::string_view message, const QuarantineInput& in) {
-  const std::string id = new_id();
-  const fs::path final_path = message_path(id);
-  const fs::path tmp_path = dir_ / "msg" / ("." + id + ".tmp");
-  {
-    Fd f(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660));
-    if (f.fd < 0) fail("create", tmp_path);
-    ::fchmod(f.fd, 0660);  // whatever the umask
-    const char* p = message.data();
-    std::size_t left = message.size();
-    while (left > 0) {
-      ssize_t n = ::write(f.fd, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        int e = errno;
-        ::unlink(tmp_path.c_str());
-        errno = e;
-        fail("write", tmp_path);
-      }
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
-    if (::fsync(f.fd) != 0) {
-      int e = errno;
-      ::unlink(tmp_path.c_str());
-      errno = e;
-      fail("fsync", tmp_path);
-    }
-  }
-  if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp_path.c_str());
-    errno = e;
-    fail("rename", final_path);
-  }
-  try {
-    fsync_dir(dir_ / "msg");
-    std::lock_guard lock(mu_);
-    Transaction tx(db_.get());
-    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-    Stmt st(db_.get(),
-            "INSERT INTO messages(id, received_at, queue_id, sender, recipients, held_recipients,"
-            " subject, categories, rules, action, snapshot, size, verdict_json, status, status_at,"
-            " status_by) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,'held',?,'policy-milter')");
-    st.bind(1, id).bind(2, now).bind(3, in.queue_id).bind(4, in.sender);
-    st.bind(5, to_json(in.recipients)).bind(6, to_json(in.held_recipients)).bind(7, in.subject);
-    st.bind(8, to_json(in.categories)).bind(9, to_json(in.rules)).bind(10, in.action);
-    st.bind(11, in.snapshot).bind(12, static_cast<std::int64_t>(message.size()));
-    st.bind(13, in.verdict_json).bind(14, now);
-    st.step();
-    audit_locked("policy-milter", "quarantined", id, in.queue_id.empty() ? "" : "queue id " + in.queue_id);
-    tx.commit();
-  } catch (...) {
-    ::unlink(final_path.c_str());
-    throw;
-  }
-  return id;
 }
 
 std::vector<QuarantineItem> QuarantineStore::list(const QuarantineFilter& f) const {
@@ -479,6 +350,7 @@ void QuarantineStore::change_status(std::string_view id, QuarantineStatus to,
   if (drop_content) {
     fs::path p = message_path(id);
     if (::unlink(p.c_str()) != 0 && errno != ENOENT) fail("unlink", p);
+    ::unlink(envelope_path(dir_, id).c_str());  // the put side's sidecar (store_put.cpp)
     fsync_dir(dir_ / "msg");
   }
 }
@@ -615,10 +487,7 @@ void QuarantineStore::audit(std::string_view actor, std::string_view action,
 
 void QuarantineStore::audit_locked(std::string_view actor, std::string_view action,
                                    std::string_view message_id, std::string_view note) {
-  Stmt st(db_.get(), "INSERT INTO audit(at, actor, action, message_id, note) VALUES(?,?,?,?,?)");
-  st.bind(1, static_cast<std::int64_t>(std::time(nullptr))).bind(2, actor).bind(3, action);
-  st.bind(4, message_id).bind(5, note);
-  st.step();
+  insert_audit(db_.get(), actor, action, message_id, note);
 }
 
 std::vector<AuditEntry> QuarantineStore::audit_log(std::string_view message_id,

@@ -10,8 +10,14 @@
 //   sent once by whichever process runs first; `dismissals` - "not a violation" records
 //   for the IT admin: rule + short redacted context)
 //
-// Durability contract of put(): the message file is written, fsync'ed, renamed into place,
-// its directory fsync'ed, and only then the row is committed (synchronous=FULL). put()
+//   msg/<id>.env      the row's envelope and labels as JSON (written with the message, not
+//                     fsync'ed): lets start-up re-index a message file the index lost
+//   index.sqlite.displaced-<time>  an index that was replaced under the running store,
+//                     kept for the admin after its held rows were merged into the new one
+//
+// Durability contract of put() (see "The put side" below): the message file is written,
+// fsync'ed, renamed into place, its directory fsync'ed, and only then the row is committed
+// (WAL, synchronous=FULL: the commit is fsync'ed; concurrent puts share one commit). put()
 // returns only after all of that; any failure throws and leaves no row, so the daemon
 // answers a temporary failure and the MTA keeps the mail.
 //
@@ -27,6 +33,7 @@
 // the SQLite handle, file writes happen outside it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -45,6 +52,11 @@ class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+// SQLite found the index corrupt (SQLITE_CORRUPT, SQLITE_NOTADB).
+class IndexCorrupt : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
 
 enum class QuarantineStatus { held, released, refused, deleted };
 const char* to_string(QuarantineStatus s);
@@ -62,6 +74,38 @@ struct QuarantineInput {
   std::string action;                        // "quarantine"
   std::string snapshot;                      // rules snapshot that judged it
   std::string verdict_json;                  // full verdict incl. findings and segments
+  // Idempotency key (message_digest()): a second put() with the digest of a message that
+  // is still held returns the first one's id and stores nothing. "" = no de-duplication.
+  std::string digest;
+};
+
+// The idempotency key of a held message: BLAKE2b over the envelope (sender, recipients in
+// any order) and the bytes as received, minus what the MTA adds itself - header fields
+// that carry this delivery's queue id (Postfix's own Received:, a Message-ID it made up),
+// since the client's retry of a deferred message gets a new queue id. Hex, 64 characters.
+std::string message_digest(std::string_view sender, const std::vector<std::string>& recipients,
+                           std::string_view message, std::string_view queue_id);
+
+// What the put side knows about the index (health()); written to <dir>/health.json on every
+// change so `policyctl status` shows it.
+struct StoreHealth {
+  bool ok = true;              // false: quarantining stopped (held mail is deferred)
+  std::string problem;         // why, for the log and `policyctl status`; "" when ok
+  std::int64_t since = 0;      // unix seconds of the last change
+  std::size_t reindexed = 0;   // message files put back into the index (start-up, recovery)
+  std::size_t orphans = 0;     // message files that could not be re-indexed (reported)
+  std::size_t missing = 0;     // held rows whose message file is gone (reported)
+  std::vector<std::string> orphan_ids, missing_ids;  // the first few of each
+  std::vector<std::string> events;                   // recoveries since start, newest last
+};
+
+// Settings of the put side ([quarantine] in policy-milter.toml).
+struct PutSettings {
+  // Longest a put() waits for the index (a lock held by another process), counted from
+  // the put's start; then it throws and the daemon defers the message. Keep it well under
+  // Postfix's milter_content_timeout.
+  std::chrono::milliseconds put_timeout{20000};
+  bool integrity_check = true;  // PRAGMA quick_check when the daemon opens the store
 };
 
 struct QuarantineItem {
@@ -103,15 +147,43 @@ struct AuditEntry {
 
 class QuarantineStore {
  public:
-  // Creates the directory (0750), the index and the schema when missing.
+  // Creates the directory (0750), the index and the schema when missing; applies schema
+  // migrations (PRAGMA user_version).
   explicit QuarantineStore(std::filesystem::path dir);
   ~QuarantineStore();
   QuarantineStore(const QuarantineStore&) = delete;
   QuarantineStore& operator=(const QuarantineStore&) = delete;
 
+  // ---- The put side (the daemon) ---------------------------------------------------
+  // Opens the store for the daemon: like the constructor, but a corrupt index does not
+  // throw - the store opens with health().ok == false and put() refuses until the index
+  // is repaired (moved away or restored: put() notices the new file and recovers). Then,
+  // with settings.integrity_check, runs PRAGMA quick_check, and reconciles the message
+  // files with the index (reconcile()).
+  static std::unique_ptr<QuarantineStore> open_for_put(std::filesystem::path dir,
+                                                       const PutSettings& settings);
+
   // Stores durably (see the contract above), writes the "quarantined" audit entry and
-  // returns the new id.
+  // returns the new id (or, for a digest already held, that message's id).
+  // Thread safety: concurrent put()s never wait on each other's SQLite lock: each writes
+  // its file, then hands its row to one committer thread that commits every row waiting
+  // in one transaction. Before each commit the committer checks that the open index is
+  // still the file at <dir>/index.sqlite (deleted: it writes the open index back;
+  // replaced: it keeps the new file, merges the held rows into it and keeps the old one
+  // as index.sqlite.displaced-<time>); after the commit it checks again.
+  // Errors: StoreError - I/O, the index locked past `deadline` (nothing is kept unless the
+  // row was already being committed, in which case the retry finds it by its digest), or
+  // a corrupt index (health() says why).
   std::string put(std::string_view message, const QuarantineInput& input);
+  std::string put(std::string_view message, const QuarantineInput& input,
+                  std::chrono::steady_clock::time_point deadline);
+
+  // Start-up reconciliation of msg/ with the index: a message file with no row is
+  // re-indexed from its .env file (audited "reindexed") or, without one, reported as an
+  // orphan; a held row without its file is reported as missing; leftover temporary files
+  // are removed. Returns the health with the counts.
+  StoreHealth reconcile();
+  StoreHealth health() const;
 
   std::vector<QuarantineItem> list(const QuarantineFilter& filter = {}) const;
   std::size_t count(const QuarantineFilter& filter = {}) const;
@@ -164,6 +236,10 @@ class QuarantineStore {
   struct DbCloser {
     void operator()(sqlite3* db) const noexcept;
   };
+  struct PutSide;  // store_put.cpp: the committer, its connection, the index's identity
+  PutSide& put_side();
+  QuarantineStore(std::filesystem::path dir, bool tolerate_corrupt);
+  void open_index(bool tolerate_corrupt);
   void change_status(std::string_view id, QuarantineStatus to, std::string_view actor,
                      std::string_view note);
   void audit_locked(std::string_view actor, std::string_view action,
@@ -172,6 +248,8 @@ class QuarantineStore {
   std::filesystem::path dir_;
   std::unique_ptr<sqlite3, DbCloser> db_;
   mutable std::mutex mu_;
+  std::once_flag put_once_;
+  std::unique_ptr<PutSide> put_;  // created on first use; declared last: stops first
 };
 
 }  // namespace pm
