@@ -7,10 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 
 namespace pm {
 namespace {
@@ -191,6 +195,295 @@ TEST_F(StoreTest, FailedInsertLeavesNoFileBehind) {
   sqlite3_close(db);
   EXPECT_THROW(store.put("m", input("a@stannes.example", {"abusive"})), StoreError);
   EXPECT_TRUE(fs::is_empty(dir_ / "msg"));
+}
+
+
+// ---- The put side (issue 11 items 3 and 4, issue 12 durability) -------------------------
+
+std::size_t rows(const fs::path& index, const char* where = "1=1") {
+  sqlite3* db = nullptr;
+  std::size_t n = 0;
+  if (sqlite3_open_v2(index.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    std::string sql = std::string("SELECT count(*) FROM messages WHERE ") + where;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+      n = static_cast<std::size_t>(sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return n;
+}
+
+std::size_t files_with(const fs::path& dir, const std::string& ext) {
+  std::size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ext) ++n;
+  return n;
+}
+
+QuarantineInput digested(QuarantineInput in, const std::string& msg) {
+  in.digest = message_digest(in.sender, in.recipients, msg, in.queue_id);
+  return in;
+}
+
+TEST(MessageDigest, IgnoresOnlyWhatCarriesThisDeliverysQueueId) {
+  const std::string a =
+      "Received: from pc (pc [127.0.0.1])\r\n\tby mx.stannes.example (Postfix) with ESMTP id 4QAAAA1111\r\n"
+      "\tfor <p@gmail.com>; Mon, 1 Dec 2026 10:00:00 +0000\r\n"
+      "Subject: list\r\n\r\nbody\r\n";
+  const std::string b =
+      "Received: from pc (pc [127.0.0.1])\r\n\tby mx.stannes.example (Postfix) with ESMTP id 4QBBBB2222\r\n"
+      "\tfor <p@gmail.com>; Mon, 1 Dec 2026 10:05:00 +0000\r\n"
+      "Subject: list\r\n\r\nbody\r\n";
+  std::vector<std::string> r1{"p@gmail.com", "q@gmail.com"}, r2{"q@gmail.com", "p@gmail.com"};
+  // A retry: new queue id, new Received line, recipients in another order - same digest.
+  EXPECT_EQ(message_digest("a@stannes.example", r1, a, "4QAAAA1111"),
+            message_digest("a@stannes.example", r2, b, "4QBBBB2222"));
+  // Anything else differs: the body, a header, the sender, a recipient.
+  EXPECT_NE(message_digest("a@stannes.example", r1, a, "4QAAAA1111"),
+            message_digest("a@stannes.example", r1, a + "x", "4QAAAA1111"));
+  std::string c = a;
+  c.replace(c.find("Subject: list"), 13, "Subject: List");
+  EXPECT_NE(message_digest("a@stannes.example", r1, a, "4QAAAA1111"),
+            message_digest("a@stannes.example", r1, c, "4QAAAA1111"));
+  EXPECT_NE(message_digest("a@stannes.example", r1, a, "4QAAAA1111"),
+            message_digest("b@stannes.example", r1, a, "4QAAAA1111"));
+  EXPECT_NE(message_digest("a@stannes.example", r1, a, "4QAAAA1111"),
+            message_digest("a@stannes.example", {"p@gmail.com"}, a, "4QAAAA1111"));
+  // Without a queue id nothing is skipped.
+  EXPECT_NE(message_digest("a@stannes.example", r1, a, ""), message_digest("a@stannes.example", r1, b, ""));
+  EXPECT_EQ(message_digest("a@stannes.example", r1, a, "").size(), 64u);
+}
+
+TEST_F(StoreTest, SchemaIsVersionedAndOldStoresAreMigrated) {
+  // A store as it was before migrations: no digest column, user_version 0.
+  fs::create_directories(dir_ / "msg");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "index.sqlite").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE messages(id TEXT PRIMARY KEY, received_at INTEGER NOT NULL,"
+                         " queue_id TEXT NOT NULL DEFAULT '', sender TEXT NOT NULL DEFAULT '',"
+                         " recipients TEXT NOT NULL DEFAULT '[]', held_recipients TEXT NOT NULL DEFAULT '[]',"
+                         " subject TEXT NOT NULL DEFAULT '', categories TEXT NOT NULL DEFAULT '[]',"
+                         " rules TEXT NOT NULL DEFAULT '[]', action TEXT NOT NULL DEFAULT '',"
+                         " snapshot TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0,"
+                         " verdict_json TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'held',"
+                         " status_at INTEGER NOT NULL DEFAULT 0, status_by TEXT NOT NULL DEFAULT '');"
+                         "INSERT INTO messages(id, received_at) VALUES('20250101T000000Z-00000000000000aa', 1)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  {
+    QuarantineStore store(dir_);
+    EXPECT_EQ(store.count(), 1u);
+    const std::string m = "Subject: x\r\n\r\ny\r\n";
+    std::string a = store.put(m, digested(input("a@stannes.example", {"abusive"}), m));
+    std::string b = store.put(m, digested(input("a@stannes.example", {"abusive"}), m));
+    EXPECT_EQ(a, b);
+  }
+  ASSERT_EQ(sqlite3_open((dir_ / "index.sqlite").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 2);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST_F(StoreTest, PutIsIdempotentPerDigest) {
+  QuarantineStore store(dir_);
+  const std::string msg = "Subject: Class list\r\n\r\nB801200005001\r\n";
+  auto in = digested(input("ada@stannes.example", {"confidential"}), msg);
+  std::string first = store.put(msg, in);
+  in.queue_id = "4QRETRY999";  // the client's retry
+  EXPECT_EQ(store.put(msg, in), first);
+  EXPECT_EQ(store.count(), 1u);
+  EXPECT_EQ(files_with(dir_ / "msg", ".eml"), 1u);
+  EXPECT_EQ(files_with(dir_ / "msg", ".env"), 1u);
+  // Once decided, the same bytes sent again are a new message to review.
+  store.refuse(first, "head");
+  std::string again = store.put(msg, in);
+  EXPECT_NE(again, first);
+  EXPECT_EQ(store.count(), 2u);
+  EXPECT_EQ(files_with(dir_ / "msg", ".env"), 1u);  // the refused one's sidecar went with it
+  // Without a digest nothing is de-duplicated.
+  EXPECT_NE(store.put(msg, input("ada@stannes.example", {"confidential"})),
+            store.put(msg, input("ada@stannes.example", {"confidential"})));
+}
+
+TEST_F(StoreTest, ConcurrentPutsAreAllStoredInGroupedCommits) {
+  QuarantineStore store(dir_);
+  std::vector<std::thread> threads;
+  std::vector<std::string> ids(24);
+  for (int i = 0; i < 24; ++i)
+    threads.emplace_back([&, i] {
+      std::string m = "Subject: " + std::to_string(i) + "\r\n\r\nbody\r\n";
+      ids[i] = store.put(m, digested(input("a@stannes.example", {"abusive"}), m));
+    });
+  for (auto& t : threads) t.join();
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(std::unique(ids.begin(), ids.end()), ids.end());
+  EXPECT_EQ(store.count(), 24u);
+  for (const auto& id : ids) EXPECT_EQ(store.audit_log(id).size(), 1u);
+}
+
+TEST_F(StoreTest, LockedIndexTimesOutEveryPutInParallelAndKeepsNothing) {
+  QuarantineStore store(dir_);
+  store.put("warm", input("a@stannes.example", {"abusive"}));
+  sqlite3* locker = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "index.sqlite").c_str(), &locker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(locker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+  // Eight puts, each allowed 1 s: all give up at about 1 s - none waits for another.
+  auto t0 = std::chrono::steady_clock::now();
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&, i] {
+      std::string m = "Subject: held " + std::to_string(i) + "\r\n\r\nx\r\n";
+      try {
+        store.put(m, digested(input("a@stannes.example", {"abusive"}), m),
+                  std::chrono::steady_clock::now() + std::chrono::seconds(1));
+      } catch (const StoreError&) {
+        ++failed;
+      }
+    });
+  for (auto& t : threads) t.join();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(failed.load(), 8);
+  EXPECT_LT(secs, 4.0);  // not 8 x 1 s: nobody queued behind a lock holder
+  // Nothing is kept for the deferred ones (the committer drops rows it was still trying).
+  for (int i = 0; i < 50 && files_with(dir_ / "msg", ".eml") > 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(files_with(dir_ / "msg", ".eml"), 1u);
+
+  // The lock goes; the clients retry: each stored once.
+  sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(locker);
+  for (int round = 0; round < 2; ++round)
+    for (int i = 0; i < 8; ++i) {
+      std::string m = "Subject: held " + std::to_string(i) + "\r\n\r\nx\r\n";
+      store.put(m, digested(input("a@stannes.example", {"abusive"}), m));
+    }
+  EXPECT_EQ(store.count(), 9u);
+}
+
+TEST_F(StoreTest, IndexDeletedUnderTheStoreIsPutBack) {
+  QuarantineStore store(dir_);
+  std::string a = store.put("Subject: a\r\n\r\n", input("a@stannes.example", {"abusive"}));
+  store.release(a, "head");
+  std::string b = store.put("Subject: b\r\n\r\n", input("a@stannes.example", {"abusive"}));
+  fs::remove(dir_ / "index.sqlite");
+  std::string c = store.put("Subject: c\r\n\r\n", input("a@stannes.example", {"abusive"}));
+  ASSERT_TRUE(fs::exists(dir_ / "index.sqlite"));
+  // Everything the deleted file held is back, decisions and audit included, plus c.
+  EXPECT_EQ(rows(dir_ / "index.sqlite"), 3u);
+  EXPECT_EQ(rows(dir_ / "index.sqlite", "status = 'released'"), 1u);
+  QuarantineStore reader(dir_);
+  EXPECT_EQ(reader.get(b)->status, QuarantineStatus::held);
+  EXPECT_EQ(reader.read_message(c), "Subject: c\r\n\r\n");
+  EXPECT_EQ(reader.audit_log(a).size(), 2u);
+  auto h = store.health();
+  EXPECT_TRUE(h.ok);
+  ASSERT_FALSE(h.events.empty());
+  EXPECT_NE(h.events.back().find("deleted"), std::string::npos);
+}
+
+TEST_F(StoreTest, IndexReplacedUnderTheStoreGetsTheHeldRowsMerged) {
+  QuarantineStore store(dir_);
+  std::string a = store.put("Subject: a\r\n\r\n", input("a@stannes.example", {"abusive"}));
+  // An admin restores an old, empty copy over it (a new file at the path).
+  fs::path other = dir_ / "restored.sqlite";
+  { QuarantineStore empty(dir_ / "elsewhere"); }
+  fs::copy_file(dir_ / "elsewhere" / "index.sqlite", other);
+  fs::rename(other, dir_ / "index.sqlite");
+  std::string b = store.put("Subject: b\r\n\r\n", input("a@stannes.example", {"abusive"}));
+  QuarantineStore reader(dir_);
+  EXPECT_TRUE(reader.get(a).has_value());
+  EXPECT_TRUE(reader.get(b).has_value());
+  EXPECT_EQ(reader.count(), 2u);
+  bool displaced = false;
+  for (const auto& e : fs::directory_iterator(dir_))
+    displaced |= e.path().filename().string().rfind("index.sqlite.displaced-", 0) == 0;
+  EXPECT_TRUE(displaced);
+}
+
+TEST_F(StoreTest, CorruptIndexStopsQuarantiningLoudlyUntilRepaired) {
+  std::string a;
+  {
+    QuarantineStore store(dir_);
+    a = store.put("Subject: a\r\n\r\n", input("a@stannes.example", {"abusive"}));
+  }
+  auto store = QuarantineStore::open_for_put(dir_, PutSettings{});
+  ASSERT_TRUE(store->health().ok);
+  {
+    std::fstream f(dir_ / "index.sqlite", std::ios::in | std::ios::out | std::ios::binary);
+    std::string junk(4096, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  EXPECT_THROW(store->put("Subject: b\r\n\r\n", input("a@stannes.example", {"abusive"})), IndexCorrupt);
+  EXPECT_THROW(store->put("Subject: c\r\n\r\n", input("a@stannes.example", {"abusive"})), IndexCorrupt);
+  auto h = store->health();
+  EXPECT_FALSE(h.ok);
+  EXPECT_FALSE(h.problem.empty());
+  std::ifstream health(dir_ / "health.json");
+  std::string text((std::istreambuf_iterator<char>(health)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("\"ok\": false"), std::string::npos);
+  EXPECT_EQ(files_with(dir_ / "msg", ".eml"), 1u);  // nothing half-stored
+
+  // The admin moves the corrupt file away: the next put builds a new index from the files.
+  fs::rename(dir_ / "index.sqlite", dir_ / "index.sqlite.corrupt");
+  fs::remove(dir_ / "index.sqlite-wal");
+  fs::remove(dir_ / "index.sqlite-shm");
+  std::string d = store->put("Subject: d\r\n\r\n", input("a@stannes.example", {"abusive"}));
+  EXPECT_TRUE(store->health().ok);
+  QuarantineStore reader(dir_);
+  EXPECT_TRUE(reader.get(a).has_value());
+  EXPECT_TRUE(reader.get(d).has_value());
+  EXPECT_EQ(reader.get(a)->sender, "a@stannes.example");
+  EXPECT_EQ(reader.get(a)->categories, std::vector<std::string>{"abusive"});
+}
+
+TEST_F(StoreTest, CorruptIndexAtStartOpensDegradedInsteadOfRefusing) {
+  fs::create_directories(dir_ / "msg");
+  std::ofstream(dir_ / "index.sqlite") << std::string(8192, 'x');
+  EXPECT_THROW(QuarantineStore plain(dir_), StoreError);
+  auto store = QuarantineStore::open_for_put(dir_, PutSettings{});
+  EXPECT_FALSE(store->health().ok);
+  EXPECT_THROW(store->put("m", input("a@stannes.example", {"abusive"})), IndexCorrupt);
+}
+
+TEST_F(StoreTest, StartUpReindexesOrphansAndReportsWhatItCannot) {
+  std::string a, b, c;
+  {
+    QuarantineStore store(dir_);
+    a = store.put("Subject: a\r\n\r\n", input("a@stannes.example", {"abusive"}));
+    b = store.put("Subject: b\r\n\r\n", input("b@stannes.example", {"confidential"}));
+    c = store.put("Subject: c\r\n\r\n", input("c@stannes.example", {"confidential"}));
+  }
+  // The index loses a and b (an old backup); b's sidecar is gone too; c's file is gone.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "index.sqlite").c_str(), &db), SQLITE_OK);
+  std::string sql = "DELETE FROM messages WHERE id IN ('" + a + "','" + b + "')";
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  fs::remove(dir_ / "msg" / (b + ".env"));
+  fs::remove(dir_ / "msg" / (c + ".eml"));
+  std::ofstream(dir_ / "msg" / ".20250101T000000Z-00000000000000ff.tmp") << "half";
+
+  auto store = QuarantineStore::open_for_put(dir_, PutSettings{});
+  auto h = store->health();
+  EXPECT_TRUE(h.ok);
+  EXPECT_EQ(h.reindexed, 1u);
+  EXPECT_EQ(h.orphans, 1u);
+  EXPECT_EQ(h.orphan_ids, std::vector<std::string>{b});
+  EXPECT_EQ(h.missing, 1u);
+  EXPECT_EQ(h.missing_ids, std::vector<std::string>{c});
+  auto item = store->get(a);
+  ASSERT_TRUE(item.has_value());
+  EXPECT_EQ(item->sender, "a@stannes.example");
+  EXPECT_EQ(store->audit_log(a).front().action, "reindexed");
+  EXPECT_FALSE(fs::exists(dir_ / "msg" / ".20250101T000000Z-00000000000000ff.tmp"));
 }
 
 }  // namespace
