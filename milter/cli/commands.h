@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -13,5 +14,9 @@ using Args = std::vector<std::string>;
 
 int scan(const std::filesystem::path& config, const Args& args);
 int rules(const std::filesystem::path& config, const Args& args);
+// The quarantine's part of `policyctl status`: the daemon's view of the store (health.json:
+// quarantining stopped, re-indexed files, orphans, held mail without its file) and a
+// check of the index by policyctl itself. 0 healthy, 1 the admin must look.
+int store_status(const std::filesystem::path& config, std::ostream& out, bool quiet);
 
 }  // namespace pm::cli

@@ -30,7 +30,9 @@ commands:
         One line per rule: id, category, anchor, weight.
   status [--json]
         Is the daemon up, which rules snapshot it runs, messages by action, latency
-        percentiles since start (exit 0 up, 1 down or stale).
+        percentiles since start; the quarantine's health: stopped (corrupt index), message
+        files in no index, held mail without its file (exit 0 up, 1 down, stale or the
+        quarantine needs the admin).
   quarantine list|show|release|refuse|delete|purge|notify [ARGS]
         Held mail for the IT admin (--json on list and show): list [--status S] [--category C]
         [--sender S], show ID, release ID [--to ADDR]..., refuse ID [--note TEXT], delete ID,
@@ -96,7 +98,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "usage: policyctl status [--json]\n");
       return 2;
     }
-    return pm::policyctl_status(config, std::cout, std::cerr, json);
+    int rc = pm::policyctl_status(config, std::cout, std::cerr, json);
+    int store = pm::cli::store_status(config, std::cout, json);  // the quarantine's health
+    return rc != 0 ? rc : store;
   }
   if (cmd == "reload") return pm::policyctl_reload(config, std::cout, std::cerr);
   if (cmd == "quarantine") return pm::cli::quarantine(config, args);

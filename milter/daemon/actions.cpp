@@ -1,7 +1,15 @@
 #include "daemon/actions.h"
 
-#include <algorithm>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <ctime>
+#include <mutex>
+#include <thread>
+
+#include "daemon/outgoing.h"
+#include "notify/smtp.h"
 #include "util/strings.h"
 
 namespace pm {
@@ -111,6 +119,149 @@ std::vector<std::pair<std::string, int>> ForgedHeaders::deletions() const {
   for (const auto& [n, count] : names_)
     for (int i = count; i >= 1; --i) out.emplace_back(n, i);
   return out;
+}
+
+// ---- The put path ------------------------------------------------------------------------
+
+QuarantineInput quarantine_input(const ActionPlan& plan, const Verdict& v, const std::string& sender,
+                                 const std::vector<std::string>& rcpts, const std::string& queue_id,
+                                 std::string_view raw, std::string verdict_json) {
+  QuarantineInput in;
+  in.queue_id = queue_id;
+  in.sender = sender;
+  in.recipients = rcpts;
+  for (const auto& h : plan.held) in.held_recipients.push_back(bare_address(h));
+  in.subject = v.subject;
+  in.categories = v.categories;
+  in.rules = plan.rules;
+  in.action = to_string(plan.outcome);
+  in.snapshot = v.snapshot;
+  in.verdict_json = std::move(verdict_json);
+  in.digest = message_digest(sender, rcpts, raw, queue_id);
+  return in;
+}
+
+namespace {
+
+void log_health(const StoreHealth& h) {
+  if (h.reindexed)
+    spdlog::warn("quarantine: {} message files were not in the index and were re-indexed (held for review)",
+                 h.reindexed);
+  auto ids = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+    return out;
+  };
+  if (h.orphans)
+    spdlog::error("quarantine: {} message files are in no index and have no envelope to re-index them "
+                  "(ids {}{}): review them with the admin guide",
+                  h.orphans, ids(h.orphan_ids), h.orphans > h.orphan_ids.size() ? ",..." : "");
+  if (h.missing)
+    spdlog::error("quarantine: {} held messages have lost their message file (ids {}{})", h.missing,
+                  ids(h.missing_ids), h.missing > h.missing_ids.size() ? ",..." : "");
+}
+
+// Mails the admin about a stopped quarantine, off the milter's thread (a slow or absent
+// reinjection listener must not hold up the answer to Postfix).
+void alert_admin(const DaemonConfig& cfg, const std::string& problem) {
+  if (cfg.quarantine_alert_to.empty()) {
+    spdlog::warn("quarantine: no [quarantine].alert_to, nobody is mailed about the stop");
+    return;
+  }
+  char host[256] = "this server";
+  ::gethostname(host, sizeof host - 1);
+  std::string body = std::string("The quarantine index on ") + host + " cannot be used:\n\n  " + problem +
+           "\n\nUntil it is repaired, every message the policy would hold is deferred (the sender's "
+           "mail program retries; nothing is lost and nothing goes out unchecked). Mail that is "
+           "not held is delivered as usual.\n\nTo repair: move " +
+           (cfg.quarantine_dir / "index.sqlite").string() +
+           " (and its -wal and -shm files) aside or restore a backup there. policy-milter notices "
+           "the new file, rebuilds the index from the message files and starts quarantining "
+           "again. `policyctl status` shows the state.\n";
+  // A plain ASCII notice (the problem is SQLite's or the store's message: ids and paths,
+  // never message content).
+  char date[64];
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  std::string to;
+  for (const auto& a : cfg.quarantine_alert_to) to += (to.empty() ? "" : ", ") + a;
+  std::string data = std::string("Date: ") + date + "\r\nFrom: " + cfg.alert_from + "\r\nTo: " + to +
+                     "\r\nSubject: policy-milter: quarantine stopped - held mail is being deferred"
+                     "\r\nMessage-ID: <quarantine-stopped." + std::to_string(now) + "." +
+                     std::to_string(::getpid()) + "@" + host +
+                     ">\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\n\r\n";
+  for (char c : body) {
+    if (c == '\n') data += "\r\n";
+    else data.push_back(c);
+  }
+  SmtpEnvelope env{cfg.alert_from, cfg.quarantine_alert_to};
+  std::string via = cfg.alert_smtp;
+  std::thread([via, env, data] {
+    try {
+      smtp_send(parse_smtp_endpoint(via), env, data, 30);
+      spdlog::info("quarantine: admin alerted ({} recipients)", env.rcpts.size());
+    } catch (const std::exception& e) {
+      spdlog::error("quarantine: could not mail the admin alert: {}", e.what());
+    }
+  }).detach();
+}
+
+// What has been reported already: a problem once, each recovery once.
+struct Reported {
+  std::mutex mu;
+  std::string problem;
+  std::size_t events = 0;
+};
+Reported& reported() {
+  static Reported r;
+  return r;
+}
+
+void report_changes(QuarantineStore& store, const DaemonConfig& cfg) {
+  StoreHealth h = store.health();
+  Reported& r = reported();
+  std::lock_guard lock(r.mu);
+  for (std::size_t i = r.events; i < h.events.size(); ++i) spdlog::warn("quarantine: {}", h.events[i]);
+  r.events = h.events.size();
+  if (!h.ok && h.problem != r.problem) {
+    spdlog::critical("quarantine: STOPPED, held mail is deferred until the index is repaired: {}", h.problem);
+    alert_admin(cfg, h.problem);
+  }
+  if (h.ok && !r.problem.empty()) spdlog::warn("quarantine: index usable again, quarantining resumed");
+  r.problem = h.ok ? "" : h.problem;
+}
+
+}  // namespace
+
+std::unique_ptr<QuarantineStore> open_quarantine(const DaemonConfig& cfg) {
+  PutSettings ps;
+  ps.put_timeout = std::chrono::milliseconds(cfg.quarantine_put_timeout_ms);
+  ps.integrity_check = cfg.quarantine_integrity_check;
+  auto store = QuarantineStore::open_for_put(cfg.quarantine_dir, ps);
+  StoreHealth h = store->health();
+  log_health(h);
+  {
+    Reported& r = reported();
+    std::lock_guard lock(r.mu);
+    r.events = h.events.size();
+  }
+  if (!h.ok) report_changes(*store, cfg);
+  return store;
+}
+
+std::string hold_message(QuarantineStore& store, const DaemonConfig& cfg, std::string_view raw,
+                         const QuarantineInput& in) {
+  try {
+    std::string id = store.put(raw, in);
+    report_changes(store, cfg);
+    return id;
+  } catch (const StoreError&) {
+    report_changes(store, cfg);
+    throw;
+  }
 }
 
 }  // namespace pm

@@ -10,12 +10,15 @@
 // Forged X-Policy-* headers are removed in every case (forged_header_deletions()).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "daemon/config.h"
 #include "engine/verdict.h"
+#include "quarantine/store.h"
 
 namespace pm {
 
@@ -51,5 +54,26 @@ class ForgedHeaders {
  private:
   std::vector<std::pair<std::string, int>> names_;  // name as first seen, count (any case)
 };
+
+// ---- The put path (issue 11): held mail into the quarantine store ---------------------
+
+// What the store keeps for a held message: envelope, labels, the verdict JSON and the
+// idempotency digest of the envelope and the bytes as received (message_digest(): the
+// client's retry of a deferred message, with a new queue id, is stored once).
+QuarantineInput quarantine_input(const ActionPlan& plan, const Verdict& v, const std::string& sender,
+                                 const std::vector<std::string>& rcpts, const std::string& queue_id,
+                                 std::string_view raw, std::string verdict_json);
+
+// Opens the store for the daemon (QuarantineStore::open_for_put with the [quarantine]
+// settings) and logs what the start-up check found: re-indexed files, orphans, held rows
+// without their file, a corrupt index. Throws StoreError when the directory is unusable.
+std::unique_ptr<QuarantineStore> open_quarantine(const DaemonConfig& cfg);
+
+// Stores a held message and returns its id. When the store itself fails (corrupt index)
+// it logs that at critical level and mails cfg.quarantine_alert_to - once per problem -
+// and logs every recovery the store made (index deleted or replaced under it); then it
+// rethrows, so the daemon defers the message. Thread-safe.
+std::string hold_message(QuarantineStore& store, const DaemonConfig& cfg, std::string_view raw,
+                         const QuarantineInput& in);
 
 }  // namespace pm

@@ -123,6 +123,13 @@ DaemonConfig load_daemon_config(const fs::path& file_in) {
 
   const toml::table& q = section(root, "quarantine", r);
   c.quarantine_dir = r.path(q, "dir", c.quarantine_dir, "quarantine");
+  c.quarantine_put_timeout_ms = static_cast<unsigned>(
+      r.integer(q, "put_timeout_ms", c.quarantine_put_timeout_ms, 100, 600000, "quarantine"));
+  c.quarantine_integrity_check = r.boolean(q, "integrity_check", true, "quarantine");
+  c.quarantine_alert_to = r.strings(q, "alert_to", "quarantine");
+  const toml::table& rv = section(root, "review", r);
+  c.alert_smtp = r.str(rv, "reinject", c.alert_smtp, "review");
+  c.alert_from = r.str(rv, "notice_from", c.alert_from, "review");
 
   const toml::table& s = section(root, "school", r);
   c.domains.staff = r.strings(s, "staff_domains", "school");

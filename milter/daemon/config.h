@@ -34,6 +34,14 @@ struct DaemonConfig {
   std::filesystem::path stats_file = "/run/policy-milter/stats.json";
   std::filesystem::path cache_dir = "/var/cache/policy-milter";
   std::filesystem::path quarantine_dir = "/var/lib/policy-milter/quarantine";
+  // The put side of the store ([quarantine], issue 11): how long a held message may wait
+  // for the index before it is deferred, the start-up integrity check, and who is told
+  // (by mail through [review].reinject, from [review].notice_from) when quarantining stops.
+  unsigned quarantine_put_timeout_ms = 20000;
+  bool quarantine_integrity_check = true;
+  std::vector<std::string> quarantine_alert_to;
+  std::string alert_smtp = "127.0.0.1:10026";
+  std::string alert_from = "mail-policy@stannes.example";
   RecipientDomains domains;  // staff / pupil / lists: who counts as a staff sender
 };
 

@@ -28,6 +28,7 @@
 #include <string>
 #include <thread>
 
+#include "daemon/actions.h"
 #include "daemon/config.h"
 #include "daemon/runtime.h"
 #include "util/error.h"
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
 
   // 2. quarantine store and socket
   try {
-    runtime.store = std::make_unique<pm::QuarantineStore>(snap->config->quarantine_dir);
+    runtime.store = pm::open_quarantine(*snap->config);
   } catch (const std::exception& e) {
     spdlog::critical("refusing to start: quarantine store: {}", e.what());
     return 73;  // EX_CANTCREAT

@@ -284,19 +284,10 @@ sfsistat finish_message(SMFICTX* ctx, Connection& conn) {
   std::string stored_id;
   if (plan.outcome == Outcome::quarantine || plan.outcome == Outcome::split) {
     if (!g_runtime->store) return log_failure("no quarantine store");
-    QuarantineInput in;
-    in.queue_id = queue_id;
-    in.sender = m.sender;
-    in.recipients = m.rcpts;
-    for (const auto& h : plan.held) in.held_recipients.push_back(bare_address(h));
-    in.subject = verdict->subject;
-    in.categories = verdict->categories;
-    in.rules = plan.rules;
-    in.action = to_string(plan.outcome);
-    in.snapshot = verdict->snapshot;
     try {
-      in.verdict_json = verdict_to_json(*verdict, "", JsonOptions{.segments = true});
-      stored_id = g_runtime->store->put(job->raw, in);
+      QuarantineInput in = quarantine_input(plan, *verdict, m.sender, m.rcpts, queue_id, job->raw,
+                                            verdict_to_json(*verdict, "", JsonOptions{.segments = true}));
+      stored_id = hold_message(*g_runtime->store, cfg, job->raw, in);
     } catch (const std::exception& e) {
       return log_failure(std::string("quarantine store: ") + e.what());
     }
