@@ -161,13 +161,18 @@ class Savepoint {
   bool done_ = false;
 };
 
-bool has_sqlite_header(const fs::path& p) {
-  Fd f(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-  if (f.fd < 0) return true;  // vanished: the identity check handles it
+// Reads the header through SQLite's own file handle: opening and closing another fd on
+// the index would drop this process's POSIX locks on it (fcntl locks are per process and
+// inode), and another process closing its connection would then delete the live WAL.
+bool has_sqlite_header(sqlite3* db) {
+  sqlite3_file* f = nullptr;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f || !f->pMethods)
+    return true;
+  sqlite3_int64 size = 0;
+  if (f->pMethods->xFileSize(f, &size) != SQLITE_OK || size == 0) return true;  // new, empty
   char buf[16] = {0};
-  ssize_t n = ::pread(f.fd, buf, sizeof buf, 0);
-  if (n == 0) return true;  // empty: SQLite makes a new database in it
-  return n == 16 && std::memcmp(buf, "SQLite format 3", 16) == 0;
+  if (f->pMethods->xRead(f, buf, sizeof buf, 0) != SQLITE_OK) return false;
+  return std::memcmp(buf, "SQLite format 3", 16) == 0;
 }
 
 }  // namespace
@@ -568,7 +573,7 @@ bool QuarantineStore::PutSide::index_usable() {
     std::lock_guard lock(health_mu);
     if (!state.ok) return false;
   }
-  if (!has_sqlite_header(index_path)) {
+  if (!has_sqlite_header(db.get())) {
     set_corrupt("the index file's header is not SQLite's (overwritten?)");
     return false;
   }
