@@ -6,7 +6,7 @@ The envelope comes from the headers: MAIL FROM = From, RCPT TO = To + Cc + Bcc.
               [--add-header 'X-Policy-Verdict: accept'] [--json OUT] FILE...
 Prints one line per message (file, SMTP code, elapsed ms) unless --quiet; --json writes
 a list of {file, code, reply, ms, from, rcpts, n} for the tests and the benchmark.
-A message whose recipients are all refused counts as code 550.
+A message whose recipients are all refused gets the highest of their codes.
 """
 import argparse
 import email.utils
@@ -67,7 +67,9 @@ def worker(jobs, lock, results, args):
                     conn = None
                 break
             except smtplib.SMTPRecipientsRefused as e:
-                code, reply = 550, "all recipients refused"
+                # The server's own code: a 4xx (e.g. the milter unreachable) is a deferral.
+                codes = [c for c, _ in e.recipients.values()] or [550]
+                code, reply = max(codes), "all recipients refused"
                 conn = None
                 break
             except (smtplib.SMTPException, OSError) as e:
