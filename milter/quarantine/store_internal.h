@@ -116,6 +116,7 @@ struct Fd {
   ~Fd() {
     if (fd >= 0) ::close(fd);
   }
+  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
 };

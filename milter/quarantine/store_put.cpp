@@ -29,8 +29,8 @@ std::string utc_stamp() {
   return buf;
 }
 
-// Writes `data` to a new file (0660 whatever the umask); fsync'ed when `sync`.
-void write_new_file(const fs::path& p, std::string_view data, bool sync) {
+// Creates a new file (0660 whatever the umask) holding `data`; returns it open.
+Fd create_file(const fs::path& p, std::string_view data) {
   Fd f(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660));
   if (f.fd < 0) fail("create", p);
   ::fchmod(f.fd, 0660);
@@ -46,8 +46,10 @@ void write_new_file(const fs::path& p, std::string_view data, bool sync) {
     at += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (sync && ::fsync(f.fd) != 0) fail("fsync", p);
+  return f;
 }
+
+void write_new_file(const fs::path& p, std::string_view data) { create_file(p, data); }
 
 void fsync_file(const fs::path& p) {
   Fd f(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
@@ -105,6 +107,15 @@ std::optional<PendingPut> parse_envelope(const std::string& text) {
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }
+}
+
+// The message file is what its sidecar describes: same size and, when there is one, the
+// same digest (a put cut short between its rename and its fsync fails this).
+bool matches_envelope(const fs::path& eml, const PendingPut& p) {
+  std::string bytes = read_small_file(eml);
+  if (bytes.size() != p.size) return false;
+  return p.in.digest.empty() ||
+         message_digest(p.in.sender, p.in.recipients, bytes, p.in.queue_id) == p.in.digest;
 }
 
 // A row for `p` (status held); false when the digest or id is already there (OR IGNORE).
@@ -335,7 +346,7 @@ void QuarantineStore::PutSide::write_health_file() const {
   fs::path p = store.dir() / "health.json", tmp = store.dir() / ".health.json.tmp";
   ::unlink(tmp.c_str());
   try {
-    write_new_file(tmp, j.dump(2) + "\n", false);
+    write_new_file(tmp, j.dump(2) + "\n");
     if (::rename(tmp.c_str(), p.c_str()) != 0) ::unlink(tmp.c_str());
   } catch (const StoreError&) {
     // Best effort: the log and the daemon's answers carry the same state.
@@ -406,13 +417,19 @@ std::string QuarantineStore::PutSide::put(std::string_view message, const Quaran
     inflight.erase(p->id);
   };
   try {
-    // The sidecar first, so every message file has one; only the message is fsync'ed
-    // (the row is the durable record, the sidecar a way back to it). One directory fsync
-    // makes both names durable.
-    write_new_file(env_tmp, envelope_json(*p), false);
-    write_new_file(eml_tmp, message, true);
+    // The sidecar first, so every message file has one. Both are renamed into place
+    // before the one fsync of the message: on ext4 that fsync commits the journal with
+    // both names in it, so the directory's fsync after it is nearly free (one journal
+    // commit per message instead of two). A crash before the fsync leaves a final name
+    // on a message that was never answered (the MTA still has it); start-up reconcile()
+    // checks each unindexed file against its sidecar's size and digest before it
+    // re-indexes it. Only the message is fsync'ed: the row is the durable record, the
+    // sidecar a way back to it when the index is lost.
+    write_new_file(env_tmp, envelope_json(*p));
+    Fd f = create_file(eml_tmp, message);
     if (::rename(env_tmp.c_str(), env.c_str()) != 0) fail("rename", env);
     if (::rename(eml_tmp.c_str(), eml.c_str()) != 0) fail("rename", eml);
+    if (::fsync(f.fd) != 0) fail("fsync", eml);
     fsync_dir(msg_dir);
   } catch (...) {
     for (const auto& f : {eml_tmp, env_tmp, eml, env}) ::unlink(f.c_str());
@@ -743,6 +760,7 @@ StoreHealth QuarantineStore::PutSide::reconcile(bool startup) {
         if (busy.count(id) || row_exists(d, id)) continue;
         std::optional<Pending> p;
         if (envs.count(id)) p = parse_envelope(read_small_file(envelope_path(store.dir(), id)));
+        if (p && !matches_envelope(store.message_path(id), *p)) p.reset();  // cut short
         if (!p || p->id != id) {
           ++found.orphans;
           if (found.orphan_ids.size() < 10) found.orphan_ids.push_back(id);
