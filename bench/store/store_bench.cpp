@@ -35,8 +35,9 @@ int main(int argc, char** argv) {
     for (int t = 0; t < threads; ++t)
       pool.emplace_back([&, t] {
         for (int i = t; i < count; i += threads) {
-          std::string msg = "Received: from pc by mx (Postfix) with ESMTP id 4QBENCH" + std::to_string(i) +
-                            "\r\nSubject: held " + std::to_string(i) + "\r\n\r\n" + body;
+          std::string msg = "Received: from pc by mx (Postfix) with ESMTP id 4QBENCH" +
+                            std::to_string(i) + "\r\nSubject: held " + std::to_string(i) +
+                            "\r\n\r\n" + body;
           pm::QuarantineInput in;
           in.queue_id = "4QBENCH" + std::to_string(i);
           in.sender = "a.teacher@stannes.example";
@@ -49,7 +50,8 @@ int main(int argc, char** argv) {
           auto s = Clock::now();
           in.digest = pm::message_digest(in.sender, in.recipients, msg, in.queue_id);
           store->put(msg, in);
-          ms[static_cast<std::size_t>(i)] = std::chrono::duration<double, std::milli>(Clock::now() - s).count();
+          ms[static_cast<std::size_t>(i)] =
+              std::chrono::duration<double, std::milli>(Clock::now() - s).count();
         }
       });
     for (auto& p : pool) p.join();
@@ -61,9 +63,11 @@ int main(int argc, char** argv) {
   }
   std::sort(ms.begin(), ms.end());
   auto pct = [&](double p) { return ms[static_cast<std::size_t>(p * (ms.size() - 1))]; };
-  std::printf("%-28s threads=%d count=%d bytes=%zu  %7.0f msg/s  put p50 %.2f ms  p95 %.2f  p99 %.2f  max %.2f\n",
-              dir.parent_path().c_str(), threads, count, bytes, count / wall, pct(0.5), pct(0.95),
-              pct(0.99), ms.back());
+  std::printf(
+      "%-28s threads=%d count=%d bytes=%zu  %7.0f msg/s  put p50 %.2f ms  p95 %.2f  p99 %.2f  max "
+      "%.2f\n",
+      dir.parent_path().c_str(), threads, count, bytes, count / wall, pct(0.5), pct(0.95),
+      pct(0.99), ms.back());
   std::filesystem::remove_all(dir);
   return 0;
 }

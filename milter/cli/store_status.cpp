@@ -72,8 +72,8 @@ int store_status(const std::filesystem::path& config, std::ostream& out, bool qu
         rc = 1;
       }
       if (auto n = h.value("orphans", 0); n > 0) {
-        say("quarantine: " + std::to_string(n) + " message files in no index (" + join(h["orphan_ids"]) +
-            "): see README, \"The quarantine store\"");
+        say("quarantine: " + std::to_string(n) + " message files in no index (" +
+            join(h["orphan_ids"]) + "): see README, \"The quarantine store\"");
         rc = 1;
       }
       if (auto n = h.value("missing", 0); n > 0) {
@@ -82,7 +82,8 @@ int store_status(const std::filesystem::path& config, std::ostream& out, bool qu
         rc = 1;
       }
       if (auto n = h.value("reindexed", 0); n > 0)
-        say("quarantine: " + std::to_string(n) + " message files re-indexed since the daemon started");
+        say("quarantine: " + std::to_string(n) +
+            " message files re-indexed since the daemon started");
       if (h.contains("events") && h["events"].is_array() && !h["events"].empty())
         say("quarantine: last recovery: " + h["events"].back().get<std::string>());
     }
@@ -96,7 +97,8 @@ int store_status(const std::filesystem::path& config, std::ostream& out, bool qu
       say("quarantine: ok");
     }
   } else if (std::filesystem::exists(cfg.quarantine_dir / "msg", ec)) {
-    say("quarantine: no index at " + index.string() + " (the daemon rebuilds it when it next holds mail)");
+    say("quarantine: no index at " + index.string() +
+        " (the daemon rebuilds it when it next holds mail)");
     rc = 1;
   }
   return rc;

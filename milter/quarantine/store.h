@@ -15,11 +15,12 @@
 //   index.sqlite.displaced-<time>  an index that was replaced under the running store,
 //                     kept for the admin after its held rows were merged into the new one
 //
-// Durability contract of put() (see "The put side" below): the message file is written,
-// fsync'ed, renamed into place, its directory fsync'ed, and only then the row is committed
-// (WAL, synchronous=FULL: the commit is fsync'ed; concurrent puts share one commit). put()
-// returns only after all of that; any failure throws and leaves no row, so the daemon
-// answers a temporary failure and the MTA keeps the mail.
+// Durability contract of put() (see "The put side" below): the sidecar and the message
+// are written and renamed into place, the message fsync'ed, its directory fsync'ed, and
+// only then the row is committed (WAL, synchronous=FULL: the commit is fsync'ed;
+// concurrent puts share one commit). put() returns only after all of that; any failure
+// throws and leaves no row, so the daemon answers a temporary failure and the MTA keeps
+// the mail. The sidecar is not fsync'ed (it is the way back to a lost row, not the record).
 //
 // Used by: the daemon (put), the review page and policyctl (list, get, read_message,
 // release, refuse, remove, audit_log). Several processes may open the same store (WAL).

@@ -49,7 +49,9 @@ Fd create_file(const fs::path& p, std::string_view data) {
   return f;
 }
 
-void write_new_file(const fs::path& p, std::string_view data) { create_file(p, data); }
+void write_new_file(const fs::path& p, std::string_view data) {
+  create_file(p, data);
+}
 
 void fsync_file(const fs::path& p) {
   Fd f(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
@@ -177,7 +179,8 @@ class Savepoint {
 // inode), and another process closing its connection would then delete the live WAL.
 bool has_sqlite_header(sqlite3* db) {
   sqlite3_file* f = nullptr;
-  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f || !f->pMethods)
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+      !f->pMethods)
     return true;
   sqlite3_int64 size = 0;
   if (f->pMethods->xFileSize(f, &size) != SQLITE_OK || size == 0) return true;  // new, empty
