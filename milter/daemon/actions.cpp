@@ -123,9 +123,10 @@ std::vector<std::pair<std::string, int>> ForgedHeaders::deletions() const {
 
 // ---- The put path ------------------------------------------------------------------------
 
-QuarantineInput quarantine_input(const ActionPlan& plan, const Verdict& v, const std::string& sender,
-                                 const std::vector<std::string>& rcpts, const std::string& queue_id,
-                                 std::string_view raw, std::string verdict_json) {
+QuarantineInput quarantine_input(const ActionPlan& plan, const Verdict& v,
+                                 const std::string& sender, const std::vector<std::string>& rcpts,
+                                 const std::string& queue_id, std::string_view raw,
+                                 std::string verdict_json) {
   QuarantineInput in;
   in.queue_id = queue_id;
   in.sender = sender;
@@ -145,17 +146,19 @@ namespace {
 
 void log_health(const StoreHealth& h) {
   if (h.reindexed)
-    spdlog::warn("quarantine: {} message files were not in the index and were re-indexed (held for review)",
-                 h.reindexed);
+    spdlog::warn(
+        "quarantine: {} message files were not in the index and were re-indexed (held for review)",
+        h.reindexed);
   auto ids = [](const std::vector<std::string>& v) {
     std::string out;
     for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
     return out;
   };
   if (h.orphans)
-    spdlog::error("quarantine: {} message files are in no index and have no envelope to re-index them "
-                  "(ids {}{}): review them with the admin guide",
-                  h.orphans, ids(h.orphan_ids), h.orphans > h.orphan_ids.size() ? ",..." : "");
+    spdlog::error(
+        "quarantine: {} message files are in no index and have no envelope to re-index them "
+        "(ids {}{}): review them with the admin guide",
+        h.orphans, ids(h.orphan_ids), h.orphans > h.orphan_ids.size() ? ",..." : "");
   if (h.missing)
     spdlog::error("quarantine: {} held messages have lost their message file (ids {}{})", h.missing,
                   ids(h.missing_ids), h.missing > h.missing_ids.size() ? ",..." : "");
@@ -170,14 +173,15 @@ void alert_admin(const DaemonConfig& cfg, const std::string& problem) {
   }
   char host[256] = "this server";
   ::gethostname(host, sizeof host - 1);
-  std::string body = std::string("The quarantine index on ") + host + " cannot be used:\n\n  " + problem +
-           "\n\nUntil it is repaired, every message the policy would hold is deferred (the sender's "
-           "mail program retries; nothing is lost and nothing goes out unchecked). Mail that is "
-           "not held is delivered as usual.\n\nTo repair: move " +
-           (cfg.quarantine_dir / "index.sqlite").string() +
-           " (and its -wal and -shm files) aside or restore a backup there. policy-milter notices "
-           "the new file, rebuilds the index from the message files and starts quarantining "
-           "again. `policyctl status` shows the state.\n";
+  std::string body =
+      std::string("The quarantine index on ") + host + " cannot be used:\n\n  " + problem +
+      "\n\nUntil it is repaired, every message the policy would hold is deferred (the sender's "
+      "mail program retries; nothing is lost and nothing goes out unchecked). Mail that is "
+      "not held is delivered as usual.\n\nTo repair: move " +
+      (cfg.quarantine_dir / "index.sqlite").string() +
+      " (and its -wal and -shm files) aside or restore a backup there. policy-milter notices "
+      "the new file, rebuilds the index from the message files and starts quarantining "
+      "again. `policyctl status` shows the state.\n";
   // A plain ASCII notice (the problem is SQLite's or the store's message: ids and paths,
   // never message content).
   char date[64];
@@ -187,15 +191,18 @@ void alert_admin(const DaemonConfig& cfg, const std::string& problem) {
   std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
   std::string to;
   for (const auto& a : cfg.quarantine_alert_to) to += (to.empty() ? "" : ", ") + a;
-  std::string data = std::string("Date: ") + date + "\r\nFrom: " + cfg.alert_from + "\r\nTo: " + to +
+  std::string data = std::string("Date: ") + date + "\r\nFrom: " + cfg.alert_from +
+                     "\r\nTo: " + to +
                      "\r\nSubject: policy-milter: quarantine stopped - held mail is being deferred"
-                     "\r\nMessage-ID: <quarantine-stopped." + std::to_string(now) + "." +
-                     std::to_string(::getpid()) + "@" + host +
+                     "\r\nMessage-ID: <quarantine-stopped." +
+                     std::to_string(now) + "." + std::to_string(::getpid()) + "@" + host +
                      ">\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\n\r\n";
   for (char c : body) {
-    if (c == '\n') data += "\r\n";
-    else data.push_back(c);
+    if (c == '\n')
+      data += "\r\n";
+    else
+      data.push_back(c);
   }
   SmtpEnvelope env{cfg.alert_from, cfg.quarantine_alert_to};
   std::string via = cfg.alert_smtp;
@@ -224,13 +231,16 @@ void report_changes(QuarantineStore& store, const DaemonConfig& cfg) {
   StoreHealth h = store.health();
   Reported& r = reported();
   std::lock_guard lock(r.mu);
-  for (std::size_t i = r.events; i < h.events.size(); ++i) spdlog::warn("quarantine: {}", h.events[i]);
+  for (std::size_t i = r.events; i < h.events.size(); ++i)
+    spdlog::warn("quarantine: {}", h.events[i]);
   r.events = h.events.size();
   if (!h.ok && h.problem != r.problem) {
-    spdlog::critical("quarantine: STOPPED, held mail is deferred until the index is repaired: {}", h.problem);
+    spdlog::critical("quarantine: STOPPED, held mail is deferred until the index is repaired: {}",
+                     h.problem);
     alert_admin(cfg, h.problem);
   }
-  if (h.ok && !r.problem.empty()) spdlog::warn("quarantine: index usable again, quarantining resumed");
+  if (h.ok && !r.problem.empty())
+    spdlog::warn("quarantine: index usable again, quarantining resumed");
   r.problem = h.ok ? "" : h.problem;
 }
 

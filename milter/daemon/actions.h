@@ -60,9 +60,10 @@ class ForgedHeaders {
 // What the store keeps for a held message: envelope, labels, the verdict JSON and the
 // idempotency digest of the envelope and the bytes as received (message_digest(): the
 // client's retry of a deferred message, with a new queue id, is stored once).
-QuarantineInput quarantine_input(const ActionPlan& plan, const Verdict& v, const std::string& sender,
-                                 const std::vector<std::string>& rcpts, const std::string& queue_id,
-                                 std::string_view raw, std::string verdict_json);
+QuarantineInput quarantine_input(const ActionPlan& plan, const Verdict& v,
+                                 const std::string& sender, const std::vector<std::string>& rcpts,
+                                 const std::string& queue_id, std::string_view raw,
+                                 std::string verdict_json);
 
 // Opens the store for the daemon (QuarantineStore::open_for_put with the [quarantine]
 // settings) and logs what the start-up check found: re-indexed files, orphans, held rows

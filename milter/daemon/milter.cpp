@@ -285,8 +285,9 @@ sfsistat finish_message(SMFICTX* ctx, Connection& conn) {
   if (plan.outcome == Outcome::quarantine || plan.outcome == Outcome::split) {
     if (!g_runtime->store) return log_failure("no quarantine store");
     try {
-      QuarantineInput in = quarantine_input(plan, *verdict, m.sender, m.rcpts, queue_id, job->raw,
-                                            verdict_to_json(*verdict, "", JsonOptions{.segments = true}));
+      QuarantineInput in =
+          quarantine_input(plan, *verdict, m.sender, m.rcpts, queue_id, job->raw,
+                           verdict_to_json(*verdict, "", JsonOptions{.segments = true}));
       stored_id = hold_message(*g_runtime->store, cfg, job->raw, in);
     } catch (const std::exception& e) {
       return log_failure(std::string("quarantine store: ") + e.what());

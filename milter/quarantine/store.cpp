@@ -1,7 +1,7 @@
 #include "quarantine/store.h"
 
-#include "quarantine/store_internal.h"
 #include "quarantine/put_side.h"
+#include "quarantine/store_internal.h"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -92,7 +92,6 @@ constexpr const char* kColumns =
 // Stmt, exec, Transaction, Fd, file helpers, ids, JSON lists: quarantine/store_internal.h.
 using namespace store_detail;
 
-
 QuarantineItem read_item(const Stmt& st) {
   QuarantineItem it;
   it.id = st.text(0);
@@ -162,8 +161,11 @@ void migrate_baseline(sqlite3* db) {
 // Issue 11: put() is idempotent per message - a retry of a deferred message (new queue
 // id, same envelope and bytes) finds the held copy by its digest.
 void migrate_put_digest(sqlite3* db) {
-  if (!has_column(db, "messages", "digest")) exec(db, "ALTER TABLE messages ADD COLUMN digest TEXT");
-  exec(db, "CREATE UNIQUE INDEX IF NOT EXISTS messages_digest ON messages(digest) WHERE digest IS NOT NULL");
+  if (!has_column(db, "messages", "digest"))
+    exec(db, "ALTER TABLE messages ADD COLUMN digest TEXT");
+  exec(db,
+       "CREATE UNIQUE INDEX IF NOT EXISTS messages_digest ON messages(digest) WHERE digest IS NOT "
+       "NULL");
 }
 
 struct Migration {

@@ -90,12 +90,12 @@ std::string message_digest(std::string_view sender, const std::vector<std::strin
 // What the put side knows about the index (health()); written to <dir>/health.json on every
 // change so `policyctl status` shows it.
 struct StoreHealth {
-  bool ok = true;              // false: quarantining stopped (held mail is deferred)
-  std::string problem;         // why, for the log and `policyctl status`; "" when ok
-  std::int64_t since = 0;      // unix seconds of the last change
-  std::size_t reindexed = 0;   // message files put back into the index (start-up, recovery)
-  std::size_t orphans = 0;     // message files that could not be re-indexed (reported)
-  std::size_t missing = 0;     // held rows whose message file is gone (reported)
+  bool ok = true;             // false: quarantining stopped (held mail is deferred)
+  std::string problem;        // why, for the log and `policyctl status`; "" when ok
+  std::int64_t since = 0;     // unix seconds of the last change
+  std::size_t reindexed = 0;  // message files put back into the index (start-up, recovery)
+  std::size_t orphans = 0;    // message files that could not be re-indexed (reported)
+  std::size_t missing = 0;    // held rows whose message file is gone (reported)
   std::vector<std::string> orphan_ids, missing_ids;  // the first few of each
   std::vector<std::string> events;                   // recoveries since start, newest last
 };

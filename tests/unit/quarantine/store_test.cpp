@@ -197,7 +197,6 @@ TEST_F(StoreTest, FailedInsertLeavesNoFileBehind) {
   EXPECT_TRUE(fs::is_empty(dir_ / "msg"));
 }
 
-
 // ---- The put side (issue 11 items 3 and 4, issue 12 durability) -------------------------
 
 std::size_t rows(const fs::path& index, const char* where = "1=1") {
@@ -206,7 +205,8 @@ std::size_t rows(const fs::path& index, const char* where = "1=1") {
   if (sqlite3_open_v2(index.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
     sqlite3_stmt* st = nullptr;
     std::string sql = std::string("SELECT count(*) FROM messages WHERE ") + where;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
       n = static_cast<std::size_t>(sqlite3_column_int64(st, 0));
     sqlite3_finalize(st);
   }
@@ -228,11 +228,13 @@ QuarantineInput digested(QuarantineInput in, const std::string& msg) {
 
 TEST(MessageDigest, IgnoresOnlyWhatCarriesThisDeliverysQueueId) {
   const std::string a =
-      "Received: from pc (pc [127.0.0.1])\r\n\tby mx.stannes.example (Postfix) with ESMTP id 4QAAAA1111\r\n"
+      "Received: from pc (pc [127.0.0.1])\r\n\tby mx.stannes.example (Postfix) with ESMTP id "
+      "4QAAAA1111\r\n"
       "\tfor <p@gmail.com>; Mon, 1 Dec 2026 10:00:00 +0000\r\n"
       "Subject: list\r\n\r\nbody\r\n";
   const std::string b =
-      "Received: from pc (pc [127.0.0.1])\r\n\tby mx.stannes.example (Postfix) with ESMTP id 4QBBBB2222\r\n"
+      "Received: from pc (pc [127.0.0.1])\r\n\tby mx.stannes.example (Postfix) with ESMTP id "
+      "4QBBBB2222\r\n"
       "\tfor <p@gmail.com>; Mon, 1 Dec 2026 10:05:00 +0000\r\n"
       "Subject: list\r\n\r\nbody\r\n";
   std::vector<std::string> r1{"p@gmail.com", "q@gmail.com"}, r2{"q@gmail.com", "p@gmail.com"};
@@ -251,7 +253,8 @@ TEST(MessageDigest, IgnoresOnlyWhatCarriesThisDeliverysQueueId) {
   EXPECT_NE(message_digest("a@stannes.example", r1, a, "4QAAAA1111"),
             message_digest("a@stannes.example", {"p@gmail.com"}, a, "4QAAAA1111"));
   // Without a queue id nothing is skipped.
-  EXPECT_NE(message_digest("a@stannes.example", r1, a, ""), message_digest("a@stannes.example", r1, b, ""));
+  EXPECT_NE(message_digest("a@stannes.example", r1, a, ""),
+            message_digest("a@stannes.example", r1, b, ""));
   EXPECT_EQ(message_digest("a@stannes.example", r1, a, "").size(), 64u);
 }
 
@@ -260,18 +263,20 @@ TEST_F(StoreTest, SchemaIsVersionedAndOldStoresAreMigrated) {
   fs::create_directories(dir_ / "msg");
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "index.sqlite").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "CREATE TABLE messages(id TEXT PRIMARY KEY, received_at INTEGER NOT NULL,"
-                         " queue_id TEXT NOT NULL DEFAULT '', sender TEXT NOT NULL DEFAULT '',"
-                         " recipients TEXT NOT NULL DEFAULT '[]', held_recipients TEXT NOT NULL DEFAULT '[]',"
-                         " subject TEXT NOT NULL DEFAULT '', categories TEXT NOT NULL DEFAULT '[]',"
-                         " rules TEXT NOT NULL DEFAULT '[]', action TEXT NOT NULL DEFAULT '',"
-                         " snapshot TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0,"
-                         " verdict_json TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'held',"
-                         " status_at INTEGER NOT NULL DEFAULT 0, status_by TEXT NOT NULL DEFAULT '');"
-                         "INSERT INTO messages(id, received_at) VALUES('20250101T000000Z-00000000000000aa', 1)",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(
+          db,
+          "CREATE TABLE messages(id TEXT PRIMARY KEY, received_at INTEGER NOT NULL,"
+          " queue_id TEXT NOT NULL DEFAULT '', sender TEXT NOT NULL DEFAULT '',"
+          " recipients TEXT NOT NULL DEFAULT '[]', held_recipients TEXT NOT NULL DEFAULT '[]',"
+          " subject TEXT NOT NULL DEFAULT '', categories TEXT NOT NULL DEFAULT '[]',"
+          " rules TEXT NOT NULL DEFAULT '[]', action TEXT NOT NULL DEFAULT '',"
+          " snapshot TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0,"
+          " verdict_json TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'held',"
+          " status_at INTEGER NOT NULL DEFAULT 0, status_by TEXT NOT NULL DEFAULT '');"
+          "INSERT INTO messages(id, received_at) VALUES('20250101T000000Z-00000000000000aa', 1)",
+          nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   {
     QuarantineStore store(dir_);
@@ -421,8 +426,10 @@ TEST_F(StoreTest, CorruptIndexStopsQuarantiningLoudlyUntilRepaired) {
     std::string junk(4096, '\x5a');
     f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
   }
-  EXPECT_THROW(store->put("Subject: b\r\n\r\n", input("a@stannes.example", {"abusive"})), IndexCorrupt);
-  EXPECT_THROW(store->put("Subject: c\r\n\r\n", input("a@stannes.example", {"abusive"})), IndexCorrupt);
+  EXPECT_THROW(store->put("Subject: b\r\n\r\n", input("a@stannes.example", {"abusive"})),
+               IndexCorrupt);
+  EXPECT_THROW(store->put("Subject: c\r\n\r\n", input("a@stannes.example", {"abusive"})),
+               IndexCorrupt);
   auto h = store->health();
   EXPECT_FALSE(h.ok);
   EXPECT_FALSE(h.problem.empty());
