@@ -92,20 +92,26 @@ inline void exec(sqlite3* db, const char* sql) {
   }
 }
 
-// A transaction that rolls back unless committed.
+// A transaction that rolls back unless committed; with other statements, a savepoint.
 class Transaction {
  public:
-  explicit Transaction(sqlite3* db) : db_(db) { exec(db_, "BEGIN IMMEDIATE"); }
+  explicit Transaction(sqlite3* db, const char* begin = "BEGIN IMMEDIATE",
+                       const char* commit = "COMMIT", const char* rollback = "ROLLBACK")
+      : db_(db), commit_(commit), rollback_(rollback) {
+    exec(db_, begin);
+  }
   ~Transaction() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (!done_) sqlite3_exec(db_, rollback_, nullptr, nullptr, nullptr);
   }
   void commit() {
-    exec(db_, "COMMIT");
+    exec(db_, commit_);
     done_ = true;
   }
 
  private:
   sqlite3* db_;
+  const char* commit_;
+  const char* rollback_;
   bool done_ = false;
 };
 

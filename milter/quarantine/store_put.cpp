@@ -155,23 +155,11 @@ bool row_exists(sqlite3* db, const std::string& id) {
 }
 
 // A savepoint rolled back unless released: one bad row does not fail its whole batch.
-class Savepoint {
- public:
-  explicit Savepoint(sqlite3* db) : db_(db) { exec(db_, "SAVEPOINT put_row"); }
-  ~Savepoint() {
-    if (!done_) {
-      sqlite3_exec(db_, "ROLLBACK TO put_row", nullptr, nullptr, nullptr);
-      sqlite3_exec(db_, "RELEASE put_row", nullptr, nullptr, nullptr);
-    }
-  }
-  void release() {
-    exec(db_, "RELEASE put_row");
-    done_ = true;
-  }
-
- private:
-  sqlite3* db_;
-  bool done_ = false;
+struct Savepoint : Transaction {
+  explicit Savepoint(sqlite3* db)
+      : Transaction(db, "SAVEPOINT put_row", "RELEASE put_row",
+                    "ROLLBACK TO put_row; RELEASE put_row") {}
+  void release() { commit(); }
 };
 
 // Reads the header through SQLite's own file handle: opening and closing another fd on

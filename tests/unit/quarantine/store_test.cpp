@@ -260,23 +260,15 @@ TEST(MessageDigest, IgnoresOnlyWhatCarriesThisDeliverysQueueId) {
 
 TEST_F(StoreTest, SchemaIsVersionedAndOldStoresAreMigrated) {
   // A store as it was before migrations: no digest column, user_version 0.
-  fs::create_directories(dir_ / "msg");
+  { QuarantineStore fresh(dir_); }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "index.sqlite").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(
-      sqlite3_exec(
-          db,
-          "CREATE TABLE messages(id TEXT PRIMARY KEY, received_at INTEGER NOT NULL,"
-          " queue_id TEXT NOT NULL DEFAULT '', sender TEXT NOT NULL DEFAULT '',"
-          " recipients TEXT NOT NULL DEFAULT '[]', held_recipients TEXT NOT NULL DEFAULT '[]',"
-          " subject TEXT NOT NULL DEFAULT '', categories TEXT NOT NULL DEFAULT '[]',"
-          " rules TEXT NOT NULL DEFAULT '[]', action TEXT NOT NULL DEFAULT '',"
-          " snapshot TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0,"
-          " verdict_json TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'held',"
-          " status_at INTEGER NOT NULL DEFAULT 0, status_by TEXT NOT NULL DEFAULT '');"
-          "INSERT INTO messages(id, received_at) VALUES('20250101T000000Z-00000000000000aa', 1)",
-          nullptr, nullptr, nullptr),
-      SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP INDEX messages_digest; ALTER TABLE messages DROP COLUMN digest;"
+                         "PRAGMA user_version = 0;"
+                         "INSERT INTO messages(id, received_at) VALUES('20250101T000000Z-00000000000000aa', 1)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
   sqlite3_close(db);
   {
     QuarantineStore store(dir_);
