@@ -410,8 +410,8 @@ std::string QuarantineStore::PutSide::put(std::string_view message, const Quaran
   try {
     // The sidecar first, so every message file has one. Both are renamed into place
     // before the one fsync of the message: on ext4 that fsync commits the journal with
-    // both names in it, so the directory's fsync after it is nearly free (one journal
-    // commit per message instead of two). A crash before the fsync leaves a final name
+    // both names in it, so the directory's fsync after it (one per batch of concurrent
+    // puts, in the committer) is nearly free. A crash before the fsync leaves a final name
     // on a message that was never answered (the MTA still has it); start-up reconcile()
     // checks each unindexed file against its sidecar's size and digest before it
     // re-indexes it. Only the message is fsync'ed: the row is the durable record, the
@@ -421,7 +421,7 @@ std::string QuarantineStore::PutSide::put(std::string_view message, const Quaran
     if (::rename(env_tmp.c_str(), env.c_str()) != 0) fail("rename", env);
     if (::rename(eml_tmp.c_str(), eml.c_str()) != 0) fail("rename", eml);
     if (::fsync(f.fd) != 0) fail("fsync", eml);
-    fsync_dir(msg_dir);
+    // The directory is fsync'ed once per batch by the committer, before the commit.
   } catch (...) {
     for (const auto& f : {eml_tmp, env_tmp, eml, env}) ::unlink(f.c_str());
     forget();
@@ -484,6 +484,8 @@ void QuarantineStore::PutSide::commit_batch(std::vector<std::shared_ptr<Pending>
       "quarantine index busy (locked by another process?): gave up after the put timeout";
   bool corrupt = false;
   try {
+    // One fsync of msg/ makes every name of the batch durable before its rows are.
+    fsync_dir(store.dir() / "msg");
     // Each round: make sure the index is the file on disk, then try to commit. Rounds
     // repeat while SQLite says "busy" (another process holds the lock), until the latest
     // deadline of the batch; rows whose own deadline passed are dropped on the way.
