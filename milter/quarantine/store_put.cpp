@@ -545,6 +545,11 @@ bool QuarantineStore::PutSide::commit_once(std::vector<std::shared_ptr<Pending>>
           insert_audit(d, "policy-milter", "quarantined", p->id,
                        p->in.queue_id.empty() ? "" : "queue id " + p->in.queue_id);
           existing = p->id;
+        } else {
+          // The client's retry of a message already held (or the same bytes sent again):
+          // not stored twice, but on record.
+          insert_audit(d, "policy-milter", "retried", existing,
+                       p->in.queue_id.empty() ? "" : "queue id " + p->in.queue_id);
         }
         sp.release();
         results.emplace_back(p, existing);

@@ -80,12 +80,15 @@ def main():
         if exp is not None and not any(a == "quarantine" and c == cats for a, c in exp):
             errors.append("quarantine %s (%s): %s, engine says %s" % (qid, mid, cats, exp))
 
-    total = delivered + len(rows)
-    print("e2e: sent %d, delivered %d, quarantined %d, by action %s" %
-          (sent, delivered, len(rows), json.dumps(by_action, sort_keys=True)))
+    # A held message sent again with the same envelope and bytes (a client's retry, or
+    # this test re-sending a corpus file) is stored once and audited "retried".
+    retried = db.execute("SELECT count(*) FROM audit WHERE action = 'retried'").fetchone()[0]
+    total = delivered + len(rows) + retried
+    print("e2e: sent %d, delivered %d, quarantined %d (+%d retries of held mail), by action %s" %
+          (sent, delivered, len(rows), retried, json.dumps(by_action, sort_keys=True)))
     if total != sent:
-        errors.append("counts do not add up: %d delivered + %d quarantined != %d sent" %
-                      (delivered, len(rows), sent))
+        errors.append("counts do not add up: %d delivered + %d quarantined + %d retried != %d sent" %
+                      (delivered, len(rows), retried, sent))
     for e in errors[:30]:
         print("FAIL:", e)
     return 1 if errors else 0

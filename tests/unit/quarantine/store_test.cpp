@@ -295,6 +295,8 @@ TEST_F(StoreTest, PutIsIdempotentPerDigest) {
   in.queue_id = "4QRETRY999";  // the client's retry
   EXPECT_EQ(store.put(msg, in), first);
   EXPECT_EQ(store.count(), 1u);
+  EXPECT_EQ(store.audit_log(first).front().action, "retried");
+  EXPECT_EQ(store.audit_log(first).front().note, "queue id 4QRETRY999");
   EXPECT_EQ(files_with(dir_ / "msg", ".eml"), 1u);
   EXPECT_EQ(files_with(dir_ / "msg", ".env"), 1u);
   // Once decided, the same bytes sent again are a new message to review.
