@@ -1,5 +1,6 @@
 // From a Verdict to what the milter tells the MTA - pure, so it is unit-tested without
-// libmilter (milter.cpp only carries the plan out).
+// libmilter (milter.cpp only carries the plan out). Also the put path (end of file): what
+// is stored for a held message, and how faults of the store are reported.
 //
 //   accept      deliver; X-Policy-Verdict only (the message was checked)
 //   tag         deliver with X-Policy-Verdict, X-Policy-Categories, X-Policy-Rules

@@ -70,3 +70,35 @@ TEST(DaemonConfig, NoStaffDomainIsRefused) {
 
 }  // namespace
 }  // namespace pm
+
+namespace pm {
+namespace {
+
+// [quarantine]: the put side's settings (issue 11).
+TEST(DaemonConfig, QuarantinePutSettings) {
+  DaemonConfig shipped = load_daemon_config(PM_SOURCE_DIR "/conf/policy-milter.toml");
+  EXPECT_EQ(shipped.quarantine_put_timeout_ms, 20000u);
+  EXPECT_TRUE(shipped.quarantine_integrity_check);
+  EXPECT_EQ(shipped.quarantine_alert_to, std::vector<std::string>{"it.admin@stannes.example"});
+  EXPECT_EQ(shipped.alert_smtp, "127.0.0.1:10026");  // [review].reinject
+
+  test::TempDir d;
+  auto f = d.write("p.toml",
+                   "[school]\nstaff_domains=[\"stannes.example\"]\n"
+                   "[quarantine]\nput_timeout_ms=1500\nintegrity_check=false\nalert_to=[]\n");
+  DaemonConfig c = load_daemon_config(f);
+  EXPECT_EQ(c.quarantine_put_timeout_ms, 1500u);
+  EXPECT_FALSE(c.quarantine_integrity_check);
+  EXPECT_TRUE(c.quarantine_alert_to.empty());
+  auto bad = d.write("bad.toml",
+                     "[school]\nstaff_domains=[\"stannes.example\"]\n[quarantine]\nput_timeout_ms=5\n");
+  try {
+    load_daemon_config(bad);
+    ADD_FAILURE() << "a 5 ms put timeout was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(":4:"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace pm
