@@ -157,7 +157,7 @@ void log_health(const StoreHealth& h) {
   if (h.orphans)
     spdlog::error(
         "quarantine: {} message files are in no index and have no envelope to re-index them "
-        "(ids {}{}): review them with the admin guide",
+        "(ids {}{}): look at them and re-send or delete them (README, \"The quarantine store\")",
         h.orphans, ids(h.orphan_ids), h.orphans > h.orphan_ids.size() ? ",..." : "");
   if (h.missing)
     spdlog::error("quarantine: {} held messages have lost their message file (ids {}{})", h.missing,

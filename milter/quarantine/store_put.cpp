@@ -657,8 +657,14 @@ void QuarantineStore::PutSide::recover() {
   } else if (!was_ok) {
     event = exists ? "corrupt index replaced: rebuilt from the new file and the message files"
                    : "corrupt index moved away: new index built from the message files";
+  } else if (!exists) {
+    event =
+        "index deleted while running and the open copy could not be saved: rebuilt from the "
+        "message files";
   } else {
-    event = "index reopened";
+    event =
+        "index replaced while running and the open copy could not be saved: held mail re-indexed "
+        "from the message files";
   }
   {
     std::lock_guard lock(health_mu);
