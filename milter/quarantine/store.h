@@ -31,7 +31,8 @@
 // at once (the sender is told; nothing is delivered); released mail keeps them until
 // retention purges it (purge_decided).
 // Thread safety: all methods may be called from any thread; one mutex serialises access to
-// the SQLite handle, file writes happen outside it.
+// the SQLite handle, file writes happen outside it. put() has its own connection and
+// committer thread (put_side.h) and never takes that mutex while SQLite waits for a lock.
 #pragma once
 
 #include <chrono>
