@@ -2,6 +2,8 @@
 // hand the bytes to its reader, and turn anything unreadable into an Unscannable entry.
 #include "decode/attachments/attachments.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cctype>
 #include <exception>
@@ -13,6 +15,10 @@
 #include "decode/text/html.h"
 
 namespace pm::attachments {
+
+namespace {
+constexpr std::size_t kTrimAfterBytes = 1u << 20;
+}  // namespace
 
 namespace detail {
 
@@ -89,7 +95,9 @@ bool Job::out_of_time(const std::string& origin) {
 
 namespace {
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 
 bool any_suffix(const std::string& name, std::initializer_list<const char*> suffixes) {
   return std::any_of(suffixes.begin(), suffixes.end(),
@@ -112,14 +120,26 @@ Format zip_kind(std::string_view bytes) {
 
 const char* format_name(Format f, const std::string& name) {
   switch (f) {
-    case Format::ooxml_docx: return "docx";
-    case Format::ooxml_xlsx: return "xlsx";
-    case Format::ooxml_pptx: return "pptx";
-    case Format::odf: return "odf";
-    case Format::pdf: return "pdf";
-    case Format::html: return "html";
-    case Format::eml: return "eml";
-    case Format::text: return "text";
+    case Format::ooxml_docx:
+      return "docx";
+    case Format::ooxml_xlsx:
+      return "xlsx";
+    case Format::ooxml_pptx:
+      return "pptx";
+    case Format::odf:
+      return "odf";
+    case Format::pdf:
+      return "pdf";
+    case Format::html:
+      return "html";
+    case Format::eml:
+      return "eml";
+    case Format::text:
+      return "text";
+    case Format::archive:
+      return "archive";
+    case Format::ole:
+      return "office";
     case Format::zip:
       // A truncated docx is still a docx to the person reading the verdict.
       if (any_suffix(name, {".docx", ".docm", ".dotx"})) return "docx";
@@ -127,22 +147,9 @@ const char* format_name(Format f, const std::string& name) {
       if (any_suffix(name, {".pptx", ".pptm", ".potx"})) return "pptx";
       if (any_suffix(name, {".odt", ".ods", ".odp"})) return "odf";
       return "zip";
-    default: return "file";
+    default:
+      return "file";
   }
-}
-
-// Legacy OLE compound file: an Office file saved with a password keeps its real content in
-// an "EncryptedPackage" stream (directory names are UTF-16LE).
-bool ole_is_encrypted(std::string_view bytes) {
-  static const std::string kName = [] {
-    std::string s;
-    for (char c : std::string_view("EncryptedPackage")) {
-      s.push_back(c);
-      s.push_back('\0');
-    }
-    return s;
-  }();
-  return bytes.find(kName) != std::string_view::npos;
 }
 
 void read_text(Job& job, const std::string& origin, std::string_view bytes) {
@@ -169,42 +176,80 @@ void read_eml(Job& job, const std::string& origin, std::string_view bytes, unsig
 
 }  // namespace
 
+namespace {
+
+bool is_archive_mime(std::string_view m) {
+  static const char* const kTypes[] = {"application/x-tar",
+                                       "application/gzip",
+                                       "application/x-gzip",
+                                       "application/x-bzip2",
+                                       "application/x-xz",
+                                       "application/x-lzma",
+                                       "application/zstd",
+                                       "application/x-zstd",
+                                       "application/x-lz4",
+                                       "application/x-compress",
+                                       "application/x-7z-compressed",
+                                       "application/vnd.rar",
+                                       "application/x-rar",
+                                       "application/x-rar-compressed",
+                                       "application/x-cpio",
+                                       "application/x-iso9660-image",
+                                       "application/x-archive",
+                                       "application/vnd.ms-cab-compressed",
+                                       "application/x-lha",
+                                       "application/x-lzh-compressed",
+                                       "application/x-xar",
+                                       "application/x-lzip",
+                                       "application/x-lrzip",
+                                       "application/x-lzop",
+                                       "application/x-ustar",
+                                       "application/x-gtar"};
+  return std::any_of(std::begin(kTypes), std::end(kTypes), [&](const char* t) { return m == t; });
+}
+
+// libmagic calls these text too: structured text is read as text.
+bool is_text_mime(std::string_view m) {
+  return starts_with(m, "text/") || m == "message/rfc822" || m == "application/json" ||
+         m == "application/xml" || m == "application/javascript" || m == "application/x-ndjson" ||
+         m == "image/svg+xml" || m == "application/rtf";
+}
+
+}  // namespace
+
 Format detect(std::string_view bytes, const std::string& name, const std::string& type) {
   const std::string ct = lower(type);
-  // Magic bytes first: names and declared types are whatever the sender's client guessed.
-  if (starts_with(bytes, "PK\x03\x04") || starts_with(bytes, "PK\x05\x06"))
-    return zip_kind(bytes);
+  // Bytes first: names and declared types are whatever the sender's client guessed. The
+  // signatures the readers depend on are checked here, then libmagic says what the rest is.
+  if (starts_with(bytes, "PK\x03\x04") || starts_with(bytes, "PK\x05\x06")) return zip_kind(bytes);
   if (bytes.substr(0, 1024).find("%PDF-") != std::string_view::npos) return Format::pdf;
   if (starts_with(bytes, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")) return Format::ole;
+  // Image signatures are trusted as they stand (a photo is never read; libmagic would call
+  // a truncated one data).
   if (starts_with(bytes, "\x89PNG") || starts_with(bytes, "\xFF\xD8\xFF") ||
-      starts_with(bytes, "GIF8") || starts_with(bytes, "II*\0") || starts_with(bytes, "MM\0*") ||
+      starts_with(bytes, "GIF8") || starts_with(bytes, std::string_view("II*\0", 4)) ||
+      starts_with(bytes, std::string_view("MM\0*", 4)) ||
       (starts_with(bytes, "RIFF") && bytes.substr(8, 4) == "WEBP"))
-    return Format::image;
+    return Format::media;
   if (bytes.find("-----BEGIN PGP MESSAGE-----") < 1024) return Format::pgp;
-  // Then the declared type and the name.
   if (ct == "application/pkcs7-mime" || ct == "application/x-pkcs7-mime" ||
-      ct == "application/pgp-encrypted" || any_suffix(name, {".p7m"}))
-    return ct == "application/pgp-encrypted" ? Format::pgp : Format::smime;
-  if (ct == "message/rfc822" || any_suffix(name, {".eml"})) return Format::eml;
-  if (ct == "text/html" || any_suffix(name, {".html", ".htm"})) return Format::html;
-  if (starts_with(ct, "image/")) return Format::image;
-  if (ct == "application/pdf" || any_suffix(name, {".pdf"})) return Format::pdf;
-  if (any_suffix(name, {".zip", ".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp"}))
-    return Format::zip;  // claims a container but has no valid magic: read_zip says corrupt
-  if (starts_with(ct, "text/") ||
-      any_suffix(name, {".csv", ".tsv", ".txt", ".text", ".vcf", ".ics", ".md", ".rtf"}))
-    return Format::text;
-  // Undeclared: text if it reads as text (no NULs in the first 4 KB).
-  std::string_view head = bytes.substr(0, 4096);
-  if (!head.empty() && head.find('\0') == std::string_view::npos) {
-    std::string_view h = head.substr(head.find_first_not_of(" \t\r\n\xEF\xBB\xBF") == std::string_view::npos
-                                         ? 0
-                                         : head.find_first_not_of(" \t\r\n\xEF\xBB\xBF"));
-    if (starts_with(lower(h.substr(0, 14)), "<!doctype html") || starts_with(lower(h.substr(0, 5)), "<html"))
-      return Format::html;
-    return Format::text;
-  }
-  return Format::unknown;
+      any_suffix(name, {".p7m"}))
+    return Format::smime;
+  if (ct == "application/pgp-encrypted") return Format::pgp;
+  const std::string mime = magic_mime(bytes);
+  if (mime == "application/x-empty" || mime == "inode/x-empty") return Format::empty;
+  if (is_archive_mime(mime)) return Format::archive;
+  if (mime == "application/pdf") return Format::pdf;
+  if (starts_with(mime, "image/") && mime != "image/svg+xml") return Format::media;
+  if (starts_with(mime, "audio/") || starts_with(mime, "video/")) return Format::media;
+  if (mime == "application/pgp" || mime == "application/pgp-encrypted") return Format::pgp;
+  if (!is_text_mime(mime)) return Format::unknown;
+  // Text: the declared type and the name say which text (all of it is read either way).
+  if (mime == "message/rfc822" || ct == "message/rfc822" || any_suffix(name, {".eml"}))
+    return Format::eml;
+  if (mime == "text/html" || ct == "text/html" || any_suffix(name, {".html", ".htm"}))
+    return Format::html;
+  return Format::text;
 }
 
 void dispatch(Job& job, const std::string& origin, const std::string& name,
@@ -222,20 +267,43 @@ void dispatch(Job& job, const std::string& origin, const std::string& name,
       case Format::ooxml_pptx:
         read_ooxml(job, format, origin, bytes, depth);
         break;
-      case Format::odf: read_odf(job, origin, bytes, depth); break;
-      case Format::zip: read_zip(job, origin, bytes, depth); break;
-      case Format::pdf: read_pdf(job, origin, bytes); break;
-      case Format::ole:
-        // Legacy binary Office (.doc/.xls/.ppt) is not read; with a password it is encrypted.
-        job.unscannable(origin, ole_is_encrypted(bytes) ? "encrypted-office" : "unsupported:ole");
+      case Format::odf:
+        read_odf(job, origin, bytes, depth);
         break;
-      case Format::smime: job.unscannable(origin, "encrypted-smime"); break;
-      case Format::pgp: job.unscannable(origin, "encrypted-pgp"); break;
-      case Format::html: read_html(job, origin, bytes); break;
-      case Format::text: read_text(job, origin, bytes); break;
-      case Format::eml: read_eml(job, origin, bytes, depth); break;
-      case Format::image:    // listed by the caller, never read (no OCR)
-      case Format::unknown:  // binary of no known kind: listed, nothing to read
+      case Format::zip:
+        read_zip(job, origin, bytes, depth);
+        break;
+      case Format::archive:
+        read_archive(job, origin, name, bytes, depth);
+        break;
+      case Format::pdf:
+        read_pdf(job, origin, bytes);
+        break;
+      case Format::ole:
+        read_ole(job, origin, bytes);
+        break;
+      case Format::smime:
+        job.unscannable(origin, "encrypted-smime");
+        break;
+      case Format::pgp:
+        job.unscannable(origin, "encrypted-pgp");
+        break;
+      case Format::html:
+        read_html(job, origin, bytes);
+        break;
+      case Format::text:
+        read_text(job, origin, bytes);
+        break;
+      case Format::eml:
+        read_eml(job, origin, bytes, depth);
+        break;
+      case Format::media:  // images, audio, video: listed by the caller, never read (no OCR)
+      case Format::empty:
+        break;
+      case Format::unknown:
+        // Bytes no reader understands (random data, an executable, a format we do not
+        // read) may hold anything: never "nothing".
+        job.unscannable(origin, "unknown-format");
         break;
     }
   } catch (const std::exception&) {
@@ -254,6 +322,11 @@ void extract(const std::string& origin, const std::string& name, const std::stri
     // bad_alloc or anything else a reader let through: never across the engine boundary.
     job.unscannable(origin, "corrupt:attachment");
   }
+  // A large document leaves its pages, XML trees and inflated parts in freed heap that
+  // glibc keeps for the next allocation; hand it back so a daemon that once read a 10 MB
+  // spreadsheet does not stay that size (issue 12). Only after big attachments: a trim
+  // walks the heap (about 0.1-1 ms).
+  if (bytes.size() >= kTrimAfterBytes) malloc_trim(0);
 }
 
 }  // namespace pm::attachments
