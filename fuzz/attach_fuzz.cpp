@@ -4,9 +4,9 @@
 // CSV/HTML. No crash, no leak, no hang, and the decoded-bytes invariant holds.
 //
 // The first input byte picks the name (so .docx, .xls, .csv.gz... paths are all reached
-// whatever the bytes), the rest is the attachment. This build runs the legacy-Office readers
-// in-process (PM_ATTACH_NO_ISOLATION) so that their crashes reach the fuzzer instead of
-// becoming "extractor-crash" in a child.
+// whatever the bytes), the rest is the attachment. The legacy-Office readers run in their
+// forked child as in production, so a libfreexl/wvWare crash is an "extractor-crash" verdict
+// here too (and the run goes on); everything else runs in-process under ASan/UBSan.
 #include <cstddef>
 #include <cstdint>
 #include <string>

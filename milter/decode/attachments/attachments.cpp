@@ -17,7 +17,19 @@
 namespace pm::attachments {
 
 namespace {
+
 constexpr std::size_t kTrimAfterBytes = 1u << 20;
+
+// Buffers of a MiB and more (inflated members, a sheet's rows, a large PDF's pages, and the
+// engine's copies of them) are then mmapped by glibc, so they go back to the system the
+// moment they are freed. By default glibc raises that threshold to the size of every large
+// block it frees (up to 32 MiB), after which such buffers live in the heap and the process
+// keeps the size of the largest document it ever read (issue 12: 120-165 MB kept after one).
+void return_large_buffers_to_the_system() {
+  static const bool set = [] { return mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1; }();
+  (void)set;
+}
+
 }  // namespace
 
 namespace detail {
@@ -215,12 +227,87 @@ bool is_text_mime(std::string_view m) {
          m == "image/svg+xml" || m == "application/rtf";
 }
 
+// The archive and compressed-stream signatures libarchive reads (checked here because
+// libmagic costs 0.1-0.5 ms per small file, more than the engine's whole scan of a message).
+bool archive_signature(std::string_view b) {
+  static const std::string_view kMagic[] = {
+      std::string_view("\x1f\x8b", 2),  // gzip
+      std::string_view("\xFD"
+                       "7zXZ\0",
+                       6),                        // xz
+      std::string_view("\x28\xB5\x2F\xFD", 4),    // zstd
+      std::string_view("7z\xBC\xAF\x27\x1C", 6),  // 7z
+      "Rar!\x1A\x07",                             // rar 4 and 5
+      std::string_view("\xC7\x71", 2),
+      std::string_view("\x71\xC7", 2),          // cpio binary
+      std::string_view("\x04\x22\x4D\x18", 4),  // lz4
+      std::string_view("\x5D\0\0", 3),          // lzma
+      std::string_view("\x1F\x9D", 2),          // compress (.Z)
+      "!<arch>\n",
+      "MSCF",
+      "xar!",
+      "LZIP",  // ar, cab, xar, lzip
+  };
+  for (std::string_view m : kMagic)
+    if (starts_with(b, m)) return true;
+  if (starts_with(b, "BZh") && b.size() > 3 && b[3] >= '1' && b[3] <= '9') return true;  // bzip2
+  // cpio's ASCII headers: the magic and then only hex (newc) or octal (odc) digits - a CSV
+  // that starts with a phone number "0707012345," is not one.
+  for (std::string_view m : {"070701", "070702", "070707"}) {
+    std::size_t len = m == "070707" ? 76 : 110;
+    if (starts_with(b, m) && b.size() >= len &&
+        b.substr(6, len - 6).find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos)
+      return true;
+  }
+  if (b.size() > 262 && b.substr(257, 5) == "ustar") return true;      // tar
+  if (b.size() > 32774 && b.substr(32769, 5) == "CD001") return true;  // iso 9660
+  return false;
+}
+
+// Text as mail clients send it: no NUL and almost no control characters in the first 8 KiB
+// (UTF-16 has NULs and is left to libmagic, which knows it).
+bool looks_like_text(std::string_view b) {
+  std::string_view head = b.substr(0, 8192);
+  std::size_t control = 0;
+  for (unsigned char c : head) {
+    if (c == 0) return false;
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1B) ++control;
+  }
+  return control * 100 <= head.size();
+}
+
+// A message (a forwarded .eml sent as a plain file): header lines up to a blank line, with
+// a header every message has. Read as a message, its base64 parts are decoded too.
+bool looks_like_message(std::string_view b) {
+  std::string head = lower(b.substr(0, 2048));
+  auto blank = head.find("\n\n") != std::string::npos ? head.find("\n\n") : head.find("\r\n\r\n");
+  if (blank == std::string::npos) return false;
+  std::string_view first(head.data(), head.find_first_of("\r\n"));
+  auto colon = first.find(':');
+  if (colon == std::string_view::npos || colon == 0 ||
+      first.substr(0, colon).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") !=
+          std::string_view::npos)
+    return false;
+  for (const char* h : {"from:", "received:", "return-path:", "message-id:", "mime-version:"})
+    if (head.find(h) < blank) return true;
+  return false;
+}
+
+bool looks_like_html(std::string_view b) {
+  std::string_view h = b.substr(0, 4096);
+  std::size_t start = h.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
+  if (start == std::string_view::npos) return false;
+  std::string l = lower(h.substr(start, 14));
+  return starts_with(l, "<!doctype html") || starts_with(l, "<html");
+}
+
 }  // namespace
 
 Format detect(std::string_view bytes, const std::string& name, const std::string& type) {
   const std::string ct = lower(type);
   // Bytes first: names and declared types are whatever the sender's client guessed. The
   // signatures the readers depend on are checked here, then libmagic says what the rest is.
+  if (bytes.empty()) return Format::empty;
   if (starts_with(bytes, "PK\x03\x04") || starts_with(bytes, "PK\x05\x06")) return zip_kind(bytes);
   if (bytes.substr(0, 1024).find("%PDF-") != std::string_view::npos) return Format::pdf;
   if (starts_with(bytes, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")) return Format::ole;
@@ -236,18 +323,25 @@ Format detect(std::string_view bytes, const std::string& name, const std::string
       any_suffix(name, {".p7m"}))
     return Format::smime;
   if (ct == "application/pgp-encrypted") return Format::pgp;
-  const std::string mime = magic_mime(bytes);
-  if (mime == "application/x-empty" || mime == "inode/x-empty") return Format::empty;
-  if (is_archive_mime(mime)) return Format::archive;
-  if (mime == "application/pdf") return Format::pdf;
-  if (starts_with(mime, "image/") && mime != "image/svg+xml") return Format::media;
-  if (starts_with(mime, "audio/") || starts_with(mime, "video/")) return Format::media;
-  if (mime == "application/pgp" || mime == "application/pgp-encrypted") return Format::pgp;
-  if (!is_text_mime(mime)) return Format::unknown;
+  if (archive_signature(bytes)) return Format::archive;
+  std::string mime;
+  if (!looks_like_text(bytes)) {
+    // Everything else: libmagic knows thousands of formats (audio, video, executables...).
+    mime = magic_mime(bytes);
+    if (mime == "application/x-empty" || mime == "inode/x-empty") return Format::empty;
+    if (is_archive_mime(mime)) return Format::archive;
+    if (mime == "application/pdf") return Format::pdf;
+    if (starts_with(mime, "image/") && mime != "image/svg+xml") return Format::media;
+    if (starts_with(mime, "audio/") || starts_with(mime, "video/")) return Format::media;
+    if (mime == "application/pgp" || mime == "application/pgp-encrypted") return Format::pgp;
+    if (!is_text_mime(mime)) return Format::unknown;
+  }
   // Text: the declared type and the name say which text (all of it is read either way).
-  if (mime == "message/rfc822" || ct == "message/rfc822" || any_suffix(name, {".eml"}))
+  if (mime == "message/rfc822" || ct == "message/rfc822" || any_suffix(name, {".eml"}) ||
+      looks_like_message(bytes))
     return Format::eml;
-  if (mime == "text/html" || ct == "text/html" || any_suffix(name, {".html", ".htm"}))
+  if (mime == "text/html" || ct == "text/html" || any_suffix(name, {".html", ".htm"}) ||
+      looks_like_html(bytes))
     return Format::html;
   return Format::text;
 }
@@ -315,6 +409,7 @@ void dispatch(Job& job, const std::string& origin, const std::string& name,
 
 void extract(const std::string& origin, const std::string& name, const std::string& content_type,
              std::string_view bytes, Context& ctx, DecodedMessage& out) {
+  return_large_buffers_to_the_system();
   detail::Job job{ctx, out, 0, 0, false, {}};
   try {
     detail::dispatch(job, origin, name, content_type, bytes, ctx.depth);

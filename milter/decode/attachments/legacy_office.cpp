@@ -220,10 +220,12 @@ void read_ole(Job& job, const std::string& origin, std::string_view bytes) {
     job.unscannable(origin, "encrypted-office");
     return;
   }
-  if (has_stream(bytes, "Workbook") || has_stream(bytes, "Book", true)) {
-    run_isolated(job, origin, "xls", [&](Job& j) { read_xls(j, origin, bytes); });
-  } else if (has_stream(bytes, "WordDocument")) {
+  // A Word file may embed a spreadsheet (its "Workbook" stream sits in the ObjectPool), so
+  // the Word stream is looked for first.
+  if (has_stream(bytes, "WordDocument")) {
     run_isolated(job, origin, "doc", [&](Job& j) { read_doc(j, origin, bytes); });
+  } else if (has_stream(bytes, "Workbook") || has_stream(bytes, "Book", true)) {
+    run_isolated(job, origin, "xls", [&](Job& j) { read_xls(j, origin, bytes); });
   } else if (has_stream(bytes, "PowerPoint Document")) {
     job.unscannable(origin, "unsupported:ppt");
   } else {

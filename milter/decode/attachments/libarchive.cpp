@@ -103,13 +103,14 @@ void read_archive(Job& job, const std::string& origin, const std::string& name,
     const char* path = archive_entry_pathname_utf8(entry);
     if (path == nullptr) path = archive_entry_pathname(entry);
     std::string member = raw ? strip_compression_suffix(name) : (path ? path : "");
-    if (archive_entry_filetype(entry) != AE_IFREG || member.empty()) continue;
-    any_file = true;
+    // Every entry counts, directories too: a tar of a million empty folders is a bomb.
     std::string member_origin = origin + "/" + member;
     if (++job.members > lim.max_archive_members) {
       job.limit(member_origin, "max_archive_members", true);
       return;
     }
+    if (archive_entry_filetype(entry) != AE_IFREG || member.empty()) continue;
+    any_file = true;
     if (archive_entry_is_encrypted(entry)) {
       job.unscannable(member_origin, "encrypted-archive");
       continue;
