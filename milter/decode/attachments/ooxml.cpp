@@ -303,10 +303,12 @@ class SheetReader : public StreamXml {
         links_(links) {}
 
   void flush() {
-    if (text_.empty()) return;
+    if (text_.empty() || (part_ > 1 && text_.size() <= header_.size() + 1)) return;
     job_.emit(part_ == 1 ? origin_ : origin_ + " (" + std::to_string(part_) + ")",
               SegmentKind::attachment, std::move(text_));
-    text_.clear();
+    // Each later segment starts with the sheet's first row: the column headings ("Name",
+    // "DOB") are the context its rows are read in.
+    text_ = header_.empty() ? std::string() : header_ + "\n";
     ++part_;
   }
 
@@ -340,7 +342,10 @@ class SheetReader : public StreamXml {
     } else if (n == "c") {
       cell_end();
     } else if (n == "row") {
-      if (!line_.empty()) text_ += line_ + "\n";
+      if (!line_.empty()) {
+        if (header_.empty()) header_ = line_.substr(0, 4096);
+        text_ += line_ + "\n";
+      }
       line_.clear();
       if (text_.size() >= job_.limits().sheet_segment_bytes) flush();
     }
@@ -370,7 +375,7 @@ class SheetReader : public StreamXml {
   const Styles& styles_;
   bool date1904_;
   std::vector<std::string>& links_;
-  std::string text_, line_, type_, v_, f_, is_;
+  std::string text_, line_, header_, type_, v_, f_, is_;
   std::string* into_ = nullptr;
   unsigned style_ = 0;
   bool in_is_ = false;

@@ -248,5 +248,39 @@ TEST(AttachLegacyOffice, TheXlsThatBrokeLibfreexlIsUnscannable) {
   EXPECT_EQ(all_text(m).find("Amelia"), std::string::npos);
 }
 
+// Also found by attach_fuzz: this mutated class_list.doc makes wvWare segfault (without any
+// sanitizer). In its child that is one unscannable attachment, and this process lives on.
+TEST(AttachLegacyOffice, AWvWareSegfaultIsAnExtractorCrashForThatAttachmentOnly) {
+  auto m = run("fuzz_wv_segv.doc");
+  EXPECT_TRUE(has_reason(m, "extractor-crash")) << reasons(m);
+  auto again = run("class_list.doc");  // the next document reads normally
+  EXPECT_NE(all_text(again).find("Amelia Thornbury"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pm::attachments::testing
+
+namespace pm::attachments::testing {
+namespace {
+
+// Issue 12: a sheet is streamed and cut into segments of sheet_segment_bytes at row ends;
+// every later segment starts again with the heading row, and nothing is lost or split.
+TEST(AttachXlsxStream, ASheetIsEmittedInSegmentsOfTheSettingWithItsHeadings) {
+  Limits lim;
+  lim.sheet_segment_bytes = 60;
+  auto m = run("class_list.xlsx", "", lim);
+  const std::string base = "attachment:class_list.xlsx#Year 3 Oak";
+  std::string first = text_of(m, base), second = text_of(m, base + " (2)");
+  ASSERT_FALSE(second.empty()) << all_text(m);
+  EXPECT_EQ(first.rfind("Name\tDOB\tUPN", 0), 0u) << first;
+  EXPECT_EQ(second.rfind("Name\tDOB\tUPN", 0), 0u) << second;
+  std::string all;
+  for (const auto& s : m.segments)
+    if (s.origin.rfind(base, 0) == 0) all += s.text + "\n";
+  for (const char* row : {"Amelia Thornbury\t12/03/2016\tK933214516101\t07700 900120",
+                          "Oscar Pemberton\t02/11/2015\t", "Isla Fairweather\t27 January 2016\t"})
+    EXPECT_NE(all.find(row), std::string::npos) << row << "\n" << all;
+}
+
 }  // namespace
 }  // namespace pm::attachments::testing
