@@ -8,6 +8,7 @@
 #include <expat.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -275,7 +276,8 @@ std::string cell_value(std::string_view type, std::string_view raw, const std::s
   if (type == "inlineStr") return inline_text;
   if (raw.empty()) return "";
   if (type == "s") {
-    unsigned long i = std::strtoul(std::string(raw).c_str(), nullptr, 10);
+    unsigned long i = 0;
+    std::from_chars(raw.data(), raw.data() + raw.size(), i);
     return i < shared.size() ? shared[i] : "";
   }
   if (type == "b") return raw == "1" ? "TRUE" : "FALSE";
@@ -316,7 +318,9 @@ class SheetReader : public StreamXml {
   void start(std::string_view n, const char** a) override {
     if (n == "c") {
       type_ = attr(a, "t");
-      style_ = static_cast<unsigned>(std::strtoul(std::string(attr(a, "s")).c_str(), nullptr, 10));
+      std::string_view st = attr(a, "s");
+      style_ = 0;
+      std::from_chars(st.data(), st.data() + st.size(), style_);
       v_.clear(), f_.clear(), is_.clear();
     } else if (n == "v") {
       into_ = &v_;
@@ -344,7 +348,8 @@ class SheetReader : public StreamXml {
     } else if (n == "row") {
       if (!line_.empty()) {
         if (header_.empty()) header_ = line_.substr(0, 4096);
-        text_ += line_ + "\n";
+        text_ += line_;
+        text_ += '\n';
       }
       line_.clear();
       if (text_.size() >= job_.limits().sheet_segment_bytes) flush();
