@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -280,6 +281,33 @@ TEST(AttachXlsxStream, ASheetIsEmittedInSegmentsOfTheSettingWithItsHeadings) {
   for (const char* row : {"Amelia Thornbury\t12/03/2016\tK933214516101\t07700 900120",
                           "Oscar Pemberton\t02/11/2015\t", "Isla Fairweather\t27 January 2016\t"})
     EXPECT_NE(all.find(row), std::string::npos) << row << "\n" << all;
+}
+
+}  // namespace
+}  // namespace pm::attachments::testing
+
+namespace pm::attachments::testing {
+namespace {
+
+// Issue 12: poppler's global state is built once and PDFs are opened without a lock, so
+// scanning threads read their own documents in parallel; each must still get its own text.
+// (Run under the sanitizer build, this is the race detector's case too.)
+TEST(AttachPdfThreads, ConcurrentPdfsEachReadTheirOwnText) {
+  const std::string pdf = fixture("link.pdf");
+  std::vector<std::thread> threads;
+  std::atomic<int> good{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        auto m = run_bytes(pdf, "link.pdf", "application/pdf");
+        if (text_of(m, "attachment:link.pdf#page1").find("Pupil: Oscar Pemberton") !=
+                std::string::npos &&
+            text_of(m, "attachment:link.pdf#page2").find("Page two text") != std::string::npos)
+          ++good;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), 100);
 }
 
 }  // namespace
