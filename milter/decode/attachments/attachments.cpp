@@ -6,7 +6,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <condition_variable>
 #include <exception>
+#include <mutex>
+#include <thread>
 #include <unordered_set>
 
 #include "decode/attachments/internal.h"
@@ -29,6 +33,54 @@ void return_large_buffers_to_the_system() {
   static const bool set = [] { return mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1; }();
   (void)set;
 }
+
+// The many small blocks of a large document (4,000 pages of text, the engine's normalised
+// copies, a verdict's segments) stay in glibc's heap after they are freed: a daemon that read
+// one such document kept ~50 MB more for ever. They are freed only when the caller drops the
+// verdict, after this function has returned, so the trim waits for a quiet moment: one
+// background thread, woken after every large attachment, calls malloc_trim(0) once no large
+// attachment has arrived for kTrimDelay (what jemalloc's background purge does). A trim walks
+// the heap (0.1-1 ms), off every scanning thread. The state is never destroyed, so the thread
+// may outlive static destruction at exit.
+class DeferredTrim {
+ public:
+  static void after_large_document() {
+    static DeferredTrim* const t = new DeferredTrim;  // never freed, see above
+    t->poke();
+  }
+
+ private:
+  static constexpr std::chrono::milliseconds kTrimDelay{500};
+  DeferredTrim() {
+    std::thread([this] { run(); }).detach();
+  }
+  void poke() {
+    {
+      std::lock_guard lock(m_);
+      due_ = std::chrono::steady_clock::now() + kTrimDelay;
+      pending_ = true;
+    }
+    cv_.notify_one();
+  }
+  [[noreturn]] void run() {
+    std::unique_lock lock(m_);
+    for (;;) {
+      cv_.wait(lock, [&] { return pending_; });
+      // A later large attachment moves the deadline: trim once the burst is over.
+      while (cv_.wait_until(lock, due_, [&] { return std::chrono::steady_clock::now() >= due_; }) ==
+             false) {
+      }
+      pending_ = false;
+      lock.unlock();
+      malloc_trim(0);
+      lock.lock();
+    }
+  }
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::chrono::steady_clock::time_point due_{};
+  bool pending_ = false;
+};
 
 }  // namespace
 
@@ -418,10 +470,9 @@ void extract(const std::string& origin, const std::string& name, const std::stri
     job.unscannable(origin, "corrupt:attachment");
   }
   // A large document leaves its pages, XML trees and inflated parts in freed heap that
-  // glibc keeps for the next allocation; hand it back so a daemon that once read a 10 MB
-  // spreadsheet does not stay that size (issue 12). Only after big attachments: a trim
-  // walks the heap (about 0.1-1 ms).
-  if (bytes.size() >= kTrimAfterBytes) malloc_trim(0);
+  // glibc keeps for the next allocation; hand it back once the caller is done with it, so a
+  // daemon that once read a 10 MB spreadsheet does not stay that size (issue 12).
+  if (bytes.size() >= kTrimAfterBytes) DeferredTrim::after_large_document();
 }
 
 }  // namespace pm::attachments
