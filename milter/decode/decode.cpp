@@ -242,7 +242,7 @@ class Walker {
     std::string_view bytes = transfer_decoded(e, ph, decoded);
     // "text/plain" is the sender's client's guess: bytes that are not text (a gzip, a
     // photo, a UTF-16 export) are typed from the bytes like any attachment (issue 11).
-    if (bytes.substr(0, 8192).find('\0') != std::string_view::npos) {
+    if (attachments::looks_binary(bytes)) {
       handle_attachment(e, ph, mime_type, my_path, prefix, depth);
       return;
     }

@@ -316,18 +316,6 @@ bool archive_signature(std::string_view b) {
   return false;
 }
 
-// Text as mail clients send it: no NUL and almost no control characters in the first 8 KiB
-// (UTF-16 has NULs and is left to libmagic, which knows it).
-bool looks_like_text(std::string_view b) {
-  std::string_view head = b.substr(0, 8192);
-  std::size_t control = 0;
-  for (unsigned char c : head) {
-    if (c == 0) return false;
-    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1B) ++control;
-  }
-  return control * 100 <= head.size();
-}
-
 // A message (a forwarded .eml sent as a plain file): header lines up to a blank line, with
 // a header every message has. Read as a message, its base64 parts are decoded too.
 bool looks_like_message(std::string_view b) {
@@ -377,7 +365,7 @@ Format detect(std::string_view bytes, const std::string& name, const std::string
   if (ct == "application/pgp-encrypted") return Format::pgp;
   if (archive_signature(bytes)) return Format::archive;
   std::string mime;
-  if (!looks_like_text(bytes)) {
+  if (looks_binary(bytes)) {
     // Everything else: libmagic knows thousands of formats (audio, video, executables...).
     mime = magic_mime(bytes);
     if (mime == "application/x-empty" || mime == "inode/x-empty") return Format::empty;
@@ -458,6 +446,18 @@ void dispatch(Job& job, const std::string& origin, const std::string& name,
 }
 
 }  // namespace detail
+
+bool looks_binary(std::string_view bytes) {
+  // Text as mail clients send it has almost no control characters; a stray NUL or two in a
+  // broken body does not make it a file, while UTF-16 (half NULs) and every compressed or binary
+  // format are far over 1 % (UTF-16 is then recognised by libmagic as text).
+  std::string_view head = bytes.substr(0, 8192);
+  std::size_t control = 0;
+  for (unsigned char c : head)
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1B) ++control;
+  // (A short file with a couple of control bytes is read as text: text is never unread.)
+  return control > 2 && control * 100 > head.size();
+}
 
 void extract(const std::string& origin, const std::string& name, const std::string& content_type,
              std::string_view bytes, Context& ctx, DecodedMessage& out) {

@@ -79,3 +79,51 @@ TEST(PhotoToGmail, IsListedNeitherReadNorUnscannable) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string b64(const std::string& in) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); i += 3) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
+    out += k[(v >> 18) & 63];
+    out += k[(v >> 12) & 63];
+    out += i + 1 < in.size() ? k[(v >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? k[v & 63] : '=';
+  }
+  return out;
+}
+
+std::string message_with_text_part(const std::string& body_b64) {
+  return "From: Jo Marsh <j.marsh@stannes.example>\r\nTo: jo.marsh.home@gmail.com\r\n"
+         "Subject: list\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+         "--b\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n"
+         "--b\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: "
+         "base64\r\n\r\n" +
+         body_b64 + "\r\n--b--\r\n";
+}
+
+// A part declared text/plain whose bytes are a gzip is typed from its bytes and read: the
+// declared type does not get a class list out unread.
+TEST(TypeFromBytes, AGzipDeclaredTextPlainIsReadAsAnArchive) {
+  std::string gz = pm::read_file(std::string(PM_SOURCE_DIR) +
+                                 "/tests/unit/attachments/fixtures/class_list.csv.gz");
+  pm::Verdict v = engine().scan(message_with_text_part(b64(gz)), nullptr);
+  EXPECT_TRUE(has(v.categories, "confidential"));
+  EXPECT_FALSE(has(v.categories, "unscannable"));
+}
+
+// ... while a plain body with one stray NUL (a broken client) is still a body, not a file
+// of unknown format.
+TEST(TypeFromBytes, AStrayNulInABodyKeepsItText) {
+  std::string body = "Hello,\r\nthe rota for next week is attached to the staffroom door.";
+  body.insert(10, 1, '\0');
+  pm::Verdict v = engine().scan(message_with_text_part(b64(body)), nullptr);
+  EXPECT_TRUE(v.categories.empty());
+  EXPECT_TRUE(v.attachments.empty());
+}
+
+}  // namespace
