@@ -115,15 +115,18 @@ void read_archive(Job& job, const std::string& origin, const std::string& name,
       job.unscannable(member_origin, "encrypted-archive");
       continue;
     }
+    std::string data;
+    // Over max_attachment_bytes (declared now, or found while reading): not kept, but still
+    // drained under the checks below rather than skipped - libarchive's skip inflates a
+    // compressed stream too, unchecked.
+    bool skip = false;
     if (archive_entry_size_is_set(entry) &&
         static_cast<std::uint64_t>(archive_entry_size(entry)) > lim.max_attachment_bytes) {
       job.limit(member_origin, "max_attachment_bytes", false);
-      continue;
+      skip = true;
     }
-    std::string data;
-    bool skip = false;
     char buf[64 * 1024];
-    for (;;) {
+    for (unsigned chunk = 0;; ++chunk) {
       la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
       if (n == 0) break;
       if (n < 0) {
@@ -142,10 +145,14 @@ void read_archive(Job& job, const std::string& origin, const std::string& name,
         job.limit(member_origin, "max_archive_bytes", true);
         return;
       }
+      if (chunk % 64 == 63 && job.out_of_time(member_origin)) return;
+      if (skip) continue;
       if (data.size() + static_cast<std::size_t>(n) > lim.max_attachment_bytes) {
         job.limit(member_origin, "max_attachment_bytes", false);
         skip = true;
-        break;  // the next header skips the rest of this member
+        data.clear();
+        data.shrink_to_fit();
+        continue;
       }
       data.append(buf, static_cast<std::size_t>(n));
     }

@@ -177,6 +177,22 @@ TEST(AttachArchiveHostile, MemberOverTheAttachmentLimitIsSkipped) {
   EXPECT_NE(all_text(m).find("Amelia"), std::string::npos);
 }
 
+// A member over max_attachment_bytes is not read, but the rest of its stream is still
+// inflated under the ratio and byte checks (libarchive's own skip would inflate it unchecked).
+TEST(AttachArchiveHostile, ABombMemberOverTheAttachmentLimitStillStopsAtTheRatio) {
+  Limits lim;
+  lim.max_attachment_bytes = 1u << 20;
+  std::string zeros(96u << 20, '\0');
+  std::string tgz = write_archive({{"huge.csv", zeros}, {"after.txt", "Amelia"}},
+                                  ARCHIVE_FORMAT_TAR_USTAR, ARCHIVE_FILTER_GZIP);
+  zeros.clear();
+  zeros.shrink_to_fit();
+  ASSERT_LT(tgz.size(), lim.max_attachment_bytes);
+  auto m = run_bytes(tgz, "huge.tar.gz", "", lim);
+  EXPECT_TRUE(has_reason(m, "limit:max_attachment_bytes")) << reasons(m);
+  EXPECT_TRUE(has_reason(m, "limit:max_compression_ratio")) << reasons(m);
+}
+
 TEST(AttachArchiveHostile, TruncatedArchiveIsUnscannable) {
   std::string t = fixture("class_list.7z");
   auto m = run_bytes(t.substr(0, t.size() / 2), "class_list.7z");
