@@ -199,6 +199,7 @@ const char* format_name(Format f, const std::string& name) {
     case Format::eml:
       return "eml";
     case Format::text:
+    case Format::text_message:
       return "text";
     case Format::archive:
       return "archive";
@@ -377,9 +378,11 @@ Format detect(std::string_view bytes, const std::string& name, const std::string
     if (!is_text_mime(mime)) return Format::unknown;
   }
   // Text: the declared type and the name say which text (all of it is read either way).
-  if (mime == "message/rfc822" || ct == "message/rfc822" || any_suffix(name, {".eml"}) ||
-      looks_like_message(bytes))
+  if (mime == "message/rfc822" || ct == "message/rfc822" || any_suffix(name, {".eml"}))
     return Format::eml;
+  // Undeclared, it may be a message or text that merely starts like one ("From: office"):
+  // read both ways, so no line of it goes unread as a header.
+  if (looks_like_message(bytes)) return Format::text_message;
   if (mime == "text/html" || ct == "text/html" || any_suffix(name, {".html", ".htm"}) ||
       looks_like_html(bytes))
     return Format::html;
@@ -429,6 +432,10 @@ void dispatch(Job& job, const std::string& origin, const std::string& name,
         read_text(job, origin, bytes);
         break;
       case Format::eml:
+        read_eml(job, origin, bytes, depth);
+        break;
+      case Format::text_message:
+        read_text(job, origin, bytes);
         read_eml(job, origin, bytes, depth);
         break;
       case Format::media:  // images, audio, video: listed by the caller, never read (no OCR)

@@ -35,6 +35,7 @@ enum class Format {
   html,
   text,
   eml,
+  text_message,  // undeclared text that starts like a message: read as text and as mail
   smime,
   pgp,
   media,

@@ -328,3 +328,25 @@ TEST(AttachPdfThreads, ConcurrentPdfsEachReadTheirOwnText) {
 
 }  // namespace
 }  // namespace pm::attachments::testing
+
+namespace pm::attachments::testing {
+namespace {
+
+// Undeclared text that starts like a message is read as a message (its base64 parts are
+// decoded) and as text (no line of it hides as a header).
+TEST(AttachType, TextThatStartsLikeAMessageIsReadBothWays) {
+  std::string raw =
+      "From: office@stannes.example\nDate: Mon, 4 Mar 2024 09:00:00 +0000\n"
+      "Pupil: Amelia Thornbury DOB 12/03/2016\n\nSee the list.\n";
+  int embedded = 0;
+  auto m = run_bytes(
+      raw, "notes.dat", "application/octet-stream", {},
+      [&](std::string_view, const std::string&, unsigned, DecodedMessage&) { ++embedded; });
+  EXPECT_EQ(embedded, 1);
+  EXPECT_NE(text_of(m, "attachment:notes.dat").find("Amelia Thornbury DOB 12/03/2016"),
+            std::string::npos)
+      << all_text(m);
+}
+
+}  // namespace
+}  // namespace pm::attachments::testing
