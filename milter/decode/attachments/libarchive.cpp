@@ -42,7 +42,7 @@ std::string strip_compression_suffix(const std::string& name) {
       return base;
     }
   }
-  return name.empty() ? "data" : name + ".out";
+  return name.empty() ? "data" : name;  // no suffix to strip: the stream is "the file"
 }
 
 bool mentions_encryption(archive* a) {

@@ -82,36 +82,25 @@ TEST(PhotoToGmail, IsListedNeitherReadNorUnscannable) {
 
 namespace {
 
-std::string b64(const std::string& in) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
-    out += k[(v >> 18) & 63];
-    out += k[(v >> 12) & 63];
-    out += i + 1 < in.size() ? k[(v >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? k[v & 63] : '=';
-  }
-  return out;
-}
-
-std::string message_with_text_part(const std::string& body_b64) {
-  return "From: Jo Marsh <j.marsh@stannes.example>\r\nTo: jo.marsh.home@gmail.com\r\n"
-         "Subject: list\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
-         "--b\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n"
-         "--b\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: "
-         "base64\r\n\r\n" +
-         body_b64 + "\r\n--b--\r\n";
+// A corpus message with its attachment part turned into what a client may declare.
+std::string rewritten(const std::string& file, const std::string& from, const std::string& to) {
+  std::string raw = pm::read_file(std::string(PM_SOURCE_DIR) + "/tests/corpus/attachments/" + file);
+  auto at = raw.find(from);
+  if (at == std::string::npos) throw std::runtime_error("no " + from + " in " + file);
+  return raw.replace(at, from.size(), to);
 }
 
 // A part declared text/plain whose bytes are a gzip is typed from its bytes and read: the
 // declared type does not get a class list out unread.
 TEST(TypeFromBytes, AGzipDeclaredTextPlainIsReadAsAnArchive) {
-  std::string gz = pm::read_file(std::string(PM_SOURCE_DIR) +
-                                 "/tests/unit/attachments/fixtures/class_list.csv.gz");
-  pm::Verdict v = engine().scan(message_with_text_part(b64(gz)), nullptr);
+  // The gzip of a25, declared an inline text/plain body part instead of an attachment.
+  std::string raw = rewritten("a25-class-list-csv-gz-to-gmail.eml",
+                              "Content-Type: application/octet-stream\r\n"
+                              "Content-Transfer-Encoding: base64\r\n"
+                              "Content-Disposition: attachment; filename=\"class_list.csv.gz\"\r\n",
+                              "Content-Type: text/plain; charset=\"us-ascii\"\r\n"
+                              "Content-Transfer-Encoding: base64\r\n");
+  pm::Verdict v = engine().scan(raw, nullptr);
   EXPECT_TRUE(has(v.categories, "confidential"));
   EXPECT_FALSE(has(v.categories, "unscannable"));
 }
@@ -119,9 +108,12 @@ TEST(TypeFromBytes, AGzipDeclaredTextPlainIsReadAsAnArchive) {
 // ... while a plain body with one stray NUL (a broken client) is still a body, not a file
 // of unknown format.
 TEST(TypeFromBytes, AStrayNulInABodyKeepsItText) {
-  std::string body = "Hello,\r\nthe rota for next week is attached to the staffroom door.";
-  body.insert(10, 1, '\0');
-  pm::Verdict v = engine().scan(message_with_text_part(b64(body)), nullptr);
+  std::string raw =
+      "From: Jo Marsh <j.marsh@stannes.example>\r\nTo: jo.marsh.home@gmail.com\r\n"
+      "Subject: rota\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+      "Hello,=00\r\nthe rota for next week is on the staffroom door.\r\n";
+  pm::Verdict v = engine().scan(raw, nullptr);
   EXPECT_TRUE(v.categories.empty());
   EXPECT_TRUE(v.attachments.empty());
 }
