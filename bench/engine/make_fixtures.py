@@ -90,6 +90,52 @@ def make_pdf(rng, target):
     return buf.getvalue()
 
 
+def make_xlsx_rows(rng, target):
+    """The 10 MB xlsx of issue 12: rows calibrated from a sample, then written once
+    (openpyxl's write-only mode; saving a growing workbook again and again is quadratic)."""
+    import openpyxl
+
+    def build(rows):
+        wb = openpyxl.Workbook(write_only=True)
+        wb.properties.created = FIXED
+        wb.properties.modified = FIXED
+        ws = wb.create_sheet("Reading records")
+        ws.append(["Name", "Class", "Date", "Book", "Pages", "Comment", "Level", "Score"])
+        r = random.Random(rng)
+        for _ in range(rows):
+            ws.append([f"{r.choice(FIRST)} {r.choice(LAST)}", f"Y{r.randint(1, 6)}",
+                       f"2024-0{r.randint(1, 9)}-{r.randint(10, 28)}",
+                       " ".join(r.choice(WORDS) for _ in range(4)).title(), r.randint(1, 60),
+                       sentence(r, 10), r.randint(1, 12), round(r.random() * 100, 1)])
+        buf = io.BytesIO()
+        wb.save(buf)
+        return buf.getvalue()
+
+    sample = 20000
+    size = len(build(sample))
+    return build(int(sample * target / size))
+
+
+def make_text_pdf(rng, pages, target):
+    """The 10 MB, 4,000-page text PDF of issue 12: uncompressed text pages only."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+    lines = max(5, int(target / pages / 80))
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1, pageCompression=0)
+    c.setTitle("School policies handbook")
+    for page in range(pages):
+        t = c.beginText(40, 800)
+        t.setFont("Helvetica", 8)
+        t.textLine(f"Policies handbook - page {page + 1}")
+        for _ in range(lines):
+            t.textLine(sentence(rng, 11))
+        c.drawText(t)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
 def make_docx(rng, i):
     import docx
     d = docx.Document()
@@ -145,6 +191,11 @@ def main():
         ("pdf", "application/pdf", "Curriculum booklet.pdf",
          lambda: make_pdf(random.Random(2), 5 * 1024 * 1024)),
         ("zip", "application/zip", "Worksheets.zip", lambda: make_zip(random.Random(3))),
+        # issue 12: a 10 MB xlsx and a 10 MB, 4,000-page text PDF (BM_LargeDocument)
+        ("xlsx10", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+         "Reading records 2020-2024.xlsx", lambda: make_xlsx_rows(4, 10 * 1000 * 1000)),
+        ("pdf4000", "application/pdf", "Policies handbook.pdf",
+         lambda: make_text_pdf(random.Random(5), 4000, 10 * 1000 * 1000)),
     ]
     for name, ctype, filename, make in jobs:
         path = os.path.join(out, f"attach-{name}.eml")

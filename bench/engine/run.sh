@@ -38,6 +38,8 @@ for r in runs:
         verdict = label
         name = name.replace("BM_", "")
     ms = r["cpu_time"] * {"ns": 1e-6, "us": 1e-3, "ms": 1, "s": 1e3}[r["time_unit"]]
+    if r.get("idle_RSS_MB") is not None:  # LargeDocument: what the process keeps after it
+        verdict += f"  (RSS after {r['after_RSS_MB']:.1f} MB, idle {r['idle_RSS_MB']:.1f} MB)"
     print(f"{name:<26} {ms:>11.3f} {f(r.get('msgs/s'), '%9.1f'):>9} {f(r.get('MB/s'), '%7.2f'):>7} "
           f"{f(r.get('peak_RSS_MB'), '%11.1f'):>11} {f(r.get('scan_RSS_MB'), '%11.1f'):>11}  {verdict}")
 EOF

@@ -240,6 +240,12 @@ class Walker {
     }
     std::string decoded;
     std::string_view bytes = transfer_decoded(e, ph, decoded);
+    // "text/plain" is the sender's client's guess: bytes that are not text (a gzip, a
+    // photo, a UTF-16 export) are typed from the bytes like any attachment (issue 11).
+    if (attachments::looks_binary(bytes)) {
+      handle_attachment(e, ph, mime_type, my_path, prefix, depth);
+      return;
+    }
     const std::string* charset = ph.content_type.param("charset");
     std::string text = text::to_utf8(bytes, charset ? std::string_view(*charset) : std::string_view());
     decoded.clear();

@@ -120,6 +120,9 @@ Config load_config(const std::filesystem::path& path) {
     read_number(file, *l, "max_archive_members", L.max_archive_members);
     read_number(file, *l, "max_archive_bytes", L.max_archive_bytes);
     read_number(file, *l, "max_compression_ratio", L.max_compression_ratio);
+    read_number(file, *l, "sheet_segment_bytes", L.sheet_segment_bytes);
+    read_number(file, *l, "extractor_memory_bytes", L.extractor_memory_bytes);
+    read_number(file, *l, "extractor_timeout_ms", L.extractor_timeout_ms);
     read_number(file, *l, "scan_time_budget_ms", L.scan_time_budget_ms);
   }
   if (const toml::table* m = t["milter"].as_table())

@@ -33,6 +33,14 @@ struct Limits {
   unsigned max_archive_members = 2000;
   std::size_t max_archive_bytes = 200u << 20;
   unsigned max_compression_ratio = 200;
+  // Spreadsheet sheets are read as a stream; every this many bytes of rows become one
+  // segment, so a sheet's memory is bounded by this, not by the sheet.
+  std::size_t sheet_segment_bytes = 1u << 20;
+  // Legacy Office readers (libfreexl, wvWare) run in a forked child: memory it may use
+  // above what it inherits, and the wall-clock time it gets, before the attachment is
+  // unscannable (a BIFF file can declare 16 million cells per sheet).
+  std::size_t extractor_memory_bytes = 256u << 20;
+  unsigned extractor_timeout_ms = 10000;
   // Wall-clock budget for decoding one message, in milliseconds.
   unsigned scan_time_budget_ms = 20000;
 };

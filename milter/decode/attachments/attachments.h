@@ -26,6 +26,11 @@ struct Context {
       decode_embedded;
 };
 
+// True when the bytes are not text as mail clients send it (over 1 % and more than two
+// control bytes in the first 8 KiB): how the MIME walk knows that a part declared text/plain is
+// really a file.
+bool looks_binary(std::string_view bytes);
+
 // `origin` is the attachment's own origin ("attachment:plan.docx", maybe prefixed for a
 // forwarded message). The attachment is always listed in out.attachments by the caller.
 void extract(const std::string& origin, const std::string& name, const std::string& content_type,

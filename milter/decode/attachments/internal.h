@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <set>
 #include <string>
 #include <string_view>
@@ -23,16 +24,36 @@
 namespace pm::attachments::detail {
 
 enum class Format {
-  ooxml_docx, ooxml_xlsx, ooxml_pptx, odf, zip, pdf, ole, html, text, eml,
-  smime, pgp, image, unknown,
+  ooxml_docx,
+  ooxml_xlsx,
+  ooxml_pptx,
+  odf,
+  zip,
+  archive,
+  pdf,
+  ole,
+  html,
+  text,
+  eml,
+  text_message,  // undeclared text that starts like a message: read as text and as mail
+  smime,
+  pgp,
+  media,
+  empty,
+  unknown,
 };
+
+// Tiny members compress arbitrarily well (an empty XML part, a run of spaces) and cannot
+// exhaust anything, so the compression-ratio test starts above this many inflated bytes;
+// the byte budget covers sums.
+constexpr std::uint64_t kRatioFloor = 1u << 20;
 
 struct Job {
   Context& ctx;
   DecodedMessage& out;
-  std::size_t inflated = 0;    // bytes inflated from all archives of this attachment
-  unsigned members = 0;        // archive members opened, all levels
-  bool stopped = false;        // a job-wide limit was hit: read nothing more
+  std::size_t inflated = 0;       // bytes inflated from all archives of this attachment
+  unsigned members = 0;           // archive members opened, all levels
+  bool stopped = false;           // a job-wide limit was hit: read nothing more
   std::set<std::string> reasons;  // each reason is recorded once per attachment
 
   const Limits& limits() const { return ctx.limits; }
@@ -55,7 +76,11 @@ struct Job {
 void dispatch(Job& job, const std::string& origin, const std::string& name,
               const std::string& content_type, std::string_view bytes, unsigned depth);
 
+// The format of a file from its bytes (own signatures, then libmagic); the name and the
+// declared type only refine text (html, eml, csv) and name a corrupt file.
 Format detect(std::string_view bytes, const std::string& name, const std::string& content_type);
+// libmagic's MIME type of the bytes ("application/gzip"); thread-safe (magic.cpp).
+std::string magic_mime(std::string_view bytes);
 
 // Format readers. `depth` as for dispatch. They may throw std::exception on corrupt input.
 void read_zip(Job& job, const std::string& origin, std::string_view bytes, unsigned depth);
@@ -63,6 +88,12 @@ void read_ooxml(Job& job, Format format, const std::string& origin, std::string_
                 unsigned depth);
 void read_odf(Job& job, const std::string& origin, std::string_view bytes, unsigned depth);
 void read_pdf(Job& job, const std::string& origin, std::string_view bytes);
+// tar, cpio, 7z, rar, iso, ... and bare gzip/bzip2/xz/zstd streams (libarchive); `name` is
+// the archive's file name (a bare stream's one member is named after it).
+void read_archive(Job& job, const std::string& origin, const std::string& name,
+                  std::string_view bytes, unsigned depth);
+// Legacy OLE Office files: .xls (libfreexl), .doc (wvWare), each in a limited child.
+void read_ole(Job& job, const std::string& origin, std::string_view bytes);
 
 // "w:p" -> "p": Office files use conventional prefixes, but any prefix is legal.
 inline std::string_view local_name(const char* qname) {

@@ -14,9 +14,11 @@ struct ZipFileCloser {
 };
 using ZipFile = std::unique_ptr<zip_file_t, ZipFileCloser>;
 
-// Tiny members compress arbitrarily well (an empty XML part, a run of spaces) and cannot
-// exhaust anything, so the ratio test starts above this size; the byte budget covers sums.
-constexpr std::uint64_t kRatioFloor = 1u << 20;
+// Over the inflated/compressed ratio that marks a zip bomb (tiny members excepted).
+bool ratio_exceeded(const Limits& lim, const ZipArchive::Entry& e, std::uint64_t size) {
+  return size > kRatioFloor &&
+         size > static_cast<std::uint64_t>(lim.max_compression_ratio) * (e.comp_size + 1);
+}
 
 }  // namespace
 
@@ -64,9 +66,10 @@ std::optional<std::uint64_t> ZipArchive::find(const std::string& name) const {
   return static_cast<std::uint64_t>(i);
 }
 
-ZipArchive::ReadStatus ZipArchive::read(std::uint64_t index, std::size_t cap,
-                                        std::string& data) const {
-  data.clear();
+ZipArchive::ReadStatus ZipArchive::read_chunks(std::uint64_t index, std::size_t cap,
+                                               const std::function<void(std::string_view)>& sink,
+                                               std::size_t& total) const {
+  total = 0;
   ZipFile f(zip_fopen_index(za_, index, 0));
   if (!f) {
     int code = zip_error_code_zip(zip_get_error(za_));
@@ -79,17 +82,29 @@ ZipArchive::ReadStatus ZipArchive::read(std::uint64_t index, std::size_t cap,
     zip_int64_t n = zip_fread(f.get(), buf, sizeof buf);
     if (n < 0) return ReadStatus::corrupt;  // CRC mismatch, bad deflate stream, lying sizes
     if (n == 0) break;
-    if (data.size() + static_cast<std::size_t>(n) > cap) return ReadStatus::over_cap;
-    data.append(buf, static_cast<std::size_t>(n));
+    if (total + static_cast<std::size_t>(n) > cap) return ReadStatus::over_cap;
+    total += static_cast<std::size_t>(n);
+    sink(std::string_view(buf, static_cast<std::size_t>(n)));
   }
   return ReadStatus::ok;
 }
 
-std::optional<std::string> read_member(Job& job, const ZipArchive& zip, std::uint64_t index,
-                                       const std::string& origin, const char* format) {
+ZipArchive::ReadStatus ZipArchive::read(std::uint64_t index, std::size_t cap,
+                                        std::string& data) const {
+  data.clear();
+  std::size_t total = 0;
+  return read_chunks(
+      index, cap, [&](std::string_view c) { data.append(c); }, total);
+}
+
+namespace {
+
+// The checks made before a member is inflated; the cap on what it may inflate to, or
+// nullopt when it must be skipped (reported).
+std::optional<std::size_t> member_cap(Job& job, const ZipArchive::Entry& e,
+                                      const std::string& origin) {
   if (job.stopped || job.out_of_time(origin)) return std::nullopt;
   const Limits& lim = job.limits();
-  ZipArchive::Entry e = zip.entry(index);
   if (++job.members > lim.max_archive_members) {
     job.limit(origin, "max_archive_members", true);
     return std::nullopt;
@@ -102,48 +117,76 @@ std::optional<std::string> read_member(Job& job, const ZipArchive& zip, std::uin
     job.limit(origin, "max_attachment_bytes", false);
     return std::nullopt;
   }
-  auto ratio_exceeded = [&](std::uint64_t size) {
-    return size > kRatioFloor &&
-           size > static_cast<std::uint64_t>(lim.max_compression_ratio) * (e.comp_size + 1);
-  };
-  if (ratio_exceeded(e.size)) {
+  if (ratio_exceeded(lim, e, e.size)) {
     job.limit(origin, "max_compression_ratio", true);
     return std::nullopt;
   }
-  std::size_t budget = lim.max_archive_bytes > job.inflated ? lim.max_archive_bytes - job.inflated : 0;
+  std::size_t budget =
+      lim.max_archive_bytes > job.inflated ? lim.max_archive_bytes - job.inflated : 0;
   if (e.size > budget) {
     job.limit(origin, "max_archive_bytes", true);
     return std::nullopt;
   }
-  // Declared sizes may lie: cap the real inflation by both limits, and re-check the ratio
-  // against what really came out.
-  std::size_t cap = std::min<std::size_t>(budget, lim.max_attachment_bytes);
-  std::string data;
-  switch (zip.read(index, cap, data)) {
+  // Declared sizes may lie: the real inflation is capped by both limits and re-checked.
+  return std::min<std::size_t>(budget, lim.max_attachment_bytes);
+}
+
+// What a read that ended with `status` after `got` bytes means; true when the data stands.
+bool member_done(Job& job, const ZipArchive::Entry& e, ZipArchive::ReadStatus status,
+                 std::size_t got, std::size_t cap, const std::string& origin, const char* format) {
+  const Limits& lim = job.limits();
+  std::size_t budget =
+      lim.max_archive_bytes > job.inflated ? lim.max_archive_bytes - job.inflated : 0;
+  job.inflated += got;
+  switch (status) {
     case ZipArchive::ReadStatus::ok:
       break;
     case ZipArchive::ReadStatus::encrypted:
       job.unscannable(origin, "encrypted-zip");
-      return std::nullopt;
+      return false;
     case ZipArchive::ReadStatus::corrupt:
       job.unscannable(origin, std::string("corrupt:") + format);
-      return std::nullopt;
+      return false;
     case ZipArchive::ReadStatus::over_cap:
-      job.inflated += data.size();
-      if (ratio_exceeded(data.size()))
+      if (ratio_exceeded(lim, e, got))
         job.limit(origin, "max_compression_ratio", true);
       else if (cap == budget)
         job.limit(origin, "max_archive_bytes", true);
       else
         job.limit(origin, "max_attachment_bytes", false);
-      return std::nullopt;
+      return false;
   }
-  job.inflated += data.size();
-  if (ratio_exceeded(data.size())) {
+  if (ratio_exceeded(lim, e, got)) {
     job.limit(origin, "max_compression_ratio", true);
-    return std::nullopt;
+    return false;
   }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> read_member(Job& job, const ZipArchive& zip, std::uint64_t index,
+                                       const std::string& origin, const char* format) {
+  ZipArchive::Entry e = zip.entry(index);
+  auto cap = member_cap(job, e, origin);
+  if (!cap) return std::nullopt;
+  std::string data;
+  auto status = zip.read(index, *cap, data);
+  if (!member_done(job, e, status, data.size(), *cap, origin, format)) return std::nullopt;
   return data;
+}
+
+bool stream_member(Job& job, const ZipArchive& zip, const std::string& name,
+                   const std::string& origin, const char* format,
+                   const std::function<void(std::string_view)>& sink) {
+  auto index = zip.find(name);
+  if (!index) return false;
+  ZipArchive::Entry e = zip.entry(*index);
+  auto cap = member_cap(job, e, origin);
+  if (!cap) return false;
+  std::size_t got = 0;
+  auto status = zip.read_chunks(*index, *cap, sink, got);
+  return member_done(job, e, status, got, *cap, origin, format);
 }
 
 std::optional<std::string> read_member(Job& job, const ZipArchive& zip, const std::string& name,

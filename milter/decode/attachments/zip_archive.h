@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,7 +34,7 @@ class ZipArchive {
   ZipArchive& operator=(const ZipArchive&) = delete;
 
   struct Entry {
-    std::string name;  // UTF-8 (CP437 names are converted by libzip)
+    std::string name;             // UTF-8 (CP437 names are converted by libzip)
     std::uint64_t size = 0;       // as declared by the central directory
     std::uint64_t comp_size = 0;  // as declared
     bool encrypted = false;
@@ -48,6 +49,11 @@ class ZipArchive {
   enum class ReadStatus { ok, over_cap, encrypted, corrupt };
   // Inflates member `index`, stopping after `cap` + 1 bytes (over_cap).
   ReadStatus read(std::uint64_t index, std::size_t cap, std::string& data) const;
+  // The same in chunks of at most 64 KiB handed to `sink` as they inflate (nothing is
+  // kept); `total` counts what came out. `sink` may throw.
+  ReadStatus read_chunks(std::uint64_t index, std::size_t cap,
+                         const std::function<void(std::string_view)>& sink,
+                         std::size_t& total) const;
 
  private:
   struct zip* za_ = nullptr;
@@ -65,5 +71,12 @@ std::optional<std::string> read_member(Job& job, const ZipArchive& zip, std::uin
 // The same, by name; nullopt also when there is no such member.
 std::optional<std::string> read_member(Job& job, const ZipArchive& zip, const std::string& name,
                                        const std::string& origin, const char* format = "zip");
+
+// Streams a member by name to `sink` under the same limits, for parts read as a stream
+// (spreadsheet sheets): memory is one chunk, not the member. False when the member is
+// absent or was stopped by a limit or an error (reported to the Job).
+bool stream_member(Job& job, const ZipArchive& zip, const std::string& name,
+                   const std::string& origin, const char* format,
+                   const std::function<void(std::string_view)>& sink);
 
 }  // namespace pm::attachments::detail

@@ -151,8 +151,12 @@ TEST(AttachHostile, AesEncryptedMemberIsEncryptedZipAndOthersStillRead) {
 TEST(AttachHostile, RandomBytesNamedDocxAreCorruptDocx) {
   auto m = run_bytes(std::string("PK\x03\x04garbage garbage garbage", 27), "plan.docx");
   EXPECT_TRUE(has_reason(m, "corrupt:docx")) << reasons(m);
-  auto p = run_bytes("not a pdf at all", "review.pdf", "application/pdf");
+  // A PDF that cannot be opened is corrupt; text that only claims to be a PDF is text
+  // (the bytes decide, issue 11).
+  auto p = run_bytes("%PDF-1.4 not a pdf at all", "review.pdf", "application/pdf");
   EXPECT_TRUE(has_reason(p, "corrupt:pdf")) << reasons(p);
+  auto t = run_bytes("not a pdf at all", "review.pdf", "application/pdf");
+  EXPECT_EQ(text_of(t, "attachment:review.pdf"), "not a pdf at all") << reasons(t);
 }
 
 TEST(AttachHostile, ExpiredDeadlineIsALimitNotAHang) {
