@@ -1,0 +1,40 @@
+# The installed layout, the same for `cmake --install` and the Debian package:
+#   ${sbindir}/policy-milter, ${sbindir}/policy-review, ${bindir}/policyctl
+#   ${PM_SYSCONFDIR}/policy-milter.toml   the configuration, naming the installed rules
+#   ${PM_SYSCONFDIR}/local.d/             the school's own rule files (README inside)
+#   ${PM_DATADIR}/rules/                  the shipped rules
+#   units, sysusers.d, tmpfiles.d         systemd/CMakeLists.txt
+#   man pages, docs, Postfix snippets     docs/CMakeLists.txt
+#
+# The installed configuration is conf/policy-milter.toml with the rules directory made
+# absolute (the checkout's "../rules" does not exist under /etc) and, when
+# PM_MILTER_SOCKET is set, the milter socket changed (Debian: a unix socket under
+# /var/spool/postfix, where chrooted smtpd can reach it).
+set(PM_MILTER_SOCKET "" CACHE STRING "milter socket in the installed configuration (empty: as conf/)")
+
+set(_conf_src ${PROJECT_SOURCE_DIR}/conf/policy-milter.toml)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_conf_src})
+file(READ ${_conf_src} _conf)
+string(FIND "${_conf}" "\ndir = \"../rules\"" _at)
+if(_at LESS 0)
+  message(FATAL_ERROR "conf/policy-milter.toml: no 'dir = \"../rules\"' line in [rules] to point at ${PM_DATADIR}/rules")
+endif()
+string(REPLACE "\ndir = \"../rules\"" "\ndir = \"${PM_DATADIR}/rules\"
+# The school's own rule files (README there). Read by the local-rules feature when it lands;
+# until then this directory is created empty and not read.
+local_dir = \"${PM_SYSCONFDIR}/local.d\"" _conf "${_conf}")
+if(PM_MILTER_SOCKET)
+  string(REGEX REPLACE "\nsocket = \"[^\"]*\"" "\nsocket = \"${PM_MILTER_SOCKET}\"" _conf "${_conf}")
+endif()
+file(WRITE ${CMAKE_BINARY_DIR}/installed/policy-milter.toml.new "${_conf}")
+# Rewritten only when it changed, so a reconfigure does not retrigger installs.
+file(COPY_FILE ${CMAKE_BINARY_DIR}/installed/policy-milter.toml.new
+     ${CMAKE_BINARY_DIR}/installed/policy-milter.toml ONLY_IF_DIFFERENT)
+
+install(FILES ${CMAKE_BINARY_DIR}/installed/policy-milter.toml DESTINATION ${PM_SYSCONFDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/conf/local.d/README DESTINATION ${PM_SYSCONFDIR}/local.d)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/rules/ DESTINATION ${PM_DATADIR}/rules
+        PATTERN README.md EXCLUDE)
+
+add_subdirectory(${PROJECT_SOURCE_DIR}/systemd ${CMAKE_BINARY_DIR}/systemd)
+add_subdirectory(${PROJECT_SOURCE_DIR}/docs ${CMAKE_BINARY_DIR}/docs)
