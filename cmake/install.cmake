@@ -31,6 +31,16 @@ file(WRITE ${CMAKE_BINARY_DIR}/installed/policy-milter.toml.new "${_conf}")
 file(COPY_FILE ${CMAKE_BINARY_DIR}/installed/policy-milter.toml.new
      ${CMAKE_BINARY_DIR}/installed/policy-milter.toml ONLY_IF_DIFFERENT)
 
+# The Postfix snippet names the same socket (smtpd and cleanup are chrooted to the queue
+# directory, so the path is given relative to it).
+file(READ ${PROJECT_SOURCE_DIR}/conf/postfix/main.cf.snippet _snippet)
+if(PM_MILTER_SOCKET MATCHES "^unix:/var/spool/postfix(/.*)$")
+  string(REGEX REPLACE "\nsmtpd_milters = [^\n]*" "\nsmtpd_milters = unix:${CMAKE_MATCH_1}" _snippet "${_snippet}")
+endif()
+file(WRITE ${CMAKE_BINARY_DIR}/installed/main.cf.snippet.new "${_snippet}")
+file(COPY_FILE ${CMAKE_BINARY_DIR}/installed/main.cf.snippet.new ${CMAKE_BINARY_DIR}/installed/main.cf.snippet
+     ONLY_IF_DIFFERENT)
+
 install(FILES ${CMAKE_BINARY_DIR}/installed/policy-milter.toml DESTINATION ${PM_SYSCONFDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/conf/local.d/README DESTINATION ${PM_SYSCONFDIR}/local.d)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/rules/ DESTINATION ${PM_DATADIR}/rules
