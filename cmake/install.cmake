@@ -41,7 +41,20 @@ file(WRITE ${CMAKE_BINARY_DIR}/installed/main.cf.snippet.new "${_snippet}")
 file(COPY_FILE ${CMAKE_BINARY_DIR}/installed/main.cf.snippet.new ${CMAKE_BINARY_DIR}/installed/main.cf.snippet
      ONLY_IF_DIFFERENT)
 
-install(FILES ${CMAKE_BINARY_DIR}/installed/policy-milter.toml DESTINATION ${PM_SYSCONFDIR})
+# An existing configuration is the school's: a second `cmake --install` leaves it alone and
+# puts the new default next to it as policy-milter.toml.new (the Debian package gets the
+# same from dpkg's conffile handling, as its staging directory starts empty).
+set(_conf_built ${CMAKE_BINARY_DIR}/installed/policy-milter.toml)
+install(CODE "
+  set(_dir \"\$ENV{DESTDIR}${PM_SYSCONFDIR}\")
+  file(MAKE_DIRECTORY \"\${_dir}\")
+  if(EXISTS \"\${_dir}/policy-milter.toml\")
+    file(COPY_FILE \"${_conf_built}\" \"\${_dir}/policy-milter.toml.new\")
+    message(STATUS \"Kept: \${_dir}/policy-milter.toml (yours); the new default: policy-milter.toml.new\")
+  else()
+    file(COPY_FILE \"${_conf_built}\" \"\${_dir}/policy-milter.toml\")
+    message(STATUS \"Installing: \${_dir}/policy-milter.toml\")
+  endif()")
 install(FILES ${PROJECT_SOURCE_DIR}/conf/local.d/README DESTINATION ${PM_SYSCONFDIR}/local.d)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/rules/ DESTINATION ${PM_DATADIR}/rules
         PATTERN README.md EXCLUDE)
