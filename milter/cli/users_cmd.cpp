@@ -101,9 +101,10 @@ class AccountsOwner {
     for (const char* suffix : {"", "-journal", "-wal", "-shm"}) {
       std::string f = db_.string() + suffix;
       struct stat st {};
-      if (::lstat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_uid != uid_ || st.st_gid != gid_) &&
-          ::lchown(f.c_str(), uid_, gid_) != 0)
-        std::fprintf(stderr, "policyctl: cannot give %s to uid %u: %s\n", f.c_str(), uid_, std::strerror(errno));
+      if (::lstat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+          (st.st_uid != uid_ || st.st_gid != gid_) && ::lchown(f.c_str(), uid_, gid_) != 0)
+        std::fprintf(stderr, "policyctl: cannot give %s to uid %u: %s\n", f.c_str(), uid_,
+                     std::strerror(errno));
     }
   }
   AccountsOwner(const AccountsOwner&) = delete;
@@ -114,10 +115,12 @@ class AccountsOwner {
     std::filesystem::path dir = db_.parent_path().empty() ? "." : db_.parent_path();
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0) {
-      std::fprintf(stderr,
-                   "policyctl: %s does not exist. Create it first: `systemd-tmpfiles --create policy-milter.conf`\n"
-                   "(installed packages), or `install -d -o policy-review -g policy-review -m 0750 %s`\n",
-                   dir.c_str(), dir.c_str());
+      std::fprintf(
+          stderr,
+          "policyctl: %s does not exist. Create it first: `systemd-tmpfiles --create "
+          "policy-milter.conf`\n"
+          "(installed packages), or `install -d -o policy-review -g policy-review -m 0750 %s`\n",
+          dir.c_str(), dir.c_str());
       return false;
     }
     if (::geteuid() == 0) {
@@ -128,8 +131,10 @@ class AccountsOwner {
     }
     bool exists = ::access(db_.c_str(), F_OK) == 0;
     if (write && ::access(exists ? db_.c_str() : dir.c_str(), W_OK) != 0) {
-      std::fprintf(stderr, "policyctl: cannot write %s: run it as root (sudo policyctl ...) or as the owner of %s\n",
-                   exists ? db_.c_str() : dir.c_str(), dir.c_str());
+      std::fprintf(
+          stderr,
+          "policyctl: cannot write %s: run it as root (sudo policyctl ...) or as the owner of %s\n",
+          exists ? db_.c_str() : dir.c_str(), dir.c_str());
       return false;
     }
     return true;

@@ -41,7 +41,8 @@ std::string local_time(std::int64_t epoch) {
   std::time_t t = static_cast<std::time_t>(epoch);
   std::tm tm{};
   char buf[64];
-  if (epoch <= 0 || !::localtime_r(&t, &tm) || !std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", &tm))
+  if (epoch <= 0 || !::localtime_r(&t, &tm) ||
+      !std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", &tm))
     return "unknown";
   return buf;
 }
@@ -73,8 +74,10 @@ int policyctl_status(const std::filesystem::path& config_file, std::ostream& out
     out << "policy-milter: down (pid " << pid << " not running): Postfix defers all outgoing mail\n";
     return 1;
   }
-  out << "policy-milter: " << (fresh ? "up" : "STALE (stats not refreshed for " + std::to_string(age) + " s)")
-      << ", pid " << pid << ", since " << local_time(stats->value("started_at", std::int64_t{0})) << "\n";
+  out << "policy-milter: "
+      << (fresh ? "up" : "STALE (stats not refreshed for " + std::to_string(age) + " s)")
+      << ", pid " << pid << ", since " << local_time(stats->value("started_at", std::int64_t{0}))
+      << "\n";
   out << "rules snapshot: " << stats->value("snapshot", std::string()) << "\n";
   out << "messages: " << stats->value("messages", std::uint64_t{0});
   if (stats->contains("by_action"))
