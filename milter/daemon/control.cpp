@@ -74,10 +74,8 @@ int policyctl_status(const std::filesystem::path& config_file, std::ostream& out
     out << "policy-milter: down (pid " << pid << " not running): Postfix defers all outgoing mail\n";
     return 1;
   }
-  out << "policy-milter: "
-      << (fresh ? "up" : "STALE (stats not refreshed for " + std::to_string(age) + " s)")
-      << ", pid " << pid << ", since " << local_time(stats->value("started_at", std::int64_t{0}))
-      << "\n";
+  out << "policy-milter: " << (fresh ? "up" : "STALE (stats not refreshed for " + std::to_string(age) + " s)")
+      << ", pid " << pid << ", since " << local_time(stats->value("started_at", std::int64_t{0})) << "\n";
   out << "rules snapshot: " << stats->value("snapshot", std::string()) << "\n";
   out << "messages: " << stats->value("messages", std::uint64_t{0});
   if (stats->contains("by_action"))

@@ -49,19 +49,17 @@ extern "C" void on_sighup(int) {
 }
 
 void usage(std::FILE* to) {
-  std::fprintf(
-      to,
-      "usage: policy-milter [--config FILE] [--socket SPEC] [--foreground] [--help] [--version]\n"
-      "  --config FILE   configuration (default " PM_DEFAULT_CONFIG
-      ")\n"
-      "  --socket SPEC   milter socket, overrides [milter].socket\n"
-      "                  (inet:PORT@127.0.0.1, or unix:/var/spool/postfix/...)\n"
-      "  --foreground    do not detach (systemd, tests)\n"
-      "  --version       version and the rules snapshot of the configuration\n"
-      "Signals: SIGHUP reloads rules and configuration; SIGTERM stops.\n"
-      "Exit status: 0 stopped cleanly; 64 usage; 69 cannot open the milter socket;\n"
-      "  71 cannot detach or set up signals; 73 cannot open the quarantine store;\n"
-      "  78 configuration or rules refused (file:line in the log).\n");
+  std::fprintf(to,
+               "usage: policy-milter [--config FILE] [--socket SPEC] [--foreground] [--help] [--version]\n"
+               "  --config FILE   configuration (default " PM_DEFAULT_CONFIG ")\n"
+               "  --socket SPEC   milter socket, overrides [milter].socket\n"
+               "                  (inet:PORT@127.0.0.1, or unix:/var/spool/postfix/...)\n"
+               "  --foreground    do not detach (systemd, tests)\n"
+               "  --version       version and the rules snapshot of the configuration\n"
+               "Signals: SIGHUP reloads rules and configuration; SIGTERM stops.\n"
+               "Exit status: 0 stopped cleanly; 64 usage; 69 cannot open the milter socket;\n"
+               "  71 cannot detach or set up signals; 73 cannot open the quarantine store;\n"
+               "  78 configuration or rules refused (file:line in the log).\n");
 }
 
 // Builds a new snapshot; throws ConfigError (file:line) when the files are broken.
@@ -83,9 +81,8 @@ int main(int argc, char** argv) {
     if ((a == "--config" || a == "-c") && i + 1 < argc) config_file = argv[++i];
     else if (a == "--socket" && i + 1 < argc) socket_override = argv[++i];
     else if (a == "--foreground" || a == "-f") foreground = true;
-    else if (a == "--help" || a == "-h") { usage(stdout); return 0;
-    } else if (a == "--version" || a == "-V")
-      want_version = true;
+    else if (a == "--help" || a == "-h") { usage(stdout); return 0; }
+    else if (a == "--version" || a == "-V") want_version = true;
     else { usage(stderr); return 64; }
   }
 

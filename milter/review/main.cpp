@@ -23,8 +23,7 @@
 
 namespace {
 
-const char* const kUsage =
-    R"(usage: policy-review [--config FILE] [--listen HOST:PORT] [--help] [--version]
+const char* const kUsage = R"(usage: policy-review [--config FILE] [--listen HOST:PORT] [--help] [--version]
 
 The review page for mail held by policy-milter: sign in, read why a message was held,
 release it (to all or some recipients) or refuse it. Accounts: `policyctl users add`.
