@@ -10,6 +10,7 @@
 #include "cli/review_commands.h"
 #include "daemon/control.h"
 #include "engine/config.h"
+#include "util/log.h"
 
 namespace {
 
@@ -43,25 +44,38 @@ commands:
   reload
         Ask the running daemon to recompile rules and configuration (SIGHUP) and wait for
         its answer; a broken rule is refused with file:line and the old rules keep running.
+  version
+        The version (also --version).
 
 options:
   --config FILE   configuration (default: ./conf/policy-milter.toml when run from a checkout,
                   else /etc/policy-milter/policy-milter.toml)
   -h, --help      this help
+  -V, --version   the version
 
-exit status: 0 ok; 1 a file could not be scanned or a rule check failed; 2 usage or
-configuration error.
+exit status:
+  0  ok (status: the daemon is up)
+  1  a file could not be scanned or a rule check failed; status: the daemon is down or its
+     stats are stale; reload: the daemon refused the new rules (the old ones keep running);
+     quarantine/users: the change failed
+  2  usage or configuration error
+  3  reload: policy-milter is not running, or cannot be signalled
+  4  reload: no answer from policy-milter in time
 )";
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  pm::logging::setup("policyctl", pm::logging::Kind::tool);
   std::filesystem::path config;
   int i = 1;
   for (; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-h" || a == "--help" || a == "help") {
       std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "-V" || a == "--version" || a == "version") {
+      std::printf("policyctl %s\n", pm::logging::version());
       return 0;
     } else if (a == "--config" && i + 1 < argc) {
       config = argv[++i];

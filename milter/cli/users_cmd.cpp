@@ -1,8 +1,11 @@
 // policyctl users: reviewer accounts for policy-review (review/accounts.h).
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -85,6 +88,65 @@ void print_totp(const std::string& secret, const std::string& login, const std::
               totp::provisioning_uri(secret, login, school.empty() ? "policy-review" : school).c_str());
 }
 
+// The accounts file belongs to the review page's user, whoever runs policyctl: its
+// directory ([review] users_db's parent, /var/lib/policy-review from tmpfiles.d) is owned
+// by that user, so files created there by root are given to the directory's owner when the
+// store is closed (this object outlives the UserStore). Without the directory, or without
+// the right to write it, check() says which command to run instead.
+class AccountsOwner {
+ public:
+  explicit AccountsOwner(std::filesystem::path db) : db_(std::move(db)) {}
+  ~AccountsOwner() {
+    if (!fix_) return;
+    for (const char* suffix : {"", "-journal", "-wal", "-shm"}) {
+      std::string f = db_.string() + suffix;
+      struct stat st {};
+      if (::lstat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+          (st.st_uid != uid_ || st.st_gid != gid_) && ::lchown(f.c_str(), uid_, gid_) != 0)
+        std::fprintf(stderr, "policyctl: cannot give %s to uid %u: %s\n", f.c_str(), uid_,
+                     std::strerror(errno));
+    }
+  }
+  AccountsOwner(const AccountsOwner&) = delete;
+  AccountsOwner& operator=(const AccountsOwner&) = delete;
+
+  // False (after a message naming the command to run) when policyctl must not go on.
+  bool check(bool write) {
+    std::filesystem::path dir = db_.parent_path().empty() ? "." : db_.parent_path();
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) {
+      std::fprintf(
+          stderr,
+          "policyctl: %s does not exist. Create it first: `systemd-tmpfiles --create "
+          "policy-milter.conf`\n"
+          "(installed packages), or `install -d -o policy-review -g policy-review -m 0750 %s`\n",
+          dir.c_str(), dir.c_str());
+      return false;
+    }
+    if (::geteuid() == 0) {
+      fix_ = st.st_uid != 0;
+      uid_ = st.st_uid;
+      gid_ = st.st_gid;
+      return true;
+    }
+    bool exists = ::access(db_.c_str(), F_OK) == 0;
+    if (write && ::access(exists ? db_.c_str() : dir.c_str(), W_OK) != 0) {
+      std::fprintf(
+          stderr,
+          "policyctl: cannot write %s: run it as root (sudo policyctl ...) or as the owner of %s\n",
+          exists ? db_.c_str() : dir.c_str(), dir.c_str());
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  std::filesystem::path db_;
+  bool fix_ = false;
+  uid_t uid_ = 0;
+  gid_t gid_ = 0;
+};
+
 }  // namespace
 
 int users(const std::filesystem::path& config, const Args& args) {
@@ -125,6 +187,8 @@ int users(const std::filesystem::path& config, const Args& args) {
     }
   }
   try {
+    AccountsOwner owner(cfg.users_db);
+    if (!owner.check(cmd != "list")) return 1;
     UserStore users(cfg.users_db);
     if (cmd == "list") {
       for (const auto& a : users.list()) {

@@ -36,6 +36,17 @@ bool daemon_alive(long pid) {
   return name.rfind("policy-milter", 0) == 0;
 }
 
+// "2026-12-02 09:15:04 GMT" in the machine's time zone, for people reading `status`.
+std::string local_time(std::int64_t epoch) {
+  std::time_t t = static_cast<std::time_t>(epoch);
+  std::tm tm{};
+  char buf[64];
+  if (epoch <= 0 || !::localtime_r(&t, &tm) ||
+      !std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", &tm))
+    return "unknown";
+  return buf;
+}
+
 }  // namespace
 
 int policyctl_status(const std::filesystem::path& config_file, std::ostream& out,
@@ -64,7 +75,7 @@ int policyctl_status(const std::filesystem::path& config_file, std::ostream& out
     return 1;
   }
   out << "policy-milter: " << (fresh ? "up" : "STALE (stats not refreshed for " + std::to_string(age) + " s)")
-      << ", pid " << pid << ", since " << stats->value("started_at", std::int64_t{0}) << "\n";
+      << ", pid " << pid << ", since " << local_time(stats->value("started_at", std::int64_t{0})) << "\n";
   out << "rules snapshot: " << stats->value("snapshot", std::string()) << "\n";
   out << "messages: " << stats->value("messages", std::uint64_t{0});
   if (stats->contains("by_action"))

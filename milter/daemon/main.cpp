@@ -1,6 +1,6 @@
 // policy-milter: the school's outgoing-mail filter as a libmilter daemon.
 //
-//   policy-milter [--config FILE] [--socket SPEC] [--foreground] [--help]
+//   policy-milter [--config FILE] [--socket SPEC] [--foreground] [--help] [--version]
 //
 // Reads as the program's table of contents:
 //   1. load the configuration and compile the rules (refuse to start on a bad file: file:line)
@@ -32,6 +32,7 @@
 #include "daemon/config.h"
 #include "daemon/runtime.h"
 #include "util/error.h"
+#include "util/log.h"
 
 #ifndef PM_DEFAULT_CONFIG
 #define PM_DEFAULT_CONFIG "/etc/policy-milter/policy-milter.toml"
@@ -50,12 +51,16 @@ extern "C" void on_sighup(int) {
 
 void usage(std::FILE* to) {
   std::fprintf(to,
-               "usage: policy-milter [--config FILE] [--socket SPEC] [--foreground] [--help]\n"
+               "usage: policy-milter [--config FILE] [--socket SPEC] [--foreground] [--help] [--version]\n"
                "  --config FILE   configuration (default " PM_DEFAULT_CONFIG ")\n"
                "  --socket SPEC   milter socket, overrides [milter].socket\n"
                "                  (inet:PORT@127.0.0.1, or unix:/var/spool/postfix/...)\n"
                "  --foreground    do not detach (systemd, tests)\n"
-               "Signals: SIGHUP reloads rules and configuration; SIGTERM stops.\n");
+               "  --version       version and the rules snapshot of the configuration\n"
+               "Signals: SIGHUP reloads rules and configuration; SIGTERM stops.\n"
+               "Exit status: 0 stopped cleanly; 64 usage; 69 cannot open the milter socket;\n"
+               "  71 cannot detach or set up signals; 73 cannot open the quarantine store;\n"
+               "  78 configuration or rules refused (file:line in the log).\n");
 }
 
 // Builds a new snapshot; throws ConfigError (file:line) when the files are broken.
@@ -71,21 +76,30 @@ std::shared_ptr<const pm::Snapshot> load_snapshot(const std::string& config_file
 int main(int argc, char** argv) {
   std::string config_file = PM_DEFAULT_CONFIG;
   std::string socket_override;
-  bool foreground = false;
+  bool foreground = false, want_version = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "--config" || a == "-c") && i + 1 < argc) config_file = argv[++i];
     else if (a == "--socket" && i + 1 < argc) socket_override = argv[++i];
     else if (a == "--foreground" || a == "-f") foreground = true;
     else if (a == "--help" || a == "-h") { usage(stdout); return 0; }
+    else if (a == "--version" || a == "-V") want_version = true;
     else { usage(stderr); return 64; }
   }
 
-  // stderr: journald picks it up under systemd; one line per message, never content.
-  auto logger = spdlog::stderr_logger_mt("policy-milter");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern(::getenv("JOURNAL_STREAM") ? "%l: %v" : "%Y-%m-%d %H:%M:%S.%e %l: %v");
-  spdlog::flush_on(spdlog::level::info);
+  if (want_version) {
+    pm::logging::setup("policy-milter", pm::logging::Kind::tool);
+    std::printf("policy-milter %s\n", pm::logging::version());
+    try {
+      std::printf("rules snapshot %s (%s)\n", pm::Engine::load(config_file)->snapshot_id().c_str(),
+                  config_file.c_str());
+    } catch (const std::exception& e) {
+      std::printf("rules snapshot: none (%s)\n", e.what());
+    }
+    return 0;
+  }
+  // journald <N> priorities under systemd, else syslog (LOG_MAIL) + stderr: util/log.h.
+  pm::logging::setup("policy-milter", pm::logging::Kind::daemon);
 
   // 1. configuration and rules
   pm::Runtime runtime;
@@ -142,8 +156,9 @@ int main(int argc, char** argv) {
   sigaddset(&hup, SIGHUP);
   pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
 
-  spdlog::info("policy-milter {} listening on {}, snapshot {}, quarantine {}", "0.1.0", socket,
-               snap->engine->snapshot_id(), snap->config->quarantine_dir.string());
+  spdlog::info("policy-milter {} listening on {}, snapshot {}, quarantine {}",
+               pm::logging::version(), socket, snap->engine->snapshot_id(),
+               snap->config->quarantine_dir.string());
   runtime.stats.write(snap->config->stats_file);
   sd_notifyf(0, "READY=1\nSTATUS=filtering, snapshot %s\nMAINPID=%ld",
              snap->engine->snapshot_id().c_str(), static_cast<long>(::getpid()));

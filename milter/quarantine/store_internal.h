@@ -143,6 +143,9 @@ inline void make_private_dir(const fs::path& dir) {
   if (ec) throw StoreError("create " + dir.string() + ": " + ec.message());
   // Group-writable: the review page runs as its own user in the store's group and changes
   // held mail (through this code); setgid keeps new files in that group.
+  // Only the owner may chmod: the review page opening the milter's store finds it right.
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 07777) == 02770) return;
   if (::chmod(dir.c_str(), 02770) != 0) fail("chmod", dir);
 }
 

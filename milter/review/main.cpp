@@ -19,13 +19,17 @@
 
 #include "review/server.h"
 #include "util/error.h"
+#include "util/log.h"
 
 namespace {
 
-const char* const kUsage = R"(usage: policy-review [--config FILE] [--listen HOST:PORT]
+const char* const kUsage = R"(usage: policy-review [--config FILE] [--listen HOST:PORT] [--help] [--version]
 
 The review page for mail held by policy-milter: sign in, read why a message was held,
 release it (to all or some recipients) or refuse it. Accounts: `policyctl users add`.
+
+Exit status: 0 stopped by SIGTERM/SIGINT; 1 cannot open the quarantine or the accounts
+file, or cannot listen; 2 usage or configuration error.
 )";
 
 }  // namespace
@@ -40,13 +44,17 @@ int main(int argc, char** argv) {
     else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
+    } else if (a == "-V" || a == "--version") {
+      std::printf("policy-review %s\n", pm::logging::version());
+      return 0;
     } else {
       std::fputs(kUsage, stderr);
       return 2;
     }
   }
   if (config_path.empty()) config_path = pm::default_config_path();
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S %l %v");
+  // journald <N> priorities under systemd, else syslog (LOG_MAIL) + stderr: util/log.h.
+  pm::logging::setup("policy-review", pm::logging::Kind::daemon);
 
   // 1. configuration
   pm::ReviewConfig cfg;
