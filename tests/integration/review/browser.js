@@ -44,6 +44,7 @@ async function waitFor(fn, what, ms = 30000) {
     // 1. sign in
     await page.goto(URL);
     await page.waitForSelector('#login-form');
+    check(!(await page.isVisible('#signout')), '"Sign out" is not shown on the sign-in page');
     await page.fill('#login', env('LOGIN'));
     await page.fill('#password', 'wrong password here');
     await page.click('#signin');
@@ -84,6 +85,20 @@ async function waitFor(fn, what, ms = 30000) {
     await page.screenshot({ path: path.join(ARTIFACTS, 'review-message.png'), fullPage: true });
     console.log('ok - screenshot ' + path.join(ARTIFACTS, 'review-message.png'));
 
+    // 4a. partial release with every box unticked: "ticked only" is off (it would mean
+    // nobody), and the server answers 400 to an empty list rather than releasing to all
+    for (const box of await page.$$('input.pick')) await box.uncheck();
+    check(await page.isDisabled('#release-some'), '"ticked only" is disabled when nothing is ticked');
+    const empty = await page.evaluate(async (id) => {
+      const s = await (await fetch('/api/session')).json();
+      const r = await fetch(`/api/messages/${id}/release`, { method: 'POST', headers: {
+        'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf }, body: JSON.stringify({ recipients: [] }) });
+      return r.status;
+    }, held.id);
+    check(empty === 400, 'an empty recipients list is a 400 (' + empty + ')');
+    await page.check('input.pick >> nth=0');
+    check(!(await page.isDisabled('#release-some')), '"ticked only" is enabled again once one box is ticked');
+
     // 4. release, and the message arrives in the test mailbox through Postfix
     await page.fill('#note', 'Checked with the family: fine to send.');
     await page.click('#release-all');
@@ -107,6 +122,20 @@ async function waitFor(fn, what, ms = 30000) {
     check(audit.some(r => r[2] === 'released' && r[1] === process.env.LOGIN && r[3] === held.id && /Checked with the family/.test(r[4])),
       'the audit log records the release with who and why');
     check(audit.some(r => r[2] === 'viewed' && r[3] === held.id), 'the audit log records the view');
+    // paging (2 a page here) and the filter by action
+    await page.goto(URL + '#/audit?limit=2');
+    await page.waitForSelector('#audit-older');
+    const page1 = await page.$$eval('table#audit tbody tr', trs => trs.map(tr => tr.textContent));
+    await page.click('#audit-older');
+    await page.waitForSelector('#audit-newest');
+    const page2 = await page.$$eval('table#audit tbody tr', trs => trs.map(tr => tr.textContent));
+    check(page1.length === 2 && page2.length >= 1 && !page2.some(r => page1.includes(r)), 'the audit log pages back without overlap');
+    await page.selectOption('#a-action', 'released');
+    await page.waitForFunction(() => location.hash.includes('action=released'));
+    await page.waitForSelector('table#audit tbody tr');
+    const only = await page.$$eval('table#audit tbody tr', trs => trs.map(tr => tr.cells[2].textContent));
+    check(only.length >= 1 && only.every(a => a === 'released'), 'the audit log filters by action');
+    check(!(await page.textContent('main')).includes('null'), 'no stray "null" on the audit page');
 
     // 6. markup and script in a message stay text
     await page.goto(URL + '#/m/' + markup.id);
@@ -123,6 +152,7 @@ async function waitFor(fn, what, ms = 30000) {
     // 7. the list after the decision
     await page.goto(URL + '#/');
     await page.waitForSelector('table#held tbody tr');
+    check(!(await page.textContent('main')).includes('null'), 'no stray "null" above the held list');
     const after = await page.$$eval('table#held tbody tr', trs => trs.map(tr => tr.dataset.id));
     check(!after.includes(held.id), 'the released message left the held list');
     await page.screenshot({ path: path.join(ARTIFACTS, 'review-list.png'), fullPage: true });
