@@ -294,7 +294,7 @@ struct ReviewServer::Impl {
           try {
             std::rethrow_exception(ep);
           } catch (const std::exception& e) {
-            spdlog::error("review: request failed: {}", e.what());
+            spdlog::error("review: request failed: {}", log_value(e.what()));
           } catch (...) {
           }
           error(res, 500, "internal error (see the service log)");

@@ -8,6 +8,7 @@
 
 #include "notify/smtp.h"
 #include "policy/recipients.h"
+#include "util/printable.h"
 
 namespace pm {
 
@@ -434,7 +435,7 @@ bool ReviewService::send(const Notice& n, const std::string& message_id) {
               n.render(notice_settings()), 30);
     return true;
   } catch (const SmtpError& e) {
-    spdlog::warn("notice for {} not sent: {}", message_id, e.what());
+    spdlog::warn("notice for {} not sent: {}", message_id, log_value(e.what()));
     store_.audit("policy-review", "notice-failed", message_id, e.what());
     return false;
   }

@@ -15,6 +15,25 @@ const MARKUP_SUBJECT = '<img src=x onerror="window.__xss=1"><b>Bold</b> pupil li
 
 function check(cond, what) { if (!cond) throw new Error('FAILED: ' + what); console.log('ok - ' + what); }
 
+// WCAG 2.2 AA with axe-core (package-lock.json). Evaluated through the DevTools protocol,
+// so the page's CSP (no inline script) stays as it is.
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+async function accessible(page, what) {
+  await page.evaluate(AXE);
+  const v = await page.evaluate(() => axe.run(document, { runOnly: { type: 'tag',
+    values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } }).then(r => r.violations.map(x =>
+    x.id + ' (' + x.impact + '): ' + x.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))));
+  check(v.length === 0, what + ' meets WCAG 2.2 AA (axe-core)' + (v.length ? ': ' + v.join(' | ') : ''));
+}
+// At a phone's width: nothing wider than the screen, and still accessible.
+async function phone(page, what) {
+  await page.setViewportSize({ width: 375, height: 740 });
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(wide <= 376, what + ' fits a 375 px phone screen (' + wide + ' px)');
+  await accessible(page, what + ' on a phone');
+  await page.setViewportSize({ width: 1200, height: 900 });
+}
+
 async function waitFor(fn, what, ms = 30000) {
   const end = Date.now() + ms;
   for (;;) {
@@ -45,6 +64,8 @@ async function waitFor(fn, what, ms = 30000) {
     await page.goto(URL);
     await page.waitForSelector('#login-form');
     check(!(await page.isVisible('#signout')), '"Sign out" is not shown on the sign-in page');
+    await accessible(page, 'the sign-in page');
+    await phone(page, 'the sign-in page');
     await page.fill('#login', env('LOGIN'));
     await page.fill('#password', 'wrong password here');
     await page.click('#signin');
@@ -67,6 +88,8 @@ async function waitFor(fn, what, ms = 30000) {
     check(markup, 'a subject with markup is listed as text');
     check(/personal webmail/.test(held.text) && /probable typo/.test(held.text), 'recipients show their class');
     check(await page.$$eval('table#held img, table#held b', e => e.length) === 0, 'no element was made from the subject');
+    await accessible(page, 'the held list');
+    await phone(page, 'the held list');
 
     // 3. one message: findings highlighted in place, labelled with the clause
     await page.click(`tr[data-id="${held.id}"]`);
@@ -81,6 +104,8 @@ async function waitFor(fn, what, ms = 30000) {
     const rcpts = await page.textContent('#recipients');
     check(/personal Gmail/.test(rcpts), 'recipient reason: personal Gmail');
     check(/looks like a typo of stannes\.example/.test(rcpts), 'recipient reason: typo of stannes.example');
+    await accessible(page, 'a held message');
+    await phone(page, 'a held message');
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'review-message.png'), fullPage: true });
     console.log('ok - screenshot ' + path.join(ARTIFACTS, 'review-message.png'));
@@ -136,6 +161,8 @@ async function waitFor(fn, what, ms = 30000) {
     const only = await page.$$eval('table#audit tbody tr', trs => trs.map(tr => tr.cells[2].textContent));
     check(only.length >= 1 && only.every(a => a === 'released'), 'the audit log filters by action');
     check(!(await page.textContent('main')).includes('null'), 'no stray "null" on the audit page');
+    await accessible(page, 'the audit log');
+    await phone(page, 'the audit log');
 
     // 6. markup and script in a message stay text
     await page.goto(URL + '#/m/' + markup.id);
