@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
   long after = vm_hwm_kb();
 
   std::printf(
-      "%-8s slow=%d: %d/50 answered, p50 %.1f ms, p95 %.1f ms, max %.1f ms; greedy client sent "
+      "%-8s slow=%d: %d/50 answered, p50 %.2f ms, p95 %.2f ms, max %.2f ms; greedy client sent "
       "%.1f MB "
       "of headers before the server stopped reading, peak RSS +%.1f MB\n",
       mode.c_str(), static_cast<int>(fds.size()), answered, ms[25], ms[47], ms[49],

@@ -49,30 +49,14 @@ bool wait_fd(int fd, short events, Clock::time_point deadline) {
   }
 }
 
-std::string peer_ip(int fd, int* port) {
+// The address and port of either end of `fd` (peer: the client; else: ours).
+std::string address_of(int fd, bool peer, int* port) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   char buf[INET6_ADDRSTRLEN] = "";
   *port = 0;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
-  if (ss.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
-    *port = ntohs(a->sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
-    *port = ntohs(a->sin6_port);
-  }
-  return buf;
-}
-
-std::string local_ip(int fd, int* port) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  char buf[INET6_ADDRSTRLEN] = "";
-  *port = 0;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  auto* sa = reinterpret_cast<sockaddr*>(&ss);
+  if ((peer ? ::getpeername(fd, sa, &len) : ::getsockname(fd, sa, &len)) != 0) return "";
   if (ss.ss_family == AF_INET) {
     auto* a = reinterpret_cast<sockaddr_in*>(&ss);
     ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
@@ -176,10 +160,10 @@ class DeadlineStream : public httplib::Stream {
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    ip = peer_ip(fd_, &port);
+    ip = address_of(fd_, true, &port);
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    ip = local_ip(fd_, &port);
+    ip = address_of(fd_, false, &port);
   }
   socket_t socket() const override { return fd_; }
 
@@ -294,7 +278,7 @@ int HttpFront::open_connections() const {
 bool HttpFront::process_and_close_socket(socket_t sock) {
   const auto deadline = Clock::now() + std::chrono::seconds(st_->limits.request_deadline_seconds);
   int port = 0;
-  const std::string client = peer_ip(sock, &port);
+  const std::string client = address_of(sock, true, &port);
   bool admitted = false;
   {
     std::lock_guard lock(st_->mu);

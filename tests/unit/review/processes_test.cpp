@@ -31,17 +31,8 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+// A free loopback port for a policy-review to listen on.
+int free_port() { return test::closed_port(); }
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -275,6 +266,45 @@ TEST_F(Processes, AComplaintRefusedByTheChairStaysInvisibleToTheHeadAfterARestar
   // The chair still sees it, decided.
   Login chair2 = login(a_port_, "chair");
   EXPECT_NE(get(a_port_, chair2, "/api/messages?status=all")->body.find(about), std::string::npos);
+}
+
+TEST_F(Processes, UserValuesInTheLogAreEscapedAndShort) {
+  httplib::Client c("127.0.0.1", a_port_);
+  std::string forged = "nobody\n2026-01-01T00:00:00 info review: admin signed in";
+  c.Post("/api/login", json{{"login", forged}, {"password", "x"}}.dump(), "application/json");
+  c.Post("/api/login", json{{"login", std::string(200000, 'a')}, {"password", "x"}}.dump(), "application/json");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::istringstream log(slurp(fx_->dir / ("policy-milter-" + std::to_string(a_port_) + ".toml.log")));
+  std::string line;
+  int failed = 0;
+  while (std::getline(log, line)) {
+    EXPECT_NE(line.rfind("2026-01-01T00:00:00", 0), 0u) << line;  // no forged line of its own
+    EXPECT_LT(line.size(), 400u);
+    failed += line.find("failed sign-in") != std::string::npos;
+  }
+  EXPECT_EQ(failed, 2);
+}
+
+TEST_F(Processes, PolicyctlStripsControlCharactersFromItsOutput) {
+  QuarantineInput in;
+  in.sender = "ada.teacher@stannes.example";
+  in.recipients = in.held_recipients = {"parent.one@gmail.com"};
+  in.subject = "Trip\x1b]0;owned\x07\x1b[2J\r\nFAKE: line\xe2\x80\xae";
+  in.categories = {"confidential"};
+  in.action = "quarantine";
+  in.verdict_json = test::verdict(in.subject, test::kBody, "943 476 5919", "confidential.nhs-number", "confidential",
+                                  {{"parent.one@gmail.com", "personal-webmail"}});
+  std::string id = fx_->store->put("Subject: x\r\n\r\nx\r\n", in);
+  fs::path config = write_config(*fx_, a_port_);
+  for (const std::string& cmd : std::vector<std::string>{"list", "show " + id}) {
+    std::string out_file = (fx_->dir / "policyctl.out").string();
+    std::string sh = std::string(PM_POLICYCTL_BIN) + " --config " + config.string() + " quarantine " + cmd + " > " + out_file;
+    ASSERT_EQ(std::system(sh.c_str()), 0) << sh;
+    std::string out = slurp(out_file);
+    for (char ch : out) EXPECT_TRUE(ch == '\n' || static_cast<unsigned char>(ch) >= 0x20) << cmd << ": control character";
+    EXPECT_EQ(out.find("\xe2\x80\xae"), std::string::npos) << cmd << ": bidi override";
+    EXPECT_NE(out.find("Trip\\e]0;owned"), std::string::npos) << out;
+  }
 }
 
 // Opens `n` connections from `src` that send one header byte and then nothing.
