@@ -24,6 +24,8 @@
 #include "engine/engine.h"
 #include "engine/verdict_json.h"
 #include "fixture.h"
+#include "review/server.h"
+#include "review/totp.h"
 
 namespace pm {
 namespace {
@@ -32,7 +34,9 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 // A free loopback port for a policy-review to listen on.
-int free_port() { return test::closed_port(); }
+int free_port() {
+  return test::closed_port();
+}
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -272,9 +276,11 @@ TEST_F(Processes, UserValuesInTheLogAreEscapedAndShort) {
   httplib::Client c("127.0.0.1", a_port_);
   std::string forged = "nobody\n2026-01-01T00:00:00 info review: admin signed in";
   c.Post("/api/login", json{{"login", forged}, {"password", "x"}}.dump(), "application/json");
-  c.Post("/api/login", json{{"login", std::string(200000, 'a')}, {"password", "x"}}.dump(), "application/json");
+  c.Post("/api/login", json{{"login", std::string(200000, 'a')}, {"password", "x"}}.dump(),
+         "application/json");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  std::istringstream log(slurp(fx_->dir / ("policy-milter-" + std::to_string(a_port_) + ".toml.log")));
+  std::istringstream log(
+      slurp(fx_->dir / ("policy-milter-" + std::to_string(a_port_) + ".toml.log")));
   std::string line;
   int failed = 0;
   while (std::getline(log, line)) {
@@ -292,16 +298,20 @@ TEST_F(Processes, PolicyctlStripsControlCharactersFromItsOutput) {
   in.subject = "Trip\x1b]0;owned\x07\x1b[2J\r\nFAKE: line\xe2\x80\xae";
   in.categories = {"confidential"};
   in.action = "quarantine";
-  in.verdict_json = test::verdict(in.subject, test::kBody, "943 476 5919", "confidential.nhs-number", "confidential",
-                                  {{"parent.one@gmail.com", "personal-webmail"}});
+  in.verdict_json =
+      test::verdict(in.subject, test::kBody, "943 476 5919", "confidential.nhs-number",
+                    "confidential", {{"parent.one@gmail.com", "personal-webmail"}});
   std::string id = fx_->store->put("Subject: x\r\n\r\nx\r\n", in);
   fs::path config = write_config(*fx_, a_port_);
   for (const std::string& cmd : std::vector<std::string>{"list", "show " + id}) {
     std::string out_file = (fx_->dir / "policyctl.out").string();
-    std::string sh = std::string(PM_POLICYCTL_BIN) + " --config " + config.string() + " quarantine " + cmd + " > " + out_file;
+    std::string sh = std::string(PM_POLICYCTL_BIN) + " --config " + config.string() +
+                     " quarantine " + cmd + " > " + out_file;
     ASSERT_EQ(std::system(sh.c_str()), 0) << sh;
     std::string out = slurp(out_file);
-    for (char ch : out) EXPECT_TRUE(ch == '\n' || static_cast<unsigned char>(ch) >= 0x20) << cmd << ": control character";
+    for (char ch : out)
+      EXPECT_TRUE(ch == '\n' || static_cast<unsigned char>(ch) >= 0x20)
+          << cmd << ": control character";
     EXPECT_EQ(out.find("\xe2\x80\xae"), std::string::npos) << cmd << ": bidi override";
     EXPECT_NE(out.find("Trip\\e]0;owned"), std::string::npos) << out;
   }
@@ -357,6 +367,109 @@ TEST_F(Processes, TwoHundredSlowClientsDoNotStopANormalRequest) {
   EXPECT_GE(closed, 8);  // 40 - max_connections_per_client (32)
   for (int fd : all) ::close(fd);
   for (int fd : extra) ::close(fd);
+}
+
+// HTTPS served by policy-review itself: __Host- cookie with Secure, HSTS, and clients that
+// never finish the TLS handshake do not block others.
+TEST(Tls, HostCookieHstsAndStalledHandshakes) {
+  test::Fixture fx;
+  fs::path cert = fx.dir / "cert.pem", key = fx.dir / "key.pem";
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -keyout " +
+      key.string() + " -out " + cert.string() + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  ReviewConfig cfg = fx.cfg;
+  cfg.tls_cert = cert;
+  cfg.tls_key = key;
+  ReviewService svc(cfg, *fx.store, *fx.users);
+  ReviewServer srv(svc, *fx.users);
+  int port = srv.bind("127.0.0.1", 0);
+  ASSERT_GT(port, 0);
+  std::thread t([&] { srv.run(); });
+  std::vector<int> stalled = slow_clients("127.0.0.2", port, 20);  // one byte, no handshake
+  httplib::SSLClient c("127.0.0.1", port);
+  c.enable_server_certificate_verification(false);
+  c.set_read_timeout(std::chrono::seconds(5));
+  httplib::Result page = c.Get("/");
+  for (int i = 0; i < 50 && !page; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    page = c.Get("/");
+  }
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(page->get_header_value("Strict-Transport-Security").rfind("max-age=", 0), 0u);
+  auto r = c.Post("/api/login",
+                  json{{"login", "head.teacher"}, {"password", "correct horse battery"}}.dump(),
+                  "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  std::string cookie = r->get_header_value("Set-Cookie");
+  EXPECT_EQ(cookie.rfind("__Host-pm_review=", 0), 0u) << cookie;
+  EXPECT_NE(cookie.find("; Secure"), std::string::npos);
+  EXPECT_NE(cookie.find("Path=/"), std::string::npos);
+  EXPECT_EQ(cookie.find("Domain"), std::string::npos);
+  httplib::Headers h{{"Cookie", cookie.substr(0, cookie.find(';'))}};
+  EXPECT_EQ(c.Get("/api/session", h)->status, 200);
+  for (int fd : stalled) ::close(fd);
+  srv.stop();
+  t.join();
+}
+
+// `policyctl users totp`: a QR code and the secret, and the second factor is on only after
+// a code from the app is typed back; a wrong code leaves it off.
+TEST(TotpEnrolment, NeedsOneCodeFromTheApp) {
+  test::Fixture fx;
+  fs::path config = write_config(fx, free_port());
+  auto enrol = [&](bool right) {
+    int in[2], out[2];
+    EXPECT_EQ(::pipe(in), 0);
+    EXPECT_EQ(::pipe(out), 0);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      ::close(in[1]);
+      ::close(out[0]);
+      ::execl(PM_POLICYCTL_BIN, PM_POLICYCTL_BIN, "--config", config.c_str(), "users", "totp",
+              "chair", nullptr);
+      ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    std::string text;
+    char buf[4096];
+    const std::string marker = "secret for chair: ";
+    while (
+        text.find('\n', text.find(marker) == std::string::npos ? text.size() : text.find(marker)) ==
+        std::string::npos) {
+      ssize_t n = ::read(out[0], buf, sizeof buf);
+      if (n <= 0) break;
+      text.append(buf, static_cast<std::size_t>(n));
+    }
+    auto at = text.find(marker);
+    EXPECT_NE(at, std::string::npos) << text;
+    EXPECT_NE(text.find("\u2588"), std::string::npos) << "no QR code";
+    std::string secret = text.substr(at + marker.size(), text.find('\n', at) - at - marker.size());
+    std::string code =
+        right ? totp::totp(*totp::base32_decode(secret), std::time(nullptr)) : "000000";
+    code += "\n";
+    EXPECT_EQ(::write(in[1], code.data(), code.size()), static_cast<ssize_t>(code.size()));
+    ::close(in[1]);
+    while (::read(out[0], buf, sizeof buf) > 0) {
+    }
+    ::close(out[0]);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    return std::make_pair(WIFEXITED(st) ? WEXITSTATUS(st) : -1, secret);
+  };
+  auto [bad_rc, bad_secret] = enrol(false);
+  EXPECT_EQ(bad_rc, 1);
+  EXPECT_TRUE(fx.users->find("chair")->totp_secret.empty());
+  auto [ok_rc, secret] = enrol(true);
+  EXPECT_EQ(ok_rc, 0);
+  EXPECT_EQ(fx.users->find("chair")->totp_secret, secret);
+  // The confirming code was used up: it cannot sign in a second time.
+  EXPECT_FALSE(fx.users->accept_totp_step("chair", std::time(nullptr) / 30));
 }
 
 // The shipped routing on the project's corpus: every complaint about the head teacher
