@@ -498,7 +498,7 @@ json ReviewService::release(const std::string& actor, const std::string& id,
     ::gmtime_r(&t, &tm);
     std::strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S +0000", &tm);
     std::string header =
-        "X-Policy-Released-By: " + actor + " (quarantine " + id + "); " + when + eol;
+        "X-Policy-Released-By: " + printable(actor, 128) + " (quarantine " + id + "); " + when + eol;
     smtp_send(config_.reinject, SmtpEnvelope{item->sender, rcpts}, header + bytes, 60);
   } catch (const SmtpError& e) {
     store_.abandon_release(id, actor, "attempt " + std::to_string(attempt) + ": " + e.what());
