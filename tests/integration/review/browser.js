@@ -157,9 +157,14 @@ async function waitFor(fn, what, ms = 30000) {
     check(page1.length === 2 && page2.length >= 1 && !page2.some(r => page1.includes(r)), 'the audit log pages back without overlap');
     await page.selectOption('#a-action', 'released');
     await page.waitForFunction(() => location.hash.includes('action=released'));
-    await page.waitForSelector('table#audit tbody tr');
-    const only = await page.$$eval('table#audit tbody tr', trs => trs.map(tr => tr.cells[2].textContent));
-    check(only.length >= 1 && only.every(a => a === 'released'), 'the audit log filters by action');
+    // The filtered page replaces the table: wait for it rather than read the old one.
+    const filtered = await page.waitForFunction(() => {
+      const sel = document.getElementById('a-action');
+      const rows = [...document.querySelectorAll('table#audit tbody tr')];
+      return sel && sel.value === 'released' && rows.length > 0 && !document.getElementById('audit-newest') &&
+        rows.every(tr => tr.cells[2].textContent === 'released');
+    }, null, { timeout: 10000 }).then(() => true, () => false);
+    check(filtered, 'the audit log filters by action');
     check(!(await page.textContent('main')).includes('null'), 'no stray "null" on the audit page');
     await accessible(page, 'the audit log');
     await phone(page, 'the audit log');
