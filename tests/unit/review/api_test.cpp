@@ -118,6 +118,11 @@ TEST_F(ApiTest, SignInSetsAStrictHttpOnlyCookie) {
   EXPECT_NE(c.find("HttpOnly"), std::string::npos);
   EXPECT_NE(c.find("SameSite=Strict"), std::string::npos);
   EXPECT_EQ(c.find("Secure"), std::string::npos);  // plain HTTP on loopback here
+  EXPECT_EQ(c.rfind("pm_review=", 0), 0u);         // no __Host- prefix without Secure
+  // The cookie lives as long as the session may (session_max_hours), not longer.
+  EXPECT_NE(c.find("Max-Age=" + std::to_string(fx_->cfg.session_max_hours * 3600)),
+            std::string::npos)
+      << c;
   auto bad = client_->Post("/api/login",
                            json{{"login", "head.teacher"}, {"password", "wrong password"}}.dump(),
                            "application/json");
@@ -168,6 +173,17 @@ TEST_F(ApiTest, SignInIsThrottled) {
     if (e.action == "sign-in-failed" && e.actor == "chair")
       audited = e.note.find("guess") == std::string::npos;
   EXPECT_TRUE(audited);
+}
+
+TEST_F(ApiTest, XForwardedForIsIgnoredFromAnUntrustedPeer) {
+  httplib::Headers h{{"X-Forwarded-For", "203.0.113.9"}};
+  client_->Post("/api/login", h, json{{"login", "chair"}, {"password", "not it at all"}}.dump(),
+                "application/json");
+  auto log = fx_->store->audit_log("", 5);
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log[0].action, "sign-in-failed");
+  EXPECT_NE(log[0].note.find("127.0.0.1"), std::string::npos) << log[0].note;
+  EXPECT_EQ(log[0].note.find("203.0.113.9"), std::string::npos) << log[0].note;
 }
 
 TEST_F(ApiTest, ParallelGuessesAreCountedBeforeThePasswordCheck) {
