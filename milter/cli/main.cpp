@@ -96,7 +96,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "usage: policyctl status [--json]\n");
       return 2;
     }
-    return pm::policyctl_status(config, std::cout, std::cerr, json);
+    int rc = pm::policyctl_status(config, std::cout, std::cerr, json);
+    pm::cli::review_warnings(config, std::cerr);
+    return rc;
   }
   if (cmd == "reload") return pm::policyctl_reload(config, std::cout, std::cerr);
   if (cmd == "quarantine") return pm::cli::quarantine(config, args);

@@ -221,6 +221,17 @@ std::optional<int> help_or_load(const char* usage, const std::filesystem::path& 
   return std::nullopt;
 }
 
+void review_warnings(const std::filesystem::path& config, std::ostream& err) {
+  try {
+    ReviewConfig cfg = load_review_config(config);
+    if (!cfg.public_url_set)
+      err << "warning: [review] public_url is not set: reviewer notices link to " << cfg.public_url
+          << ", which works only on this machine\n";
+  } catch (const std::exception&) {
+    // policyctl status reports configuration problems itself.
+  }
+}
+
 int quarantine(const std::filesystem::path& config, const Args& args) {
   ReviewConfig cfg;
   if (auto rc = help_or_load(kUsage, config, args, cfg)) return *rc;

@@ -317,6 +317,24 @@ TEST_F(Processes, PolicyctlStripsControlCharactersFromItsOutput) {
   }
 }
 
+TEST_F(Processes, AnUnsetPublicUrlIsWarnedAboutAtStartAndInStatus) {
+  std::string log = slurp(fx_->dir / ("policy-milter-" + std::to_string(a_port_) + ".toml.log"));
+  EXPECT_NE(log.find("public_url is not set"), std::string::npos) << log;
+  fs::path config = write_config(*fx_, a_port_);
+  std::string err_file = (fx_->dir / "status.err").string();
+  std::string sh = std::string(PM_POLICYCTL_BIN) + " --config " + config.string() +
+                   " status >/dev/null 2>" + err_file;
+  (void)std::system(sh.c_str());  // the daemon is not running here: status is 1
+  EXPECT_NE(slurp(err_file).find("public_url is not set"), std::string::npos);
+  std::string with = slurp(config);
+  auto at = with.find("# public_url = ");
+  ASSERT_NE(at, std::string::npos);
+  with.replace(at, 2, "");
+  std::ofstream(config) << with;
+  (void)std::system(sh.c_str());
+  EXPECT_EQ(slurp(err_file).find("public_url is not set"), std::string::npos);
+}
+
 // Opens `n` connections from `src` that send one header byte and then nothing.
 std::vector<int> slow_clients(const char* src, int port, int n) {
   std::vector<int> fds;
