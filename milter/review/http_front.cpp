@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -247,6 +248,9 @@ HttpFront::HttpFront(FrontLimits limits, const std::string& cert, const std::str
     : st_(std::make_shared<State>()) {
   st_->limits = limits;
   if (!cert.empty()) {
+    // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a client leaving mid-answer
+    // must not kill the process with SIGPIPE.
+    ::signal(SIGPIPE, SIG_IGN);
     st_->ctx.reset(SSL_CTX_new(TLS_server_method()));
     if (!st_->ctx) throw std::runtime_error("TLS: cannot create a context");
     SSL_CTX_set_min_proto_version(st_->ctx.get(), TLS1_2_VERSION);

@@ -15,7 +15,8 @@
 //   - the listening socket without SO_REUSEPORT: a second instance on a port in use
 //     fails to start instead of sharing it.
 // Errors: the constructor throws std::runtime_error when the certificate or key cannot be
-// loaded. Thread safety: as httplib::Server.
+// loaded; with TLS it sets SIGPIPE to ignored (OpenSSL writes with write(2)).
+// Thread safety: as httplib::Server.
 #pragma once
 
 #include <httplib.h>

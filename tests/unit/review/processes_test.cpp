@@ -433,6 +433,43 @@ TEST(Tls, HostCookieHstsAndStalledHandshakes) {
   t.join();
 }
 
+// The deadline is for the whole request, not per read: a client that keeps sending a byte
+// every half second is still cut off (408) when request_deadline_seconds is over.
+TEST(Front, WholeRequestDeadline) {
+  test::Fixture fx;
+  ReviewConfig cfg = fx.cfg;
+  cfg.request_deadline_seconds = 2;
+  ReviewService svc(cfg, *fx.store, *fx.users);
+  ReviewServer srv(svc, *fx.users);
+  int port = srv.bind("127.0.0.1", 0);
+  ASSERT_GT(port, 0);
+  std::thread t([&] { srv.run(); });
+  auto fds = slow_clients("127.0.0.3", port, 1);
+  ASSERT_EQ(fds.size(), 1u);
+  auto t0 = std::chrono::steady_clock::now();
+  std::string got;
+  bool closed = false;
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(8) && !closed) {
+    (void)::send(fds[0], "E", 1, MSG_NOSIGNAL);
+    pollfd p{fds[0], POLLIN, 0};
+    if (::poll(&p, 1, 500) > 0) {
+      char b[512];
+      ssize_t n = ::recv(fds[0], b, sizeof b, 0);
+      if (n <= 0)
+        closed = true;
+      else
+        got.append(b, static_cast<std::size_t>(n));
+    }
+  }
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(got.rfind("HTTP/1.1 408", 0), 0u) << got;
+  EXPECT_LT(took, std::chrono::seconds(5));
+  ::close(fds[0]);
+  srv.stop();
+  t.join();
+}
+
 // `policyctl users totp`: a QR code and the secret, and the second factor is on only after
 // a code from the app is typed back; a wrong code leaves it off.
 TEST(TotpEnrolment, NeedsOneCodeFromTheApp) {
