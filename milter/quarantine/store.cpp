@@ -486,12 +486,12 @@ void QuarantineStore::change_status(std::string_view id, QuarantineStatus to,
   if (!cur.step()) throw std::invalid_argument("unknown quarantine id");
   auto from = parse_quarantine_status(cur.text(0)).value_or(QuarantineStatus::held);
   if (!cur.text(1).empty())
-    throw DecisionConflict("this message is being " + std::string(cur.text(1) == "releasing" ? "released" : "decided") +
+    throw DecisionConflict("this message is being " +
+                           std::string(cur.text(1) == "releasing" ? "released" : "decided") +
                            " by " + cur.text(2));
   bool allowed = to == QuarantineStatus::deleted ? from != QuarantineStatus::deleted
                                                  : from == QuarantineStatus::held;
-  if (!allowed)
-    throw DecisionConflict(std::string("this message is already ") + to_string(from));
+  if (!allowed) throw DecisionConflict(std::string("this message is already ") + to_string(from));
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   // Refusing or deleting drops the bytes and the verdict (evidence is personal data); the
   // row stays so the audit log still resolves. A deleted row also loses its subject.
@@ -643,36 +643,44 @@ int QuarantineStore::claim_release(std::string_view id, const std::vector<std::s
   Stmt cur(db_.get(), "SELECT status, claim, claim_by, held_recipients FROM messages WHERE id = ?");
   cur.bind(1, id);
   if (!cur.step()) throw std::invalid_argument("unknown quarantine id");
-  if (!cur.text(1).empty()) throw DecisionConflict("this message is being released by " + cur.text(2));
+  if (!cur.text(1).empty())
+    throw DecisionConflict("this message is being released by " + cur.text(2));
   if (cur.text(0) != "held") throw DecisionConflict("this message is already " + cur.text(0));
   const std::vector<std::string> held = from_json(cur.text(3));
   if (recipients.empty()) throw std::invalid_argument("no recipients to release to");
   for (const auto& r : recipients)
     if (std::find(held.begin(), held.end(), r) == held.end())
       throw std::invalid_argument("not a held recipient of this message");
-  Stmt n(db_.get(), "SELECT count(*) FROM audit WHERE message_id = ? AND action = 'release-attempt'");
+  Stmt n(db_.get(),
+         "SELECT count(*) FROM audit WHERE message_id = ? AND action = 'release-attempt'");
   n.bind(1, id);
   n.step();
   const int attempt = static_cast<int>(n.integer(0)) + 1;
   Stmt up(db_.get(),
           "UPDATE messages SET claim='releasing', claim_by=?, claim_at=?, claim_recipients=?"
           " WHERE id = ? AND claim = '' AND status = 'held'");
-  up.bind(1, actor).bind(2, static_cast<std::int64_t>(std::time(nullptr))).bind(3, to_json(recipients)).bind(4, id);
+  up.bind(1, actor)
+      .bind(2, static_cast<std::int64_t>(std::time(nullptr)))
+      .bind(3, to_json(recipients))
+      .bind(4, id);
   up.step();
   std::string to_list;
   for (const auto& r : recipients) to_list += (to_list.empty() ? "" : ", ") + r;
-  audit_locked(actor, "release-attempt", id, "attempt " + std::to_string(attempt) + " to " + to_list);
+  audit_locked(actor, "release-attempt", id,
+               "attempt " + std::to_string(attempt) + " to " + to_list);
   tx.commit();
   return attempt;
 }
 
-bool QuarantineStore::complete_release(std::string_view id, std::string_view actor, std::string_view note) {
+bool QuarantineStore::complete_release(std::string_view id, std::string_view actor,
+                                       std::string_view note) {
   if (!valid_id(id)) throw std::invalid_argument("unknown quarantine id");
   std::lock_guard lock(mu_);
   Transaction tx(db_.get());
-  Stmt cur(db_.get(),
-           "SELECT claim, claim_by, claim_recipients, held_recipients, released_recipients FROM messages"
-           " WHERE id = ?");
+  Stmt cur(
+      db_.get(),
+      "SELECT claim, claim_by, claim_recipients, held_recipients, released_recipients FROM messages"
+      " WHERE id = ?");
   cur.bind(1, id);
   if (!cur.step()) throw std::invalid_argument("unknown quarantine id");
   if (cur.text(0) != "releasing" || cur.text(1) != actor)
@@ -680,27 +688,36 @@ bool QuarantineStore::complete_release(std::string_view id, std::string_view act
   const std::vector<std::string> rcpts = from_json(cur.text(2));
   std::vector<std::string> released = from_json(cur.text(4)), left;
   for (const auto& h : from_json(cur.text(3)))
-    if (std::find(rcpts.begin(), rcpts.end(), h) == rcpts.end()) left.push_back(h);
-    else released.push_back(h);
+    if (std::find(rcpts.begin(), rcpts.end(), h) == rcpts.end())
+      left.push_back(h);
+    else
+      released.push_back(h);
   std::string to_list;
   for (const auto& r : rcpts) to_list += (to_list.empty() ? "" : ", ") + r;
   std::string full_note = "to " + to_list + (note.empty() ? "" : "; " + std::string(note));
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-  Stmt up(db_.get(),
-          left.empty() ? "UPDATE messages SET status='released', status_at=?, status_by=?, held_recipients=?,"
-                         " released_recipients=?, claim='', claim_by='', claim_at=0, claim_recipients='[]'"
-                         " WHERE id = ?"
-                       : "UPDATE messages SET status_at=?, status_by=?, held_recipients=?,"
-                         " released_recipients=?, claim='', claim_by='', claim_at=0, claim_recipients='[]'"
-                         " WHERE id = ?");
-  up.bind(1, now).bind(2, actor).bind(3, to_json(left.empty() ? rcpts : left)).bind(4, to_json(released)).bind(5, id);
+  Stmt up(
+      db_.get(),
+      left.empty()
+          ? "UPDATE messages SET status='released', status_at=?, status_by=?, held_recipients=?,"
+            " released_recipients=?, claim='', claim_by='', claim_at=0, claim_recipients='[]'"
+            " WHERE id = ?"
+          : "UPDATE messages SET status_at=?, status_by=?, held_recipients=?,"
+            " released_recipients=?, claim='', claim_by='', claim_at=0, claim_recipients='[]'"
+            " WHERE id = ?");
+  up.bind(1, now)
+      .bind(2, actor)
+      .bind(3, to_json(left.empty() ? rcpts : left))
+      .bind(4, to_json(released))
+      .bind(5, id);
   up.step();
   audit_locked(actor, left.empty() ? "released" : "released-partial", id, full_note);
   tx.commit();
   return left.empty();
 }
 
-void QuarantineStore::abandon_release(std::string_view id, std::string_view actor, std::string_view error) {
+void QuarantineStore::abandon_release(std::string_view id, std::string_view actor,
+                                      std::string_view error) {
   if (!valid_id(id)) throw std::invalid_argument("unknown quarantine id");
   std::lock_guard lock(mu_);
   Transaction tx(db_.get());
@@ -726,10 +743,13 @@ std::vector<std::string> QuarantineStore::expire_claims(std::int64_t before) {
   }
   std::vector<std::string> ids;
   for (const auto& [id, by] : stale) {
-    Stmt up(db_.get(), "UPDATE messages SET claim='', claim_by='', claim_at=0, claim_recipients='[]' WHERE id = ?");
+    Stmt up(db_.get(),
+            "UPDATE messages SET claim='', claim_by='', claim_at=0, claim_recipients='[]' WHERE id "
+            "= ?");
     up.bind(1, id);
     up.step();
-    audit_locked("policy-review", "claim-expired", id, "the release by " + by + " did not finish; held again");
+    audit_locked("policy-review", "claim-expired", id,
+                 "the release by " + by + " did not finish; held again");
     ids.push_back(id);
   }
   tx.commit();

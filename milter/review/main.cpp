@@ -82,16 +82,18 @@ int main(int argc, char** argv) {
   }
   pm::ReviewServer& server = *server_ptr;
   if (!cfg.public_url_set)
-    spdlog::warn("[review] public_url is not set: notices link reviewers to {}, which only works on this "
-                 "machine; set public_url to the address reviewers open",
-                 cfg.public_url);
+    spdlog::warn(
+        "[review] public_url is not set: notices link reviewers to {}, which only works on this "
+        "machine; set public_url to the address reviewers open",
+        cfg.public_url);
 
   // 3. listener
   int port = server.bind(cfg.listen_host, cfg.listen_port);
   if (port < 0) {
-    spdlog::critical("refusing to start: cannot listen on {}:{} (in use by another program, or not an "
-                     "address of this machine)",
-                     cfg.listen_host, cfg.listen_port);
+    spdlog::critical(
+        "refusing to start: cannot listen on {}:{} (in use by another program, or not an "
+        "address of this machine)",
+        cfg.listen_host, cfg.listen_port);
     return 1;
   }
 
