@@ -453,6 +453,10 @@ TEST_F(ApiTest, LogoutEndsTheSession) {
   Login head = login("head.teacher");
   EXPECT_EQ(post("/api/logout", &head)->status, 200);
   EXPECT_EQ(get("/api/session", &head)->status, 401);
+  auto log = fx_->store->audit_log("", 1);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].action, "signed-out");
+  EXPECT_EQ(log[0].actor, "head.teacher");
 }
 
 TEST_F(ApiTest, FailedReinjectionAnswers502AndKeepsTheMessage) {
