@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
     http->Get("/", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(kPage, "text/css");
     });
-    port = http->bind_to_any_port("127.0.0.1");
+    auto* front = dynamic_cast<pm::HttpFront*>(http.get());
+    port = front ? front->bind_port("127.0.0.1", 0) : http->bind_to_any_port("127.0.0.1");
     serving = std::thread([&] { http->listen_after_bind(); });
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));

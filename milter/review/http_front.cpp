@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -274,6 +275,13 @@ HttpFront::HttpFront(FrontLimits limits, const std::string& cert, const std::str
 
 HttpFront::~HttpFront() = default;
 
+int HttpFront::bind_port(const std::string& host, int port) {
+  int bound = port == 0 ? bind_to_any_port(host) : (bind_to_port(host, port) ? port : -1);
+  if (bound > 0)
+    ::listen(svr_sock_, std::max(st_->limits.max_connections, 128));  // re-listen: new backlog
+  return bound;
+}
+
 int HttpFront::open_connections() const {
   std::lock_guard lock(st_->mu);
   return st_->running;
@@ -286,8 +294,10 @@ bool HttpFront::process_and_close_socket(socket_t sock) {
   bool admitted = false;
   {
     std::lock_guard lock(st_->mu);
+    const auto& free = st_->limits.unlimited_clients;
+    const bool unlimited = std::find(free.begin(), free.end(), client) != free.end();
     int& n = st_->per_client[client];
-    if (n < st_->limits.max_connections_per_client) {
+    if (unlimited || n < st_->limits.max_connections_per_client) {
       ++n;
       admitted = true;
     } else if (n == 0) {

@@ -23,6 +23,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace pm {
 
@@ -32,6 +33,9 @@ struct FrontLimits {
   int request_deadline_seconds = 10;
   int max_header_bytes = 16384;
   int max_headers = 64;
+  // Peers exempt from max_connections_per_client: trusted reverse proxies, which carry
+  // every client's connections and enforce their own limits.
+  std::vector<std::string> unlimited_clients;
 };
 
 class HttpFront : public httplib::Server {
@@ -39,6 +43,12 @@ class HttpFront : public httplib::Server {
   // `tls_cert`/`tls_key` empty: plain HTTP.
   HttpFront(FrontLimits limits, const std::string& tls_cert = {}, const std::string& tls_key = {});
   ~HttpFront() override;
+
+  // Binds and listens (port 0: any free port); returns the port, or -1. Use this rather
+  // than bind_to_port(): cpp-httplib listens with a backlog of 5, so a burst of clients
+  // overflows the accept queue and each extra one waits a second for a SYN-ACK retry;
+  // here the backlog is max_connections.
+  int bind_port(const std::string& host, int port);
 
   // Connections open now (for tests and the log).
   int open_connections() const;

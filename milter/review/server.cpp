@@ -112,6 +112,7 @@ FrontLimits front_limits(const ReviewConfig& c) {
   l.request_deadline_seconds = c.request_deadline_seconds;
   l.max_header_bytes = c.max_header_bytes;
   l.max_headers = c.max_headers;
+  l.unlimited_clients = c.trusted_proxies;
   return l;
 }
 
@@ -481,8 +482,7 @@ ReviewServer::ReviewServer(ReviewService& service, UserStore& users)
 ReviewServer::~ReviewServer() = default;
 
 int ReviewServer::bind(const std::string& host, int port) {
-  if (port == 0) return impl_->http->bind_to_any_port(host);
-  return impl_->http->bind_to_port(host, port) ? port : -1;
+  return impl_->http->bind_port(host, port);
 }
 
 void ReviewServer::run() {
