@@ -470,6 +470,36 @@ TEST(Front, WholeRequestDeadline) {
   t.join();
 }
 
+// Per client address: over the limit is turned away at once (503), except a trusted proxy,
+// which carries everyone's connections.
+TEST(Front, PerClientLimitSparesTrustedProxies) {
+  test::Fixture fx;
+  ReviewConfig cfg = fx.cfg;
+  cfg.max_connections_per_client = 4;
+  cfg.trusted_proxies = {"127.0.0.11"};
+  ReviewService svc(cfg, *fx.store, *fx.users);
+  ReviewServer srv(svc, *fx.users);
+  int port = srv.bind("127.0.0.1", 0);
+  ASSERT_GT(port, 0);
+  std::thread t([&] { srv.run(); });
+  auto count_refused = [&](const char* src) {
+    auto fds = slow_clients(src, port, 10);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    int refused = 0;
+    for (int fd : fds) {
+      char b[256];
+      ssize_t n = ::recv(fd, b, sizeof b, MSG_DONTWAIT);
+      refused += n > 0 && std::string(b, static_cast<std::size_t>(n)).rfind("HTTP/1.1 503", 0) == 0;
+      ::close(fd);
+    }
+    return refused;
+  };
+  EXPECT_EQ(count_refused("127.0.0.12"), 6);
+  EXPECT_EQ(count_refused("127.0.0.11"), 0);
+  srv.stop();
+  t.join();
+}
+
 // `policyctl users totp`: a QR code and the secret, and the second factor is on only after
 // a code from the app is typed back; a wrong code leaves it off.
 TEST(TotpEnrolment, NeedsOneCodeFromTheApp) {
