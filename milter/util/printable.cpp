@@ -30,7 +30,9 @@ bool hidden(std::uint32_t cp) {
 
 }  // namespace
 
-std::string printable(std::string_view s, std::size_t max_bytes) {
+namespace {
+
+std::string escape(std::string_view s, std::size_t max_bytes, bool keep_lines) {
   std::string out;
   const std::size_t end = s.size() > max_bytes ? max_bytes : s.size();
   char buf[16];
@@ -44,7 +46,7 @@ std::string printable(std::string_view s, std::size_t max_bytes) {
       continue;
     }
     if (i + n > end) break;  // do not cut a character in two
-    if (!hidden(cp)) {
+    if (!hidden(cp) || (keep_lines && (cp == '\n' || cp == '\t'))) {
       out.append(s.substr(i, n));
     } else if (cp == '\n') {
       out += "\\n";
@@ -65,6 +67,16 @@ std::string printable(std::string_view s, std::size_t max_bytes) {
   }
   if (end < s.size()) out += "...";
   return out;
+}
+
+}  // namespace
+
+std::string printable(std::string_view s, std::size_t max_bytes) {
+  return escape(s, max_bytes, false);
+}
+
+std::string printable_text(std::string_view s) {
+  return escape(s, kNoLimit, true);
 }
 
 }  // namespace pm

@@ -19,6 +19,9 @@ namespace pm {
 inline constexpr std::size_t kNoLimit = static_cast<std::size_t>(-1);
 
 std::string printable(std::string_view s, std::size_t max_bytes = kNoLimit);
+// The same, keeping line breaks (\n) and tabs: for multi-line text shown as it reads
+// (e.g. `policyctl scan --segments`). CR and every other control are still escaped.
+std::string printable_text(std::string_view s);
 
 // For log lines: printable() and cut at 80 bytes.
 inline std::string log_value(std::string_view s) {

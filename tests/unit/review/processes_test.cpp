@@ -315,6 +315,19 @@ TEST_F(Processes, PolicyctlStripsControlCharactersFromItsOutput) {
     EXPECT_EQ(out.find("\xe2\x80\xae"), std::string::npos) << cmd << ": bidi override";
     EXPECT_NE(out.find("Trip\\e]0;owned"), std::string::npos) << out;
   }
+  // policyctl scan, on mail with escape sequences in its body and sender.
+  fs::path eml = fx_->dir / "escape.eml";
+  std::ofstream(eml) << "From: \"\x1b[2J\" <ada.teacher@stannes.example>\r\nTo: "
+                        "parent.one@gmail.com\r\nSubject: x\r\n\r\n"
+                        "Hello \x1b[31mred\x1b[0m, my blog is https://adablog.example.com\r\n";
+  std::string out_file = (fx_->dir / "scan.out").string();
+  std::string sh = std::string(PM_POLICYCTL_BIN) + " --config " + config.string() +
+                   " scan --explain --segments " + eml.string() + " > " + out_file;
+  (void)std::system(sh.c_str());
+  std::string out = slurp(out_file);
+  EXPECT_NE(out.find("\\e[31mred"), std::string::npos) << out;
+  for (char ch : out)
+    EXPECT_TRUE(ch == '\n' || static_cast<unsigned char>(ch) >= 0x20) << "scan: control character";
 }
 
 TEST_F(Processes, AnUnsetPublicUrlIsWarnedAboutAtStartAndInStatus) {
