@@ -400,6 +400,22 @@ TEST_F(Processes, TwoHundredSlowClientsDoNotStopANormalRequest) {
   for (int fd : extra) ::close(fd);
 }
 
+// A ReviewServer in this process with its own configuration, serving until destroyed.
+struct Served {
+  ReviewService svc;
+  ReviewServer srv;
+  int port;
+  std::thread t;
+  Served(const ReviewConfig& cfg, test::Fixture& fx)
+      : svc(cfg, *fx.store, *fx.users), srv(svc, *fx.users), port(srv.bind("127.0.0.1", 0)) {
+    if (port > 0) t = std::thread([this] { srv.run(); });
+  }
+  ~Served() {
+    srv.stop();
+    if (t.joinable()) t.join();
+  }
+};
+
 // HTTPS served by policy-review itself: __Host- cookie with Secure, HSTS, and clients that
 // never finish the TLS handshake do not block others.
 TEST(Tls, HostCookieHstsAndStalledHandshakes) {
@@ -412,11 +428,9 @@ TEST(Tls, HostCookieHstsAndStalledHandshakes) {
   ReviewConfig cfg = fx.cfg;
   cfg.tls_cert = cert;
   cfg.tls_key = key;
-  ReviewService svc(cfg, *fx.store, *fx.users);
-  ReviewServer srv(svc, *fx.users);
-  int port = srv.bind("127.0.0.1", 0);
+  Served served(cfg, fx);
+  const int port = served.port;
   ASSERT_GT(port, 0);
-  std::thread t([&] { srv.run(); });
   std::vector<int> stalled = slow_clients("127.0.0.2", port, 20);  // one byte, no handshake
   httplib::SSLClient c("127.0.0.1", port);
   c.enable_server_certificate_verification(false);
@@ -442,8 +456,6 @@ TEST(Tls, HostCookieHstsAndStalledHandshakes) {
   httplib::Headers h{{"Cookie", cookie.substr(0, cookie.find(';'))}};
   EXPECT_EQ(c.Get("/api/session", h)->status, 200);
   for (int fd : stalled) ::close(fd);
-  srv.stop();
-  t.join();
 }
 
 // The deadline is for the whole request, not per read: a client that keeps sending a byte
@@ -452,11 +464,9 @@ TEST(Front, WholeRequestDeadline) {
   test::Fixture fx;
   ReviewConfig cfg = fx.cfg;
   cfg.request_deadline_seconds = 2;
-  ReviewService svc(cfg, *fx.store, *fx.users);
-  ReviewServer srv(svc, *fx.users);
-  int port = srv.bind("127.0.0.1", 0);
+  Served served(cfg, fx);
+  const int port = served.port;
   ASSERT_GT(port, 0);
-  std::thread t([&] { srv.run(); });
   auto fds = slow_clients("127.0.0.3", port, 1);
   ASSERT_EQ(fds.size(), 1u);
   auto t0 = std::chrono::steady_clock::now();
@@ -479,8 +489,6 @@ TEST(Front, WholeRequestDeadline) {
   EXPECT_EQ(got.rfind("HTTP/1.1 408", 0), 0u) << got;
   EXPECT_LT(took, std::chrono::seconds(5));
   ::close(fds[0]);
-  srv.stop();
-  t.join();
 }
 
 // Per client address: over the limit is turned away at once (503), except a trusted proxy,
@@ -490,11 +498,9 @@ TEST(Front, PerClientLimitSparesTrustedProxies) {
   ReviewConfig cfg = fx.cfg;
   cfg.max_connections_per_client = 4;
   cfg.trusted_proxies = {"127.0.0.11"};
-  ReviewService svc(cfg, *fx.store, *fx.users);
-  ReviewServer srv(svc, *fx.users);
-  int port = srv.bind("127.0.0.1", 0);
+  Served served(cfg, fx);
+  const int port = served.port;
   ASSERT_GT(port, 0);
-  std::thread t([&] { srv.run(); });
   auto count_refused = [&](const char* src) {
     auto fds = slow_clients(src, port, 10);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -509,8 +515,6 @@ TEST(Front, PerClientLimitSparesTrustedProxies) {
   };
   EXPECT_EQ(count_refused("127.0.0.12"), 6);
   EXPECT_EQ(count_refused("127.0.0.11"), 0);
-  srv.stop();
-  t.join();
 }
 
 // `policyctl users totp`: a QR code and the secret, and the second factor is on only after
