@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     int rc = pm::policyctl_status(config, std::cout, std::cerr, json);
+    pm::cli::review_warnings(config, std::cerr);
     int store = pm::cli::store_status(config, std::cout, json);  // the quarantine's health
     return rc != 0 ? rc : store;
   }

@@ -10,6 +10,7 @@
 
 #include "cli/review_commands.h"
 #include "review/service.h"
+#include "util/printable.h"
 
 namespace pm::cli {
 
@@ -18,7 +19,8 @@ namespace {
 using nlohmann::json;
 
 const char* const kUsage =
-    "usage: policyctl quarantine list [--status held|released|refused|all] [--category C] [--sender S] [--json]\n"
+    "usage: policyctl quarantine list [--status held|released|refused|all] [--category C] "
+    "[--sender S] [--json]\n"
     "       policyctl quarantine show ID [--json]\n"
     "       policyctl quarantine release ID [--to ADDR]... [--note TEXT]\n"
     "       policyctl quarantine refuse ID [--note TEXT]\n"
@@ -41,10 +43,22 @@ std::string age(std::int64_t seconds) {
   return std::to_string(seconds / 86400) + "d";
 }
 
+// Everything printed for a human goes through printable(): a held Subject or address is
+// anyone's text, and must not drive the admin's terminal.
 std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
-  return s;
+  return printable(s);
+}
+
+std::string p(const json& j) {
+  return printable(j.is_string() ? j.get<std::string>() : j.dump());
+}
+std::string p(const std::string& s) {
+  return printable(s);
+}
+std::string p(const char* s) {
+  return printable(s);
 }
 
 // The option's value after `i`, or nullopt (usage error).
@@ -61,17 +75,25 @@ int run(ReviewService& svc, const Args& args) {
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
     std::optional<std::string> v;
-    if (a == "--json") as_json = true;
-    else if (a == "--digest") digest = true;
-    else if (a == "--note" && (v = value(args, i))) note = *v;
-    else if (a == "--to" && (v = value(args, i))) to.push_back(*v);
-    else if (a == "--status" && (v = value(args, i))) status = *v;
-    else if (a == "--category" && (v = value(args, i))) category = *v;
-    else if (a == "--sender" && (v = value(args, i))) sender = *v;
+    if (a == "--json")
+      as_json = true;
+    else if (a == "--digest")
+      digest = true;
+    else if (a == "--note" && (v = value(args, i)))
+      note = *v;
+    else if (a == "--to" && (v = value(args, i)))
+      to.push_back(*v);
+    else if (a == "--status" && (v = value(args, i)))
+      status = *v;
+    else if (a == "--category" && (v = value(args, i)))
+      category = *v;
+    else if (a == "--sender" && (v = value(args, i)))
+      sender = *v;
     else if (!a.empty() && a[0] == '-') {
       std::fputs(kUsage, stderr);
       return 2;
-    } else positional.push_back(a);
+    } else
+      positional.push_back(a);
   }
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   auto need_id = [&]() -> bool {
@@ -86,7 +108,7 @@ int run(ReviewService& svc, const Args& args) {
     if (status != "all") {
       f.status = parse_quarantine_status(status);
       if (!f.status) {
-        std::fprintf(stderr, "policyctl: unknown status %s\n", status.c_str());
+        std::fprintf(stderr, "policyctl: unknown status %s\n", p(status).c_str());
         return 2;
       }
     }
@@ -98,8 +120,9 @@ int run(ReviewService& svc, const Args& args) {
         continue;
       }
       std::printf("%s  %-8s %5s  %s -> %s  [%s]  %s\n", item.id.c_str(), to_string(item.status),
-                  age(now - item.received_at).c_str(), item.sender.c_str(), join(item.recipients).c_str(),
-                  join(item.categories).c_str(), item.subject.c_str());
+                  age(now - item.received_at).c_str(), p(item.sender).c_str(),
+                  join(item.recipients).c_str(), join(item.categories).c_str(),
+                  p(item.subject).c_str());
     }
     return 0;
   }
@@ -110,64 +133,71 @@ int run(ReviewService& svc, const Args& args) {
       std::cout << d.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
       return 0;
     }
-    std::printf("id:          %s\nstate:       %s\nfrom:        %s\nsubject:     %s\ncategories:  %s\n",
-                d["id"].get<std::string>().c_str(), d["state"].get<std::string>().c_str(),
-                d["sender"].get<std::string>().c_str(), d["subject"].get<std::string>().c_str(),
-                join(d["categories"].get<std::vector<std::string>>()).c_str());
-    if (!d["route"].get<std::string>().empty()) std::printf("routed:      %s\n", d["route"].get<std::string>().c_str());
+    std::printf(
+        "id:          %s\nstate:       %s\nfrom:        %s\nsubject:     %s\ncategories:  %s\n",
+        p(d["id"]).c_str(), p(d["state"]).c_str(), p(d["sender"]).c_str(), p(d["subject"]).c_str(),
+        join(d["categories"].get<std::vector<std::string>>()).c_str());
+    if (!d["route"].get<std::string>().empty())
+      std::printf("routed:      %s\n", p(d["route"]).c_str());
+    if (!d["claim"].get<std::string>().empty())
+      std::printf("claimed:     %s by %s\n", p(d["claim"]).c_str(), p(d["claim_by"]).c_str());
     std::printf("recipients:\n");
     for (const auto& r : d["recipients_detail"])
-      std::printf("  %s (%s%s) - %s\n", r["address"].get<std::string>().c_str(), r["label"].get<std::string>().c_str(),
-                  r["released"].get<bool>() ? ", released" : r["held"].get<bool>() ? ", held" : "",
-                  r["why"].get<std::string>().c_str());
+      std::printf("  %s (%s%s) - %s\n", p(r["address"]).c_str(), p(r["label"]).c_str(),
+                  r["released"].get<bool>() ? ", released"
+                  : r["held"].get<bool>()   ? ", held"
+                                            : "",
+                  p(r["why"]).c_str());
     std::printf("findings:\n");
     for (const auto& f : d["findings_detail"])
-      std::printf("  %s [%s] in %s\n    \"%s\"\n", f["rule"].get<std::string>().c_str(),
-                  f["category"].get<std::string>().c_str(), f["origin"].get<std::string>().c_str(),
-                  f["clause"].get<std::string>().c_str());
+      std::printf("  %s [%s] in %s\n    \"%s\"\n", p(f["rule"]).c_str(), p(f["category"]).c_str(),
+                  p(f["origin"]).c_str(), p(f["clause"]).c_str());
     for (const auto& a : d["attachments"])
-      std::printf("attachment:  %s (%s), %d finding(s)\n", a["name"].get<std::string>().c_str(),
-                  a["type"].get<std::string>().c_str(), a["findings"].get<int>());
+      std::printf("attachment:  %s (%s), %d finding(s)\n", p(a["name"]).c_str(),
+                  p(a["type"]).c_str(), a["findings"].get<int>());
     return 0;
   }
   if (cmd == "release") {
     if (!need_id()) return 2;
     try {
-      json r = svc.release(admin_actor(), positional[0], to, note);
-      std::printf("released %s to %s%s\n", positional[0].c_str(),
+      json r = svc.release(admin_actor(), positional[0],
+                           to.empty() ? std::nullopt : std::optional<std::vector<std::string>>(to),
+                           note);
+      std::printf("released %s to %s%s\n", p(positional[0]).c_str(),
                   join(r["released_to"].get<std::vector<std::string>>()).c_str(),
                   r["fully_released"].get<bool>() ? "" : " (other recipients still held)");
       return 0;
     } catch (const ReleaseFailed& e) {
-      std::fprintf(stderr, "policyctl: %s\n", e.what());
+      std::fprintf(stderr, "policyctl: %s\n", p(e.what()).c_str());
       return 1;
     }
   }
   if (cmd == "refuse") {
     if (!need_id()) return 2;
     svc.refuse(admin_actor(), positional[0], note);
-    std::printf("refused %s; the sender has been told\n", positional[0].c_str());
+    std::printf("refused %s; the sender has been told\n", p(positional[0]).c_str());
     return 0;
   }
   if (cmd == "delete") {
     if (!need_id()) return 2;
     svc.store().remove(positional[0], admin_actor(), note);
-    std::printf("deleted %s\n", positional[0].c_str());
+    std::printf("deleted %s\n", p(positional[0]).c_str());
     return 0;
   }
   if (cmd == "purge") {
     auto n = svc.send_notices(now);
     auto r = svc.retention(now);
-    std::printf("retention: %d undecided message(s) refused after %d days, %d decided message(s) purged "
-                "after %d days; notices: %d to senders, %d to reviewers, %d failed\n",
-                r.expired, svc.config().held_days, r.purged, svc.config().decided_days,
-                n.sender_notices, n.reviewer_notices, n.failures + r.failures);
+    std::printf(
+        "retention: %d undecided message(s) refused after %d days, %d decided message(s) purged "
+        "after %d days; notices: %d to senders, %d to reviewers, %d failed\n",
+        r.expired, svc.config().held_days, r.purged, svc.config().decided_days, n.sender_notices,
+        n.reviewer_notices, n.failures + r.failures);
     return n.failures + r.failures ? 1 : 0;
   }
   if (cmd == "notify") {
     auto n = svc.send_notices(now, digest);
-    std::printf("notices: %d to senders, %d to reviewers, %d failed\n", n.sender_notices, n.reviewer_notices,
-                n.failures);
+    std::printf("notices: %d to senders, %d to reviewers, %d failed\n", n.sender_notices,
+                n.reviewer_notices, n.failures);
     return n.failures ? 1 : 0;
   }
   std::fputs(kUsage, stderr);
@@ -176,8 +206,8 @@ int run(ReviewService& svc, const Args& args) {
 
 }  // namespace
 
-std::optional<int> help_or_load(const char* usage, const std::filesystem::path& config, const Args& args,
-                                ReviewConfig& out) {
+std::optional<int> help_or_load(const char* usage, const std::filesystem::path& config,
+                                const Args& args, ReviewConfig& out) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     std::fputs(usage, args.empty() ? stderr : stdout);
     return args.empty() ? 2 : 0;
@@ -185,10 +215,21 @@ std::optional<int> help_or_load(const char* usage, const std::filesystem::path& 
   try {
     out = load_review_config(config);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "policyctl: %s\n", e.what());
+    std::fprintf(stderr, "policyctl: %s\n", p(e.what()).c_str());
     return 2;
   }
   return std::nullopt;
+}
+
+void review_warnings(const std::filesystem::path& config, std::ostream& err) {
+  try {
+    ReviewConfig cfg = load_review_config(config);
+    if (!cfg.public_url_set)
+      err << "warning: [review] public_url is not set: reviewer notices link to " << cfg.public_url
+          << ", which works only on this machine\n";
+  } catch (const std::exception&) {
+    // policyctl status reports configuration problems itself.
+  }
 }
 
 int quarantine(const std::filesystem::path& config, const Args& args) {
@@ -199,14 +240,8 @@ int quarantine(const std::filesystem::path& config, const Args& args) {
     UserStore users(cfg.users_db);
     ReviewService svc(cfg, store, users);
     return run(svc, args);
-  } catch (const NotFound& e) {
-    std::fprintf(stderr, "policyctl: %s\n", e.what());
-    return 1;
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "policyctl: %s\n", e.what());
-    return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "policyctl: %s\n", e.what());
+    std::fprintf(stderr, "policyctl: %s\n", printable(e.what()).c_str());
     return 1;
   }
 }

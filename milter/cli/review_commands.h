@@ -18,6 +18,7 @@
 #pragma once
 
 #include <optional>
+#include <ostream>
 
 #include "cli/commands.h"
 #include "review/config.h"
@@ -29,8 +30,11 @@ int quarantine(const std::filesystem::path& config, const Args& args);
 // The start both commands share: with no arguments or --help, prints `usage` and returns
 // the exit status; otherwise loads the review configuration into `out` (an error is
 // printed and gives status 2) and returns nothing.
-std::optional<int> help_or_load(const char* usage, const std::filesystem::path& config, const Args& args,
-                                ReviewConfig& out);
+std::optional<int> help_or_load(const char* usage, const std::filesystem::path& config,
+                                const Args& args, ReviewConfig& out);
 int users(const std::filesystem::path& config, const Args& args);
+// For `policyctl status`: warns on `err` when notices would link to the default
+// loopback address (public_url unset). Silent when the configuration cannot be read.
+void review_warnings(const std::filesystem::path& config, std::ostream& err);
 
 }  // namespace pm::cli

@@ -7,6 +7,7 @@
 #include "engine/engine.h"
 #include "engine/verdict_json.h"
 #include "util/error.h"
+#include "util/printable.h"
 #include "util/strings.h"
 
 namespace pm::cli {
@@ -31,30 +32,32 @@ std::string in_context(const std::string& text, std::size_t start, std::size_t e
 }
 
 void explain(const Verdict& v, const std::string& file) {
-  std::printf("%s\n", file.c_str());
+  std::printf("%s\n", printable(file).c_str());
   std::printf("  action:     %s\n", to_string(v.action));
   std::string cats;
   for (const auto& c : v.categories) cats += (cats.empty() ? "" : ", ") + c;
   std::printf("  categories: %s\n", cats.empty() ? "(none)" : cats.c_str());
-  std::printf("  sender:     %s\n", v.sender.empty() ? "(unknown)" : v.sender.c_str());
+  std::printf("  sender:     %s\n", v.sender.empty() ? "(unknown)" : printable(v.sender).c_str());
   std::printf("  recipients:\n");
   if (v.recipients.empty()) std::printf("    (none: judged as if going outside the school)\n");
   for (const auto& r : v.recipients) {
     std::string rc;
     for (const auto& c : r.categories) rc += (rc.empty() ? "" : ", ") + c;
-    std::printf("    %-40s %-17s %-10s %s\n", r.address.c_str(), to_string(r.cls), to_string(r.action),
-                rc.empty() ? "" : ("(" + rc + ")").c_str());
+    std::printf("    %-40s %-17s %-10s %s\n", printable(r.address).c_str(), to_string(r.cls),
+                to_string(r.action), rc.empty() ? "" : ("(" + rc + ")").c_str());
   }
   if (!v.notes.empty()) {
     std::string n;
     for (const auto& x : v.notes) n += (n.empty() ? "" : ", ") + x;
-    std::printf("  notes:      %s\n", n.c_str());
+    std::printf("  notes:      %s\n", printable(n).c_str());
   }
   auto print_finding = [&](const Finding& f) {
-    std::printf("    [%s] %s\n      in %s", f.category.c_str(), f.rule.c_str(), f.origin.c_str());
+    std::printf("    [%s] %s\n      in %s", f.category.c_str(), f.rule.c_str(),
+                printable(f.origin).c_str());
     if (f.segment < v.segments.size()) {
       std::printf(", bytes %zu-%zu\n", f.start, f.end);
-      std::printf("      %s\n", in_context(v.segments[f.segment].text, f.start, f.end).c_str());
+      std::printf("      %s\n",
+                  printable(in_context(v.segments[f.segment].text, f.start, f.end)).c_str());
     } else {
       std::printf("\n");
     }
@@ -69,7 +72,8 @@ void explain(const Verdict& v, const std::string& file) {
   if (!v.attachments.empty()) {
     std::printf("  attachments:\n");
     for (const auto& a : v.attachments)
-      std::printf("    %s (%s, %zu bytes)\n", a.origin.c_str(), a.content_type.c_str(), a.size);
+      std::printf("    %s (%s, %zu bytes)\n", printable(a.origin).c_str(),
+                  printable(a.content_type).c_str(), a.size);
   }
   std::printf("  segments:   %zu decoded, snapshot %s, %llu us\n\n", v.segments.size(), v.snapshot.c_str(),
               static_cast<unsigned long long>(v.elapsed_us));
@@ -137,8 +141,8 @@ int scan(const std::filesystem::path& config, const Args& args) {
     if (show_segments) {
       // What the filter reads: every decoded segment, as a person would see it.
       for (const auto& seg : v.segments)
-        std::printf("----- %s (%s, %zu bytes)\n%s\n", seg.origin.c_str(), to_string(seg.kind), seg.text.size(),
-                    seg.text.c_str());
+        std::printf("----- %s (%s, %zu bytes)\n%s\n", printable(seg.origin).c_str(),
+                    to_string(seg.kind), seg.text.size(), printable_text(seg.text).c_str());
     }
     if (json) {
       std::printf("%s\n", verdict_to_json(v, f).c_str());
@@ -147,7 +151,8 @@ int scan(const std::filesystem::path& config, const Args& args) {
     } else {
       std::string cats;
       for (const auto& c : v.categories) cats += (cats.empty() ? "" : ",") + c;
-      std::printf("%s: %s %s\n", f.c_str(), to_string(v.action), cats.empty() ? "-" : cats.c_str());
+      std::printf("%s: %s %s\n", printable(f).c_str(), to_string(v.action),
+                  cats.empty() ? "-" : cats.c_str());
     }
   }
   return status;

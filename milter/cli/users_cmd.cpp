@@ -1,5 +1,6 @@
 // policyctl users: reviewer accounts for policy-review (review/accounts.h).
 #include <sys/stat.h>
+#include <qrencode.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -13,19 +14,25 @@
 #include "review/accounts.h"
 #include "review/config.h"
 #include "review/totp.h"
+#include "util/printable.h"
 
 namespace pm::cli {
 
 namespace {
 
 const char* const kUsage =
-    "usage: policyctl users add LOGIN --role reviewer|admin [--email ADDR] [--categories a,b] [--totp]\n"
-    "                           [--password-stdin]\n"
+    "usage: policyctl users add LOGIN --role reviewer|admin [--email ADDR] [--categories a,b]\n"
+    "                           [--duties head-teacher,deputy,chair,...] [--password-stdin]\n"
     "       policyctl users remove LOGIN\n"
     "       policyctl users passwd LOGIN [--password-stdin]\n"
+    "       policyctl users role LOGIN reviewer|admin\n"
+    "       policyctl users duties LOGIN a,b        (\"\" for none)\n"
     "       policyctl users totp LOGIN [--off]\n"
     "       policyctl users list [--json]\n"
-    "Without --password-stdin the password is asked for on the terminal (twice).\n";
+    "Without --password-stdin the password is asked for on the terminal (twice).\n"
+    "`users totp` shows a QR code and a secret for the authenticator app and switches the\n"
+    "second factor on only after one code from the app is typed back. Every change of role,\n"
+    "password, second factor or duties, and removal, signs the account out everywhere.\n";
 
 // Echo off while the password is typed; restored on scope exit.
 class NoEcho {
@@ -82,10 +89,49 @@ std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
+struct QrFree {
+  void operator()(QRcode* q) const noexcept { QRcode_free(q); }
+};
+
+// The QR code of `text` in the terminal: two modules per character cell (upper/lower half
+// blocks), with the quiet zone scanners need.
+std::string qr_text(const std::string& text) {
+  std::unique_ptr<QRcode, QrFree> q(
+      QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1));
+  if (!q) return "";
+  const int w = q->width, quiet = 2;
+  auto dark = [&](int x, int y) {
+    return x >= 0 && y >= 0 && x < w && y < w && (q->data[y * w + x] & 1);
+  };
+  std::string out;
+  for (int y = -quiet; y < w + quiet; y += 2) {
+    for (int x = -quiet; x < w + quiet; ++x) {
+      bool top = dark(x, y), bottom = dark(x, y + 1);
+      // Light modules are drawn (full block), dark ones left blank: works on dark terminals.
+      out += !top && !bottom ? "\u2588" : !top ? "\u2580" : !bottom ? "\u2584" : " ";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 void print_totp(const std::string& secret, const std::string& login, const std::string& school) {
-  std::printf("TOTP secret for %s: %s\n", login.c_str(), secret.c_str());
-  std::printf("Add it to an authenticator app, or open: %s\n",
-              totp::provisioning_uri(secret, login, school.empty() ? "policy-review" : school).c_str());
+  std::string uri =
+      totp::provisioning_uri(secret, login, school.empty() ? "policy-review" : school);
+  std::printf("%s", qr_text(uri).c_str());
+  std::printf("Scan the code with an authenticator app, or enter this secret for %s: %s\n",
+              printable(login).c_str(), secret.c_str());
+}
+
+// Asks for one code from the app: the second factor is switched on only when it matches.
+std::optional<std::int64_t> confirm_code(const std::string& secret) {
+  std::fprintf(stderr, "Code shown by the app: ");
+  std::string code;
+  if (!std::getline(std::cin, code)) return std::nullopt;
+  while (!code.empty() && (code.back() == '\r' || code.back() == ' ')) code.pop_back();
+  auto key = totp::base32_decode(secret);
+  return key ? totp::verify_step(*key, code, static_cast<std::int64_t>(std::time(nullptr)))
+             : std::nullopt;
 }
 
 // The accounts file belongs to the review page's user, whoever runs policyctl: its
@@ -171,6 +217,8 @@ int users(const std::filesystem::path& config, const Args& args) {
       acct.email = args[++i];
     } else if (a == "--categories" && has_value) {
       acct.categories = split_commas(args[++i]);
+    } else if (a == "--duties" && has_value) {
+      acct.duties = split_commas(args[++i]);
     } else if (a == "--totp") {
       want_totp = true;
     } else if (a == "--password-stdin") {
@@ -193,24 +241,30 @@ int users(const std::filesystem::path& config, const Args& args) {
     if (cmd == "list") {
       for (const auto& a : users.list()) {
         if (as_json) {
-          std::cout << nlohmann::json{{"login", a.login}, {"role", to_string(a.role)}, {"email", a.email},
-                                      {"categories", a.categories}, {"totp", !a.totp_secret.empty()}}
+          std::cout << nlohmann::json{{"login", a.login},   {"role", to_string(a.role)},
+                                      {"email", a.email},   {"categories", a.categories},
+                                      {"duties", a.duties}, {"totp", !a.totp_secret.empty()}}
                            .dump()
                     << "\n";
         } else {
-          std::string cats;
+          std::string cats, duties;
           for (const auto& c : a.categories) cats += (cats.empty() ? "" : ",") + c;
-          std::printf("%-24s %-8s %-32s %s%s\n", a.login.c_str(), to_string(a.role), a.email.c_str(),
-                      cats.empty() ? "all categories" : cats.c_str(), a.totp_secret.empty() ? "" : " (TOTP)");
+          for (const auto& d : a.duties) duties += (duties.empty() ? " duties " : ",") + d;
+          std::printf("%-24s %-8s %-32s %s%s%s\n", printable(a.login).c_str(), to_string(a.role),
+                      printable(a.email).c_str(),
+                      cats.empty() ? "all categories" : printable(cats).c_str(),
+                      printable(duties).c_str(), a.totp_secret.empty() ? "" : " (TOTP)");
         }
       }
       return 0;
     }
-    if (positional.size() != 1) {
+    const std::size_t want_args = cmd == "role" || cmd == "duties" ? 2 : 1;
+    if (positional.size() != want_args) {
       std::fputs(kUsage, stderr);
       return 2;
     }
     acct.login = positional[0];
+    const std::string shown = printable(acct.login);
     if (cmd == "add") {
       if (!role_given) {
         std::fprintf(stderr, "policyctl: users add needs --role reviewer|admin\n");
@@ -218,36 +272,61 @@ int users(const std::filesystem::path& config, const Args& args) {
       }
       auto pw = read_password(pw_stdin);
       if (!pw) return 2;
-      if (want_totp) acct.totp_secret = totp::new_secret_base32();
       users.add(acct, *pw);
-      std::printf("added %s (%s)\n", acct.login.c_str(), to_string(acct.role));
-      if (want_totp) print_totp(acct.totp_secret, acct.login, cfg.engine.school_name);
+      std::printf("added %s (%s)\n", shown.c_str(), to_string(acct.role));
+      if (want_totp) std::printf("now run: policyctl users totp %s\n", shown.c_str());
       return 0;
     }
     if (cmd == "remove") {
       users.remove(acct.login);
-      std::printf("removed %s\n", acct.login.c_str());
+      std::printf("removed %s (signed out everywhere)\n", shown.c_str());
       return 0;
     }
     if (cmd == "passwd") {
       auto pw = read_password(pw_stdin);
       if (!pw) return 2;
       users.set_password(acct.login, *pw);
-      std::printf("password changed for %s (running sessions end within their idle time)\n", acct.login.c_str());
+      std::printf("password changed for %s (signed out everywhere)\n", shown.c_str());
+      return 0;
+    }
+    if (cmd == "role") {
+      auto r = parse_role(positional[1]);
+      if (!r) {
+        std::fprintf(stderr, "policyctl: the role is reviewer or admin\n");
+        return 2;
+      }
+      users.set_role(acct.login, *r);
+      std::printf("%s is now %s (signed out everywhere)\n", shown.c_str(), to_string(*r));
+      return 0;
+    }
+    if (cmd == "duties") {
+      users.set_duties(acct.login, split_commas(positional[1]));
+      std::printf("duties of %s: %s\n", shown.c_str(),
+                  positional[1].empty() ? "none" : printable(positional[1]).c_str());
       return 0;
     }
     if (cmd == "totp") {
-      std::string secret = off ? "" : totp::new_secret_base32();
+      if (!users.find(acct.login)) throw AccountError("no account " + acct.login);
+      if (off) {
+        users.set_totp(acct.login, "");
+        std::printf("second factor off for %s (signed out everywhere)\n", shown.c_str());
+        return 0;
+      }
+      std::string secret = totp::new_secret_base32();
+      print_totp(secret, acct.login, cfg.engine.school_name);
+      auto step = confirm_code(secret);
+      if (!step) {
+        std::fprintf(stderr,
+                     "policyctl: that code does not match; the second factor stays as it was\n");
+        return 1;
+      }
       users.set_totp(acct.login, secret);
-      if (off) std::printf("second factor off for %s\n", acct.login.c_str());
-      else print_totp(secret, acct.login, cfg.engine.school_name);
+      users.accept_totp_step(acct.login, *step);  // the confirming code cannot sign in
+      std::printf("second factor on for %s (signed out everywhere)\n", shown.c_str());
       return 0;
     }
-  } catch (const AccountError& e) {
-    std::fprintf(stderr, "policyctl: %s\n", e.what());
-    return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "policyctl: %s\n", e.what());
+    std::fprintf(stderr, "policyctl: %s\n", printable(e.what()).c_str());
     return 1;
   }
   std::fputs(kUsage, stderr);

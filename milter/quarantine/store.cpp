@@ -21,10 +21,14 @@ namespace fs = std::filesystem;
 
 const char* to_string(QuarantineStatus s) {
   switch (s) {
-    case QuarantineStatus::held: return "held";
-    case QuarantineStatus::released: return "released";
-    case QuarantineStatus::refused: return "refused";
-    case QuarantineStatus::deleted: return "deleted";
+    case QuarantineStatus::held:
+      return "held";
+    case QuarantineStatus::released:
+      return "released";
+    case QuarantineStatus::refused:
+      return "refused";
+    case QuarantineStatus::deleted:
+      return "deleted";
   }
   return "held";
 }
@@ -87,7 +91,8 @@ CREATE TABLE IF NOT EXISTS dismissals(
 
 constexpr const char* kColumns =
     "id, received_at, queue_id, sender, recipients, held_recipients, subject, categories, "
-    "rules, action, snapshot, size, status, status_at, status_by, released_recipients";
+    "rules, action, snapshot, size, status, status_at, status_by, released_recipients, claim, "
+    "claim_by, claim_at, route";
 
 // Stmt, exec, Transaction, Fd, file helpers, ids, JSON lists: quarantine/store_internal.h.
 using namespace store_detail;
@@ -110,6 +115,10 @@ QuarantineItem read_item(const Stmt& st) {
   it.status_at = st.integer(13);
   it.status_by = st.text(14);
   it.released_recipients = from_json(st.text(15));
+  it.claim = st.text(16);
+  it.claim_by = st.text(17);
+  it.claim_at = st.integer(18);
+  it.route = st.text(19);
   return it;
 }
 
@@ -137,7 +146,9 @@ int bind_filter(Stmt& st, const QuarantineFilter& f) {
 
 }  // namespace
 
-void QuarantineStore::DbCloser::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+void QuarantineStore::DbCloser::operator()(sqlite3* db) const noexcept {
+  sqlite3_close_v2(db);
+}
 
 namespace store_detail {
 namespace {
@@ -168,6 +179,21 @@ void migrate_put_digest(sqlite3* db) {
        "NULL");
 }
 
+// Issue 9: decisions claim the message first; the route is stored with it.
+void migrate_review_claims(sqlite3* db) {
+  // Each column only when missing (like the steps above), so a store that lost its
+  // user_version passes through unchanged.
+  const char* columns[][2] = {{"claim", "TEXT NOT NULL DEFAULT ''"},
+                              {"claim_by", "TEXT NOT NULL DEFAULT ''"},
+                              {"claim_at", "INTEGER NOT NULL DEFAULT 0"},
+                              {"claim_recipients", "TEXT NOT NULL DEFAULT '[]'"},
+                              {"route", "TEXT NOT NULL DEFAULT ''"}};
+  for (const auto& c : columns)
+    if (!has_column(db, "messages", c[0]))
+      exec(db, (std::string("ALTER TABLE messages ADD COLUMN ") + c[0] + " " + c[1]).c_str());
+  exec(db, "CREATE INDEX IF NOT EXISTS audit_action ON audit(action, seq)");
+}
+
 struct Migration {
   const char* what;
   void (*apply)(sqlite3*);
@@ -177,6 +203,7 @@ struct Migration {
 const Migration kMigrations[] = {
     {"baseline schema", migrate_baseline},
     {"put digest (idempotent put)", migrate_put_digest},
+    {"review claims and stored routes", migrate_review_claims},
 };
 
 int user_version(sqlite3* db) {
@@ -214,12 +241,14 @@ QuarantineStore::QuarantineStore(fs::path dir, bool tolerate_corrupt) : dir_(std
 void QuarantineStore::open_index(bool tolerate_corrupt) {
   fs::path index = dir_ / "index.sqlite";
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(index.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(index.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::lock_guard lock(mu_);
   db_.reset(raw);
   if (rc != SQLITE_OK)
-    throw StoreError("open " + index.string() + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
+    throw StoreError("open " + index.string() + ": " +
+                     (raw ? sqlite3_errmsg(raw) : "out of memory"));
   ::chmod(index.c_str(), 0660);  // WAL and SHM files inherit the index's mode
   sqlite3_busy_timeout(db_.get(), 10000);
   try {
@@ -317,15 +346,17 @@ void QuarantineStore::change_status(std::string_view id, QuarantineStatus to,
   if (!valid_id(id)) throw std::invalid_argument("unknown quarantine id");
   std::lock_guard lock(mu_);
   Transaction tx(db_.get());
-  Stmt cur(db_.get(), "SELECT status FROM messages WHERE id = ?");
+  Stmt cur(db_.get(), "SELECT status, claim, claim_by FROM messages WHERE id = ?");
   cur.bind(1, id);
   if (!cur.step()) throw std::invalid_argument("unknown quarantine id");
   auto from = parse_quarantine_status(cur.text(0)).value_or(QuarantineStatus::held);
+  if (!cur.text(1).empty())
+    throw DecisionConflict("this message is being " +
+                           std::string(cur.text(1) == "releasing" ? "released" : "decided") +
+                           " by " + cur.text(2));
   bool allowed = to == QuarantineStatus::deleted ? from != QuarantineStatus::deleted
                                                  : from == QuarantineStatus::held;
-  if (!allowed)
-    throw std::invalid_argument(std::string("cannot change a ") + to_string(from) +
-                                " message to " + to_string(to));
+  if (!allowed) throw DecisionConflict(std::string("this message is already ") + to_string(from));
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   // Refusing or deleting drops the bytes and the verdict (evidence is personal data); the
   // row stays so the audit log still resolves. A deleted row also loses its subject.
@@ -359,46 +390,12 @@ void QuarantineStore::change_status(std::string_view id, QuarantineStatus to,
 
 bool QuarantineStore::release_to(std::string_view id, const std::vector<std::string>& recipients,
                                  std::string_view actor, std::string_view note) {
-  if (!valid_id(id)) throw std::invalid_argument("unknown quarantine id");
-  if (recipients.empty()) throw std::invalid_argument("no recipients to release to");
-  std::lock_guard lock(mu_);
-  Transaction tx(db_.get());
-  Stmt cur(db_.get(), "SELECT status, held_recipients, released_recipients FROM messages WHERE id = ?");
-  cur.bind(1, id);
-  if (!cur.step()) throw std::invalid_argument("unknown quarantine id");
-  if (cur.text(0) != "held")
-    throw std::invalid_argument("cannot release a " + cur.text(0) + " message");
-  std::vector<std::string> held = from_json(cur.text(1));
-  std::vector<std::string> released = from_json(cur.text(2));
-  std::vector<std::string> left;
-  for (const auto& r : recipients)
-    if (std::find(held.begin(), held.end(), r) == held.end())
-      throw std::invalid_argument("not a held recipient of this message");
-  for (const auto& h : held)
-    if (std::find(recipients.begin(), recipients.end(), h) == recipients.end()) left.push_back(h);
-    else released.push_back(h);
-  std::string to_list;
-  for (const auto& r : recipients) to_list += (to_list.empty() ? "" : ", ") + r;
-  std::string full_note = "to " + to_list + (note.empty() ? "" : "; " + std::string(note));
-  if (left.empty()) {
-    Stmt up(db_.get(),
-            "UPDATE messages SET status='released', status_at=?, status_by=?,"
-            " released_recipients=? WHERE id = ?");
-    up.bind(1, static_cast<std::int64_t>(std::time(nullptr))).bind(2, actor);
-    up.bind(3, to_json(released)).bind(4, id);
-    up.step();
-    audit_locked(actor, "released", id, full_note);
-  } else {
-    Stmt up(db_.get(), "UPDATE messages SET held_recipients=?, released_recipients=? WHERE id = ?");
-    up.bind(1, to_json(left)).bind(2, to_json(released)).bind(3, id);
-    up.step();
-    audit_locked(actor, "released-partial", id, full_note);
-  }
-  tx.commit();
-  return left.empty();
+  claim_release(id, recipients, actor);
+  return complete_release(id, actor, note);
 }
 
-std::vector<std::string> QuarantineStore::purge_decided(std::int64_t before, std::string_view actor) {
+std::vector<std::string> QuarantineStore::purge_decided(std::int64_t before,
+                                                        std::string_view actor) {
   std::vector<std::string> ids;
   {
     std::lock_guard lock(mu_);
@@ -494,14 +491,157 @@ void QuarantineStore::audit_locked(std::string_view actor, std::string_view acti
 
 std::vector<AuditEntry> QuarantineStore::audit_log(std::string_view message_id,
                                                    std::size_t limit) const {
+  AuditQuery q;
+  q.message_id = std::string(message_id);
+  q.limit = limit;
+  return audit_page(q);
+}
+
+// --- Decisions (issue 9) --------------------------------------------------------------
+
+int QuarantineStore::claim_release(std::string_view id, const std::vector<std::string>& recipients,
+                                   std::string_view actor) {
+  if (!valid_id(id)) throw std::invalid_argument("unknown quarantine id");
   std::lock_guard lock(mu_);
-  std::string sql = "SELECT seq, at, actor, action, message_id, note FROM audit";
-  if (!message_id.empty()) sql += " WHERE message_id = ?";
+  Transaction tx(db_.get());
+  Stmt cur(db_.get(), "SELECT status, claim, claim_by, held_recipients FROM messages WHERE id = ?");
+  cur.bind(1, id);
+  if (!cur.step()) throw std::invalid_argument("unknown quarantine id");
+  if (!cur.text(1).empty())
+    throw DecisionConflict("this message is being released by " + cur.text(2));
+  if (cur.text(0) != "held") throw DecisionConflict("this message is already " + cur.text(0));
+  const std::vector<std::string> held = from_json(cur.text(3));
+  if (recipients.empty()) throw std::invalid_argument("no recipients to release to");
+  for (const auto& r : recipients)
+    if (std::find(held.begin(), held.end(), r) == held.end())
+      throw std::invalid_argument("not a held recipient of this message");
+  Stmt n(db_.get(),
+         "SELECT count(*) FROM audit WHERE message_id = ? AND action = 'release-attempt'");
+  n.bind(1, id);
+  n.step();
+  const int attempt = static_cast<int>(n.integer(0)) + 1;
+  Stmt up(db_.get(),
+          "UPDATE messages SET claim='releasing', claim_by=?, claim_at=?, claim_recipients=?"
+          " WHERE id = ? AND claim = '' AND status = 'held'");
+  up.bind(1, actor)
+      .bind(2, static_cast<std::int64_t>(std::time(nullptr)))
+      .bind(3, to_json(recipients))
+      .bind(4, id);
+  up.step();
+  std::string to_list;
+  for (const auto& r : recipients) to_list += (to_list.empty() ? "" : ", ") + r;
+  audit_locked(actor, "release-attempt", id,
+               "attempt " + std::to_string(attempt) + " to " + to_list);
+  tx.commit();
+  return attempt;
+}
+
+bool QuarantineStore::complete_release(std::string_view id, std::string_view actor,
+                                       std::string_view note) {
+  if (!valid_id(id)) throw std::invalid_argument("unknown quarantine id");
+  std::lock_guard lock(mu_);
+  Transaction tx(db_.get());
+  Stmt cur(
+      db_.get(),
+      "SELECT claim, claim_by, claim_recipients, held_recipients, released_recipients FROM messages"
+      " WHERE id = ?");
+  cur.bind(1, id);
+  if (!cur.step()) throw std::invalid_argument("unknown quarantine id");
+  if (cur.text(0) != "releasing" || cur.text(1) != actor)
+    throw DecisionConflict("no release of this message in progress by " + std::string(actor));
+  const std::vector<std::string> rcpts = from_json(cur.text(2));
+  std::vector<std::string> released = from_json(cur.text(4)), left;
+  for (const auto& h : from_json(cur.text(3)))
+    if (std::find(rcpts.begin(), rcpts.end(), h) == rcpts.end())
+      left.push_back(h);
+    else
+      released.push_back(h);
+  std::string to_list;
+  for (const auto& r : rcpts) to_list += (to_list.empty() ? "" : ", ") + r;
+  std::string full_note = "to " + to_list + (note.empty() ? "" : "; " + std::string(note));
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  Stmt up(
+      db_.get(),
+      left.empty()
+          ? "UPDATE messages SET status='released', status_at=?, status_by=?, held_recipients=?,"
+            " released_recipients=?, claim='', claim_by='', claim_at=0, claim_recipients='[]'"
+            " WHERE id = ?"
+          : "UPDATE messages SET status_at=?, status_by=?, held_recipients=?,"
+            " released_recipients=?, claim='', claim_by='', claim_at=0, claim_recipients='[]'"
+            " WHERE id = ?");
+  up.bind(1, now)
+      .bind(2, actor)
+      .bind(3, to_json(left.empty() ? rcpts : left))
+      .bind(4, to_json(released))
+      .bind(5, id);
+  up.step();
+  audit_locked(actor, left.empty() ? "released" : "released-partial", id, full_note);
+  tx.commit();
+  return left.empty();
+}
+
+void QuarantineStore::abandon_release(std::string_view id, std::string_view actor,
+                                      std::string_view error) {
+  if (!valid_id(id)) throw std::invalid_argument("unknown quarantine id");
+  std::lock_guard lock(mu_);
+  Transaction tx(db_.get());
+  Stmt up(db_.get(),
+          "UPDATE messages SET claim='', claim_by='', claim_at=0, claim_recipients='[]'"
+          " WHERE id = ? AND claim = 'releasing' AND claim_by = ?");
+  up.bind(1, id).bind(2, actor);
+  up.step();
+  if (sqlite3_changes(db_.get()) != 1)
+    throw DecisionConflict("no release of this message in progress by " + std::string(actor));
+  audit_locked(actor, "release-failed", id, error);
+  tx.commit();
+}
+
+std::vector<std::string> QuarantineStore::expire_claims(std::int64_t before) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_.get());
+  std::vector<std::pair<std::string, std::string>> stale;
+  {
+    Stmt st(db_.get(), "SELECT id, claim_by FROM messages WHERE claim != '' AND claim_at < ?");
+    st.bind(1, before);
+    while (st.step()) stale.emplace_back(st.text(0), st.text(1));
+  }
+  std::vector<std::string> ids;
+  for (const auto& [id, by] : stale) {
+    Stmt up(db_.get(),
+            "UPDATE messages SET claim='', claim_by='', claim_at=0, claim_recipients='[]' WHERE id "
+            "= ?");
+    up.bind(1, id);
+    up.step();
+    audit_locked("policy-review", "claim-expired", id,
+                 "the release by " + by + " did not finish; held again");
+    ids.push_back(id);
+  }
+  tx.commit();
+  return ids;
+}
+
+bool QuarantineStore::set_route(std::string_view id, std::string_view route_json) {
+  if (!valid_id(id)) throw std::invalid_argument("unknown quarantine id");
+  std::lock_guard lock(mu_);
+  Stmt up(db_.get(), "UPDATE messages SET route = ? WHERE id = ? AND route = ''");
+  up.bind(1, route_json).bind(2, id);
+  up.step();
+  return sqlite3_changes(db_.get()) == 1;
+}
+
+std::vector<AuditEntry> QuarantineStore::audit_page(const AuditQuery& q) const {
+  std::lock_guard lock(mu_);
+  std::string sql = "SELECT seq, at, actor, action, message_id, note FROM audit WHERE 1=1";
+  if (!q.message_id.empty()) sql += " AND message_id = ?";
+  if (!q.action.empty()) sql += " AND action = ?";
+  if (q.before > 0) sql += " AND seq < ?";
   sql += " ORDER BY seq DESC LIMIT ?";
   Stmt st(db_.get(), sql.c_str());
   int i = 1;
-  if (!message_id.empty()) st.bind(i++, message_id);
-  st.bind(i, static_cast<std::int64_t>(limit));
+  if (!q.message_id.empty()) st.bind(i++, q.message_id);
+  if (!q.action.empty()) st.bind(i++, q.action);
+  if (q.before > 0) st.bind(i++, q.before);
+  st.bind(i, static_cast<std::int64_t>(q.limit));
   std::vector<AuditEntry> out;
   while (st.step()) {
     AuditEntry e;

@@ -60,6 +60,12 @@ class IndexCorrupt : public StoreError {
   using StoreError::StoreError;
 };
 
+// A decision on a message that another decision has claimed or already made (HTTP 409).
+class DecisionConflict : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
 enum class QuarantineStatus { held, released, refused, deleted };
 const char* to_string(QuarantineStatus s);
 std::optional<QuarantineStatus> parse_quarantine_status(std::string_view s);
@@ -120,6 +126,13 @@ struct QuarantineItem {
   std::int64_t status_at = 0;  // when the status last changed
   std::string status_by;       // who changed it
   std::vector<std::string> released_recipients;  // after a (partial) release
+  // A decision in progress (claim_release): "releasing" while the MTA takes the copy,
+  // with who and when; "" when none. Any other decision meanwhile is a DecisionConflict.
+  std::string claim, claim_by;
+  std::int64_t claim_at = 0;
+  // Who may review it, decided once (set_route) and stored with the message: JSON
+  // {"name","reviewers":[...],"exclude":[...]} ("" = not decided yet).
+  std::string route;
 };
 
 // A reviewer's "not a violation": for the IT admin, who may add an exception.
@@ -136,6 +149,14 @@ struct QuarantineFilter {
   std::string sender;                      // substring of the envelope sender
   std::int64_t since = 0, until = 0;       // received_at range, 0 = open
   std::size_t limit = 100, offset = 0;     // newest first
+};
+
+// A page of the audit log, newest first: entries with seq < `before` (0 = from the newest).
+struct AuditQuery {
+  std::string message_id;  // only this message ("" = all)
+  std::string action;      // only this action ("" = all)
+  std::int64_t before = 0;
+  std::size_t limit = 100;
 };
 
 struct AuditEntry {
@@ -193,9 +214,10 @@ class QuarantineStore {
   std::string read_message(std::string_view id) const;       // the .eml bytes
   std::string read_verdict_json(std::string_view id) const;  // "" once deleted
 
-  // Status changes, each with an audit entry. release() only records the decision: the
-  // caller reinjects the bytes (loopback listener that skips this milter) first and calls
-  // release() once the MTA accepted them.
+  // Status changes, each with an audit entry, each checked and made in one transaction:
+  // DecisionConflict when the message is claimed by a decision in progress or (release,
+  // refuse) no longer held. release() only records the decision: reviewers' releases go
+  // through claim_release()/complete_release() below, which bracket the reinjection.
   void release(std::string_view id, std::string_view actor, std::string_view note = {});
   void refuse(std::string_view id, std::string_view actor, std::string_view note = {});
   // Removes the message file and the verdict (personal data); the row stays, status
@@ -205,7 +227,8 @@ class QuarantineStore {
   // Partial (or full) release: `recipients` must be held recipients of a held message.
   // They move from held_recipients to released_recipients, audited "released-partial";
   // when none is left the message becomes `released`. Returns true when fully released.
-  // As with release(), call it only after the MTA accepted the reinjected copy.
+  // As with release(), call it only after the MTA accepted the reinjected copy (it is
+  // claim_release() + complete_release() in one go).
   bool release_to(std::string_view id, const std::vector<std::string>& recipients,
                   std::string_view actor, std::string_view note = {});
 
@@ -230,6 +253,30 @@ class QuarantineStore {
              std::string_view note = {});
   std::vector<AuditEntry> audit_log(std::string_view message_id = {},
                                     std::size_t limit = 1000) const;
+
+  // --- Decisions (issue 9): a decision first claims the message in one transaction, so
+  // exactly one of any number of concurrent deciders (threads or processes) proceeds.
+  //
+  // claim_release(): held and unclaimed -> claim "releasing" by `actor`; `recipients`
+  // must be a non-empty subset of the held recipients (std::invalid_argument otherwise).
+  // Audits "release-attempt" with the attempt number. Returns the attempt number.
+  // DecisionConflict when the message is claimed or no longer held.
+  int claim_release(std::string_view id, const std::vector<std::string>& recipients,
+                    std::string_view actor);
+  // After the MTA accepted the copy: moves the claimed recipients to released (message
+  // `released` when none is left), drops the claim, audits "released"/"released-partial".
+  // Returns true when fully released. DecisionConflict if `actor` holds no claim.
+  bool complete_release(std::string_view id, std::string_view actor, std::string_view note = {});
+  // After a failed reinjection: drops the claim (the message is held again) and audits
+  // "release-failed" with the attempt's error.
+  void abandon_release(std::string_view id, std::string_view actor, std::string_view error);
+  // Claims older than `before` (a decider that died mid-release) go back to held,
+  // audited "claim-expired". Returns their ids.
+  std::vector<std::string> expire_claims(std::int64_t before);
+  // Stores the route once: true if this call set it, false if one was already stored.
+  bool set_route(std::string_view id, std::string_view route_json);
+  // One page of the audit log.
+  std::vector<AuditEntry> audit_page(const AuditQuery& q) const;
 
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path message_path(std::string_view id) const;

@@ -4,12 +4,15 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 namespace pm {
 
-const char* to_string(Role r) { return r == Role::admin ? "admin" : "reviewer"; }
+const char* to_string(Role r) {
+  return r == Role::admin ? "admin" : "reviewer";
+}
 
 std::optional<Role> parse_role(std::string_view s) {
   if (s == "reviewer") return Role::reviewer;
@@ -33,7 +36,8 @@ class Stmt {
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
   Stmt& bind(int i, std::string_view s) {
-    sqlite3_bind_text(st_, i, s.empty() ? "" : s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(st_, i, s.empty() ? "" : s.data(), static_cast<int>(s.size()),
+                      SQLITE_TRANSIENT);
     return *this;
   }
   Stmt& bind(int i, std::int64_t v) {
@@ -48,7 +52,8 @@ class Stmt {
   }
   std::string text(int c) const {
     auto p = sqlite3_column_text(st_, c);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(st_, c)))
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(st_, c)))
              : std::string();
   }
   std::int64_t integer(int c) const { return sqlite3_column_int64(st_, c); }
@@ -58,7 +63,8 @@ class Stmt {
   sqlite3_stmt* st_ = nullptr;
 };
 
-constexpr const char* kColumns = "login, role, email, categories, totp_secret, created_at, pwhash";
+constexpr const char* kColumns =
+    "login, role, email, categories, totp_secret, created_at, pwhash, duties, generation";
 
 Account read_account(const Stmt& st) {
   Account a;
@@ -71,13 +77,19 @@ Account read_account(const Stmt& st) {
       if (e.is_string()) a.categories.push_back(e.get<std::string>());
   a.totp_secret = st.text(4);
   a.created_at = st.integer(5);
+  auto d = nlohmann::json::parse(st.text(7), nullptr, false);
+  if (d.is_array())
+    for (auto& e : d)
+      if (e.is_string()) a.duties.push_back(e.get<std::string>());
+  a.generation = st.integer(8);
   return a;
 }
 
 bool valid_login(std::string_view l) {
   if (l.empty() || l.size() > 64) return false;
   for (char c : l)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == '@'))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+          c == '@'))
       return false;
   return true;
 }
@@ -93,8 +105,9 @@ std::string password_problem(std::string_view pw) {
 std::string hash_password(std::string_view password) {
   sodium_ready();
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str_alg(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                            crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
+  if (crypto_pwhash_str_alg(out, password.data(), password.size(),
+                            crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                            crypto_pwhash_ALG_ARGON2ID13) != 0)
     throw std::runtime_error("password hashing ran out of memory");
   return out;
 }
@@ -105,7 +118,9 @@ bool verify_password(const std::string& hash, std::string_view password) {
   return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
 }
 
-void UserStore::DbCloser::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+void UserStore::DbCloser::operator()(sqlite3* db) const noexcept {
+  sqlite3_close_v2(db);
+}
 
 UserStore::UserStore(std::filesystem::path file) {
   sodium_ready();
@@ -115,7 +130,8 @@ UserStore::UserStore(std::filesystem::path file) {
   int rc = sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   db_.reset(raw);
   if (rc != SQLITE_OK)
-    throw std::runtime_error("open " + file.string() + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
+    throw std::runtime_error("open " + file.string() + ": " +
+                             (raw ? sqlite3_errmsg(raw) : "out of memory"));
   ::chmod(file.c_str(), 0640);
   sqlite3_busy_timeout(db_.get(), 5000);
   char* err = nullptr;
@@ -129,22 +145,42 @@ UserStore::UserStore(std::filesystem::path file) {
     sqlite3_free(err);
     throw std::runtime_error("users db: " + m);
   }
+  // Columns added later (issue 9), for files made before them.
+  for (const char* col :
+       {"duties TEXT NOT NULL DEFAULT '[]'", "generation INTEGER NOT NULL DEFAULT 0",
+        "totp_last_step INTEGER NOT NULL DEFAULT 0"}) {
+    std::string name(col, std::strchr(col, ' '));
+    bool has = false;
+    {
+      Stmt cols(db_.get(), "PRAGMA table_info(users)");
+      while (cols.step()) has |= cols.text(1) == name;
+    }
+    if (!has) {
+      std::string sql = std::string("ALTER TABLE users ADD COLUMN ") + col;
+      if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK &&
+          std::string(sqlite3_errmsg(db_.get())).find("duplicate column") == std::string::npos)
+        throw std::runtime_error(std::string("users db: ") + sqlite3_errmsg(db_.get()));
+    }
+  }
   dummy_hash_ = hash_password("not-a-real-password-for-timing");
 }
 
 UserStore::~UserStore() = default;
 
 void UserStore::add(const Account& a, std::string_view password) {
-  if (!valid_login(a.login)) throw AccountError("a login may use letters, digits and . - _ @ (max 64)");
+  if (!valid_login(a.login))
+    throw AccountError("a login may use letters, digits and . - _ @ (max 64)");
   if (auto p = password_problem(password); !p.empty()) throw AccountError(p);
   std::string hash = hash_password(password);
   std::lock_guard lock(mu_);
   Stmt st(db_.get(),
-          "INSERT OR IGNORE INTO users(login, role, email, categories, totp_secret, created_at, pwhash)"
-          " VALUES(?,?,?,?,?,?,?)");
+          "INSERT OR IGNORE INTO users(login, role, email, categories, totp_secret, created_at, "
+          "pwhash, duties)"
+          " VALUES(?,?,?,?,?,?,?,?)");
   st.bind(1, a.login).bind(2, std::string_view(to_string(a.role))).bind(3, a.email);
   st.bind(4, nlohmann::json(a.categories).dump()).bind(5, a.totp_secret);
   st.bind(6, static_cast<std::int64_t>(std::time(nullptr))).bind(7, hash);
+  st.bind(8, nlohmann::json(a.duties).dump());
   st.step();
   if (sqlite3_changes(db_.get()) != 1) throw AccountError("account " + a.login + " exists already");
 }
@@ -161,7 +197,7 @@ void UserStore::set_password(std::string_view login, std::string_view password) 
   if (auto p = password_problem(password); !p.empty()) throw AccountError(p);
   std::string hash = hash_password(password);
   std::lock_guard lock(mu_);
-  Stmt st(db_.get(), "UPDATE users SET pwhash = ? WHERE login = ?");
+  Stmt st(db_.get(), "UPDATE users SET pwhash = ?, generation = generation + 1 WHERE login = ?");
   st.bind(1, hash).bind(2, login);
   st.step();
   if (sqlite3_changes(db_.get()) != 1) throw AccountError("no account " + std::string(login));
@@ -169,10 +205,36 @@ void UserStore::set_password(std::string_view login, std::string_view password) 
 
 void UserStore::set_totp(std::string_view login, std::string_view secret) {
   std::lock_guard lock(mu_);
-  Stmt st(db_.get(), "UPDATE users SET totp_secret = ? WHERE login = ?");
+  Stmt st(db_.get(),
+          "UPDATE users SET totp_secret = ?, totp_last_step = 0, generation = generation + 1 WHERE "
+          "login = ?");
   st.bind(1, secret).bind(2, login);
   st.step();
   if (sqlite3_changes(db_.get()) != 1) throw AccountError("no account " + std::string(login));
+}
+
+void UserStore::set_role(std::string_view login, Role role) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_.get(), "UPDATE users SET role = ?, generation = generation + 1 WHERE login = ?");
+  st.bind(1, std::string_view(to_string(role))).bind(2, login);
+  st.step();
+  if (sqlite3_changes(db_.get()) != 1) throw AccountError("no account " + std::string(login));
+}
+
+void UserStore::set_duties(std::string_view login, const std::vector<std::string>& duties) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_.get(), "UPDATE users SET duties = ?, generation = generation + 1 WHERE login = ?");
+  st.bind(1, nlohmann::json(duties).dump()).bind(2, login);
+  st.step();
+  if (sqlite3_changes(db_.get()) != 1) throw AccountError("no account " + std::string(login));
+}
+
+bool UserStore::accept_totp_step(std::string_view login, std::int64_t step) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_.get(), "UPDATE users SET totp_last_step = ? WHERE login = ? AND totp_last_step < ?");
+  st.bind(1, step).bind(2, login).bind(3, step);
+  st.step();
+  return sqlite3_changes(db_.get()) == 1;
 }
 
 std::optional<Account> UserStore::find(std::string_view login) const {

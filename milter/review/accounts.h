@@ -41,6 +41,12 @@ struct Account {
   std::vector<std::string> categories;  // scope: empty = every category
   std::string totp_secret;              // Base32; empty = no second factor
   std::int64_t created_at = 0;
+  // What the account is in the school ("head-teacher", "deputy", "chair", ...): routes
+  // name reviewers by duty ("duty:chair").
+  std::vector<std::string> duties;
+  // Bumped by every change of role, password, second factor or duties: a session made
+  // under another generation is over (sessions.h).
+  std::int64_t generation = 0;
 };
 
 // Argon2id (crypto_pwhash_str_alg, ALG_ARGON2ID13, interactive limits).
@@ -60,6 +66,12 @@ class UserStore {
   void remove(std::string_view login);
   void set_password(std::string_view login, std::string_view password);
   void set_totp(std::string_view login, std::string_view secret_base32);
+  void set_role(std::string_view login, Role role);
+  void set_duties(std::string_view login, const std::vector<std::string>& duties);
+  // TOTP replay guard: records `step` as the last accepted one and returns true only when
+  // it is newer than the last accepted step of this account (atomic in the database, so
+  // two processes cannot both accept one code).
+  bool accept_totp_step(std::string_view login, std::int64_t step);
   std::optional<Account> find(std::string_view login) const;
   std::vector<Account> list() const;
   // The account when login + password match (the TOTP check is the caller's).

@@ -9,7 +9,9 @@ namespace pm {
 
 namespace {
 
-int line_of(const toml::node* n) { return toml_line(n); }
+int line_of(const toml::node* n) {
+  return toml_line(n);
+}
 
 std::vector<std::string> strings(const std::string& file, const toml::table& t, const char* key) {
   return toml_strings(file, t.get(key), key);
@@ -19,11 +21,13 @@ void positive(const std::string& file, const toml::table& t, const char* key, in
   const toml::node* n = t.get(key);
   if (!n) return;
   auto v = n->value<std::int64_t>();
-  if (!v || *v <= 0 || *v > 1000000) throw ConfigError(file, line_of(n), std::string(key) + " must be a positive integer");
+  if (!v || *v <= 0 || *v > 1000000)
+    throw ConfigError(file, line_of(n), std::string(key) + " must be a positive integer");
   into = static_cast<int>(*v);
 }
 
-std::string text(const std::string& file, const toml::table& t, const char* key, const std::string& def) {
+std::string text(const std::string& file, const toml::table& t, const char* key,
+                 const std::string& def) {
   const toml::node* n = t.get(key);
   if (!n) return def;
   auto v = n->value<std::string>();
@@ -71,12 +75,25 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
     throw ConfigError(file, line_of(r->get("reinject")), std::string("reinject: ") + e.what());
   }
   positive(file, *r, "session_minutes", c.session_minutes);
-  positive(file, *r, "signin_attempts", c.signin_attempts);
-  positive(file, *r, "signin_lockout_minutes", c.signin_lockout_minutes);
+  positive(file, *r, "session_max_hours", c.session_max_hours);
+  positive(file, *r, "signin_free_attempts", c.signin_free_attempts);
+  positive(file, *r, "signin_max_delay_seconds", c.signin_max_delay_seconds);
+  positive(file, *r, "max_connections", c.max_connections);
+  positive(file, *r, "max_connections_per_client", c.max_connections_per_client);
+  positive(file, *r, "request_deadline_seconds", c.request_deadline_seconds);
+  positive(file, *r, "max_header_bytes", c.max_header_bytes);
+  positive(file, *r, "max_headers", c.max_headers);
+  positive(file, *r, "claim_timeout_seconds", c.claim_timeout_seconds);
+  c.trusted_proxies = strings(file, *r, "trusted_proxies");
+  c.allowed_hosts = strings(file, *r, "allowed_hosts");
+  c.head_teacher_names = strings(file, *r, "head_teacher_names");
+  c.chair_names = strings(file, *r, "chair_names");
+  if (r->get("fallback_reviewers")) c.fallback_reviewers = strings(file, *r, "fallback_reviewers");
   positive(file, *r, "digest_minutes", c.digest_minutes);
   std::string mode = text(file, *r, "reviewer_notices", "immediate");
   if (mode != "immediate" && mode != "digest")
-    throw ConfigError(file, line_of(r->get("reviewer_notices")), "reviewer_notices must be \"immediate\" or \"digest\"");
+    throw ConfigError(file, line_of(r->get("reviewer_notices")),
+                      "reviewer_notices must be \"immediate\" or \"digest\"");
   c.digest = mode == "digest";
   c.notice_from = text(file, *r, "notice_from", c.notice_from);
   c.reviewer_title = text(file, *r, "reviewer_title", c.reviewer_title);
@@ -86,6 +103,7 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
   if (c.tls_cert.empty() != c.tls_key.empty())
     throw ConfigError(file, line_of(r), "tls_cert and tls_key go together");
   std::string scheme = c.tls_cert.empty() ? "http" : "https";
+  c.public_url_set = r->get("public_url") != nullptr;
   c.public_url = text(file, *r, "public_url",
                       scheme + "://" + c.listen_host + ":" + std::to_string(c.listen_port) + "/");
   if (const toml::table* ret = (*r)["retention"].as_table()) {
@@ -94,7 +112,9 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
   }
   if (const toml::node* routes = r->get("routes")) {
     const toml::array* arr = routes->as_array();
-    if (!arr) throw ConfigError(file, line_of(routes), "routes must be an array of tables ([[review.routes]])");
+    if (!arr)
+      throw ConfigError(file, line_of(routes),
+                        "routes must be an array of tables ([[review.routes]])");
     for (const auto& e : *arr) {
       const toml::table* t = e.as_table();
       if (!t) throw ConfigError(file, line_of(&e), "each route must be a table");
@@ -106,8 +126,20 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
       route.exclude = strings(file, *t, "exclude");
       if (route.reviewers.empty())
         throw ConfigError(file, line_of(t), "route \"" + route.name + "\" names no reviewers");
-      for (auto& term : route.terms)
+      // {head} / {chair}: one term per configured name.
+      std::vector<std::string> terms;
+      for (const auto& term : route.terms) {
+        const std::vector<std::string>* names = term == "{head}"    ? &c.head_teacher_names
+                                                : term == "{chair}" ? &c.chair_names
+                                                                    : nullptr;
+        if (names)
+          terms.insert(terms.end(), names->begin(), names->end());
+        else
+          terms.push_back(term);
+      }
+      for (auto& term : terms)
         for (char& ch : term) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      route.terms = std::move(terms);
       c.routes.push_back(std::move(route));
     }
   }

@@ -18,12 +18,16 @@ namespace pm {
 // only `reviewers` may see and decide it, and never anyone in `exclude` (a complaint about
 // the head teacher goes to the chair of governors, not to the head). Unrouted mail goes to
 // every account whose category scope covers one of its categories.
+// Reviewers and exclusions are logins or "duty:X" (every account with duty X, resolved
+// when the message is opened, so a new deputy sees what the route allows).
 struct ReviewRoute {
   std::string name;
   std::vector<std::string> categories;  // any of these; empty = any category
-  std::vector<std::string> terms;       // any of these, case-insensitive, in the decoded text
-  std::vector<std::string> reviewers;   // logins
-  std::vector<std::string> exclude;     // logins
+  // Any of these, case-insensitive, at word boundaries, in the decoded text; "{head}" and
+  // "{chair}" stand for each of head_teacher_names / chair_names.
+  std::vector<std::string> terms;
+  std::vector<std::string> reviewers;
+  std::vector<std::string> exclude;
 };
 
 struct ReviewConfig {
@@ -32,17 +36,38 @@ struct ReviewConfig {
   int listen_port = 8025;
   std::string public_url;  // in notices; default http://listen/
   int session_minutes = 30;
-  int held_days = 14;      // undecided held mail is refused after this many days
-  int decided_days = 30;   // released/refused mail is purged after this many days
-  bool digest = false;     // reviewer notices: false = one per message, true = a digest
+  int held_days = 14;     // undecided held mail is refused after this many days
+  int decided_days = 30;  // released/refused mail is purged after this many days
+  bool digest = false;    // reviewer notices: false = one per message, true = a digest
   int digest_minutes = 240;
   SmtpEndpoint reinject{"127.0.0.1", 10026};
   std::string notice_from = "mail-policy@localhost";
   std::string reviewer_title = "the head teacher";
   std::filesystem::path users_db = "/var/lib/policy-review/users.sqlite";
   std::filesystem::path tls_cert, tls_key;  // both set: serve HTTPS
-  int signin_attempts = 5;
-  int signin_lockout_minutes = 15;
+  int session_max_hours = 12;               // absolute lifetime of a session (and of its cookie)
+  // Sign-in: after signin_free_attempts failures (per login, and per client address) each
+  // further attempt waits twice as long as the last, 1 s, 2 s, 4 s ... up to
+  // signin_max_delay_seconds.
+  int signin_free_attempts = 5;
+  int signin_max_delay_seconds = 900;
+  // Client addresses of reverse proxies whose X-Forwarded-For names the real client.
+  std::vector<std::string> trusted_proxies;
+  // The HTTP front end (server.cpp): limits against slow or greedy clients.
+  int max_connections = 512;            // open connections at once
+  int max_connections_per_client = 32;  // per client address
+  int request_deadline_seconds = 10;    // the whole request, first byte to last
+  int max_header_bytes = 16384;         // request line + headers
+  int max_headers = 64;                 // header lines
+  // Host header values accepted (besides the listen address and public_url's host).
+  std::vector<std::string> allowed_hosts;
+  // Claims of a decider that died mid-release are returned to held after this long.
+  int claim_timeout_seconds = 600;
+  // Names that routes' terms can use ({head}, {chair}); when nobody but the sender or an
+  // excluded account could review a message, these reviewers do.
+  std::vector<std::string> head_teacher_names, chair_names;
+  std::vector<std::string> fallback_reviewers = {"duty:deputy", "duty:chair"};
+  bool public_url_set = false;  // public_url given (notices link there), not the default
   std::vector<ReviewRoute> routes;
   std::filesystem::path quarantine_dir = "/var/lib/policy-milter/quarantine";
   Config engine;  // [school], [recipients]: names and recipient classes

@@ -81,12 +81,27 @@ int main(int argc, char** argv) {
     return 1;
   }
   pm::ReviewService service(cfg, *store, *users);
-  pm::ReviewServer server(service, *users);
+  std::unique_ptr<pm::ReviewServer> server_ptr;
+  try {
+    server_ptr = std::make_unique<pm::ReviewServer>(service, *users);
+  } catch (const std::exception& e) {
+    spdlog::critical("refusing to start: {}", e.what());
+    return 1;
+  }
+  pm::ReviewServer& server = *server_ptr;
+  if (!cfg.public_url_set)
+    spdlog::warn(
+        "[review] public_url is not set: notices link reviewers to {}, which only works on this "
+        "machine; set public_url to the address reviewers open",
+        cfg.public_url);
 
   // 3. listener
   int port = server.bind(cfg.listen_host, cfg.listen_port);
   if (port < 0) {
-    spdlog::critical("refusing to start: cannot listen on {}:{}", cfg.listen_host, cfg.listen_port);
+    spdlog::critical(
+        "refusing to start: cannot listen on {}:{} (in use by another program, or not an "
+        "address of this machine)",
+        cfg.listen_host, cfg.listen_port);
     return 1;
   }
 

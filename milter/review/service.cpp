@@ -8,6 +8,7 @@
 
 #include "notify/smtp.h"
 #include "policy/recipients.h"
+#include "util/printable.h"
 
 namespace pm {
 
@@ -36,7 +37,8 @@ unsigned edit_distance(const std::string& a, const std::string& b) {
   for (std::size_t i = 1; i <= a.size(); ++i) {
     cur[0] = static_cast<unsigned>(i);
     for (std::size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0u : 1u)});
+      cur[j] =
+          std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0u : 1u)});
     std::swap(prev, cur);
   }
   return prev[b.size()];
@@ -45,7 +47,8 @@ unsigned edit_distance(const std::string& a, const std::string& b) {
 std::string webmail_name(const std::string& domain) {
   auto starts = [&](const char* p) { return domain.rfind(p, 0) == 0; };
   if (domain == "gmail.com" || domain == "googlemail.com") return "Gmail";
-  if (starts("hotmail.") || starts("live.") || domain == "outlook.com" || domain == "msn.com") return "Outlook/Hotmail";
+  if (starts("hotmail.") || starts("live.") || domain == "outlook.com" || domain == "msn.com")
+    return "Outlook/Hotmail";
   if (starts("yahoo.") || domain == "ymail.com") return "Yahoo";
   if (domain == "icloud.com" || domain == "me.com" || domain == "mac.com") return "iCloud";
   if (domain == "btinternet.com") return "BT";
@@ -62,7 +65,9 @@ std::string class_label(const std::string& cls) {
   return "outside the school";
 }
 
-std::int64_t now_s() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t now_s() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 }  // namespace
 
@@ -117,51 +122,140 @@ json ReviewService::verdict_of(const std::string& id) {
   return v.is_object() ? v : json::object();
 }
 
-std::string ReviewService::route_of(const QuarantineItem& item) {
-  int idx = -1;
-  {
-    std::lock_guard lock(mu_);
-    auto it = route_cache_.find(item.id);
-    if (it != route_cache_.end()) idx = it->second;
-    else idx = -2;
+namespace {
+
+bool word_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80);
+}
+
+// `term` in `hay` at word boundaries ("the head" matches "the head is", "the head's", not
+// "the headline"; both lower case).
+bool has_term(const std::string& hay, const std::string& term) {
+  if (term.empty()) return false;
+  for (std::size_t p = hay.find(term); p != std::string::npos; p = hay.find(term, p + 1)) {
+    bool start_ok = p == 0 || !word_char(hay[p - 1]) || !word_char(term.front());
+    std::size_t e = p + term.size();
+    bool end_ok = e >= hay.size() || !word_char(hay[e]) || !word_char(term.back());
+    if (start_ok && end_ok) return true;
   }
-  if (idx == -2) {
-    idx = -1;
-    std::string hay;  // the decoded text, lower case (ASCII), for the routes' terms
-    bool need_text = false;
-    for (const auto& r : config_.routes) need_text |= !r.terms.empty();
-    if (need_text) {
-      json v = verdict_of(item.id);
-      hay = lower(item.subject);
-      if (v.contains("segments"))
-        for (const auto& s : v["segments"]) hay += "\n" + lower(s.value("text", ""));
-    }
-    for (std::size_t i = 0; i < config_.routes.size() && idx < 0; ++i) {
-      const auto& r = config_.routes[i];
-      bool cat_ok = r.categories.empty() || intersects(r.categories, item.categories);
-      bool term_ok = r.terms.empty();
-      for (const auto& t : r.terms) term_ok |= hay.find(t) != std::string::npos;
-      if (cat_ok && term_ok) idx = static_cast<int>(i);
-    }
-    std::lock_guard lock(mu_);
-    route_cache_[item.id] = idx;
+  return false;
+}
+
+std::string squeeze_spaces(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    bool sp = c == ' ' || c == '\n' || c == '\r' || c == '\t';
+    if (sp && (out.empty() || out.back() == ' ')) continue;
+    out += sp ? ' ' : c;
   }
-  return idx >= 0 ? config_.routes[static_cast<std::size_t>(idx)].name : "";
+  return out;
+}
+
+std::vector<std::string> json_strings(const json& j, const char* key) {
+  std::vector<std::string> out;
+  if (j.is_object() && j.contains(key) && j[key].is_array())
+    for (const auto& e : j[key])
+      if (e.is_string()) out.push_back(e.get<std::string>());
+  return out;
+}
+
+// A route entry names a login, or "duty:X" every account with duty X.
+bool names(const std::vector<std::string>& entries, const Account& a) {
+  for (const auto& e : entries) {
+    if (e == a.login) return true;
+    if (e.rfind("duty:", 0) == 0 && contains(a.duties, e.substr(5))) return true;
+  }
+  return false;
+}
+
+bool is_sender(const Account& a, const QuarantineItem& item) {
+  return !a.email.empty() && lower(a.email) == lower(item.sender);
+}
+
+}  // namespace
+
+json ReviewService::decide_route(const QuarantineItem& item) {
+  std::string hay;  // the decoded text, lower case (ASCII), spaces squeezed
+  bool need_text = false;
+  for (const auto& r : config_.routes) need_text |= !r.terms.empty();
+  if (need_text) {
+    json v = verdict_of(item.id);
+    hay = lower(item.subject);
+    if (v.contains("segments"))
+      for (const auto& s : v["segments"]) hay += "\n" + lower(s.value("text", ""));
+    hay = squeeze_spaces(hay);
+  }
+  for (const auto& r : config_.routes) {
+    bool cat_ok = r.categories.empty() || intersects(r.categories, item.categories);
+    bool term_ok = r.terms.empty();
+    for (const auto& t : r.terms) term_ok = term_ok || has_term(hay, t);
+    if (cat_ok && term_ok)
+      return {{"name", r.name}, {"reviewers", r.reviewers}, {"exclude", r.exclude}};
+  }
+  return {{"name", ""}, {"reviewers", json::array()}, {"exclude", json::array()}};
+}
+
+void ReviewService::ensure_route(QuarantineItem& item) {
+  if (!item.route.empty() || item.status != QuarantineStatus::held) return;
+  std::string r = decide_route(item).dump();
+  if (!store_.set_route(item.id, r)) {  // another process decided it first: theirs holds
+    if (auto again = store_.get(item.id)) r = again->route;
+  }
+  item.route = r;
+}
+
+int ReviewService::assign_routes() {
+  QuarantineFilter f;
+  f.status = QuarantineStatus::held;
+  f.limit = 100000;
+  int n = 0;
+  for (auto& item : store_.list(f))
+    if (item.route.empty()) {
+      ensure_route(item);
+      ++n;
+    }
+  return n;
+}
+
+std::string ReviewService::route_of(QuarantineItem item) {
+  ensure_route(item);
+  return json::parse(item.route.empty() ? "{}" : item.route, nullptr, false).value("name", "");
+}
+
+std::vector<std::string> ReviewService::reviewer_logins(QuarantineItem item,
+                                                        const std::vector<Account>& accounts) {
+  ensure_route(item);
+  std::vector<std::string> out;
+  // A message decided before routes were stored, whose text is gone: nobody can tell who
+  // it concerned, so only an admin (command line, unscoped audit) sees it.
+  if (item.route.empty()) return out;
+  json route = json::parse(item.route, nullptr, false);
+  const auto reviewers = json_strings(route, "reviewers"), exclude = json_strings(route, "exclude");
+  auto eligible = [&](const Account& a) { return !is_sender(a, item) && !names(exclude, a); };
+  for (const auto& a : accounts) {
+    if (!eligible(a)) continue;
+    bool in = reviewers.empty() ? a.categories.empty() || intersects(a.categories, item.categories)
+                                : names(reviewers, a);
+    if (in) out.push_back(a.login);
+  }
+  // Nobody left (e.g. the head teacher's own message): the next reviewers the
+  // configuration names.
+  if (out.empty())
+    for (const auto& a : accounts)
+      if (eligible(a) && names(config_.fallback_reviewers, a)) out.push_back(a.login);
+  return out;
 }
 
 bool ReviewService::may_review(const Account& a, const QuarantineItem& item) {
-  std::string route = route_of(item);
-  if (!route.empty()) {
-    for (const auto& r : config_.routes)
-      if (r.name == route) return contains(r.reviewers, a.login) && !contains(r.exclude, a.login);
-  }
-  return a.categories.empty() || intersects(a.categories, item.categories);
+  return contains(reviewer_logins(item, users_.list()), a.login);
 }
 
 std::vector<Account> ReviewService::reviewers_of(const QuarantineItem& item) {
+  auto accounts = users_.list();
+  auto logins = reviewer_logins(item, accounts);
   std::vector<Account> out;
-  for (auto& a : users_.list())
-    if (may_review(a, item)) out.push_back(std::move(a));
+  for (auto& a : accounts)
+    if (contains(logins, a.login)) out.push_back(std::move(a));
   return out;
 }
 
@@ -189,11 +283,13 @@ json ReviewService::summary(const QuarantineItem& item) {
 json ReviewService::recipients(const QuarantineItem& item, const json& verdict) {
   std::map<std::string, std::string> cls_of;
   if (verdict.contains("recipients"))
-    for (const auto& r : verdict["recipients"]) cls_of[lower(r.value("address", ""))] = r.value("class", "");
+    for (const auto& r : verdict["recipients"])
+      cls_of[lower(r.value("address", ""))] = r.value("class", "");
   json out = json::array();
   for (const auto& addr : item.recipients) {
     std::string a = lower(addr);
-    std::string cls = cls_of.count(a) ? cls_of[a] : to_string(classify_recipient(a, config_.engine.domains));
+    std::string cls =
+        cls_of.count(a) ? cls_of[a] : to_string(classify_recipient(a, config_.engine.domains));
     std::string dom = domain_of(a);
     std::string why;
     if (cls == "internal") {
@@ -201,7 +297,8 @@ json ReviewService::recipients(const QuarantineItem& item, const json& verdict) 
     } else if (cls == "pupil") {
       why = "a pupil account: pupils are not staff, so personal data must not go there";
     } else if (cls == "partner") {
-      why = "a partner organisation (" + dom + "): lawful sharing, e.g. a safeguarding referral, is possible";
+      why = "a partner organisation (" + dom +
+            "): lawful sharing, e.g. a safeguarding referral, is possible";
     } else if (cls == "personal-webmail") {
       why = "personal " + webmail_name(dom) + ": a private mailbox outside the school's control";
     } else if (cls == "lookalike") {
@@ -226,8 +323,11 @@ json ReviewService::recipients(const QuarantineItem& item, const json& verdict) 
 json ReviewService::list(const Account& a, const QuarantineFilter& f) {
   json out = json::array();
   std::int64_t now = now_s();
-  for (const auto& item : store_.list(f)) {
-    if (item.status == QuarantineStatus::deleted || !may_review(a, item)) continue;
+  const auto accounts = users_.list();
+  for (auto& item : store_.list(f)) {
+    if (item.status == QuarantineStatus::deleted) continue;
+    ensure_route(item);
+    if (!contains(reviewer_logins(item, accounts), a.login)) continue;
     json v = item.status == QuarantineStatus::held ? verdict_of(item.id) : json::object();
     json s = summary(item);
     s["age_seconds"] = now - item.received_at;
@@ -267,7 +367,8 @@ json ReviewService::detail_unscoped(const std::string& actor, const std::string&
     for (const auto& s : v["segments"]) {
       std::string origin = s.value("origin", "");
       if (!seg_of.count(origin)) seg_of[origin] = segs.size();
-      segs.push_back({{"origin", origin}, {"kind", s.value("kind", "")}, {"text", s.value("text", "")}});
+      segs.push_back(
+          {{"origin", origin}, {"kind", s.value("kind", "")}, {"text", s.value("text", "")}});
     }
   json finds = json::array();
   std::map<std::string, int> per_origin;
@@ -302,13 +403,19 @@ json ReviewService::detail_unscoped(const std::string& actor, const std::string&
           n += c;
           where.push_back(o);
         }
-      atts.push_back({{"origin", origin}, {"name", at.value("name", "")}, {"type", at.value("type", "")},
-                      {"size", at.value("size", 0)}, {"findings", n}, {"where", where}});
+      atts.push_back({{"origin", origin},
+                      {"name", at.value("name", "")},
+                      {"type", at.value("type", "")},
+                      {"size", at.value("size", 0)},
+                      {"findings", n},
+                      {"where", where}});
     }
   d["segments"] = segs;
   d["findings_detail"] = finds;
   d["attachments"] = atts;
-  d["can_decide"] = item.status == QuarantineStatus::held;
+  d["can_decide"] = item.status == QuarantineStatus::held && item.claim.empty();
+  d["claim"] = item.claim;
+  d["claim_by"] = item.claim_by;
   return d;
 }
 
@@ -324,10 +431,11 @@ NoticeSettings ReviewService::notice_settings() const {
 bool ReviewService::send(const Notice& n, const std::string& message_id) {
   if (n.to.empty()) return true;
   try {
-    smtp_send(config_.reinject, SmtpEnvelope{config_.notice_from, n.to}, n.render(notice_settings()), 30);
+    smtp_send(config_.reinject, SmtpEnvelope{config_.notice_from, n.to},
+              n.render(notice_settings()), 30);
     return true;
   } catch (const SmtpError& e) {
-    spdlog::warn("notice for {} not sent: {}", message_id, e.what());
+    spdlog::warn("notice for {} not sent: {}", message_id, log_value(e.what()));
     store_.audit("policy-review", "notice-failed", message_id, e.what());
     return false;
   }
@@ -351,52 +459,77 @@ std::pair<std::vector<std::string>, bool> clauses_of(const json& v) {
 }  // namespace
 
 json ReviewService::release(const std::string& actor, const std::string& id,
-                            std::vector<std::string> rcpts, const std::string& note) {
+                            std::optional<std::vector<std::string>> chosen,
+                            const std::string& note) {
   auto item = store_.get(id);
-  if (!item) throw NotFound("no such message");
+  if (!item || item->status == QuarantineStatus::deleted) throw NotFound("no such message");
+  ensure_route(*item);  // before any decision can drop the text the route is read from
+  if (!item->claim.empty())
+    throw DecisionConflict("this message is being released by " + item->claim_by);
   if (item->status != QuarantineStatus::held)
-    throw std::invalid_argument(std::string("this message is already ") + to_string(item->status));
-  if (rcpts.empty()) rcpts = item->held_recipients;
+    throw DecisionConflict(std::string("this message is already ") + to_string(item->status));
+  std::vector<std::string> rcpts = chosen ? *chosen : item->held_recipients;
+  if (chosen && chosen->empty())
+    throw BadRequest(
+        "recipients: tick at least one held recipient (leave the list out to release to all)");
   for (const auto& r : rcpts)
     if (!contains(item->held_recipients, r))
-      throw std::invalid_argument("not a held recipient of this message: " + r);
-  if (rcpts.empty()) throw std::invalid_argument("no recipient left to release to");
-  json v = verdict_of(id);
-  std::string bytes = store_.read_message(id);
-  // The only change to the bytes: one header on top, with the message's own line ends.
-  const char* eol = bytes.find("\r\n") != std::string::npos ? "\r\n" : "\n";
-  char when[64];
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  std::strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  std::string header = "X-Policy-Released-By: " + actor + " (quarantine " + id + "); " + when + eol;
+      throw BadRequest("recipients: not a held recipient of this message");
+  if (rcpts.empty()) throw DecisionConflict("no recipient left to release to");
+  // The claim: from here on every other decision on this message gets a conflict, in this
+  // process and any other one on the same store, until the outcome is recorded below.
+  int attempt = 0;
   try {
+    attempt = store_.claim_release(id, rcpts, actor);
+  } catch (const DecisionConflict&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    throw BadRequest(std::string("recipients: ") + e.what());
+  }
+  json v;
+  try {
+    v = verdict_of(id);
+    std::string bytes = store_.read_message(id);
+    // The only change to the bytes: one header on top, with the message's own line ends.
+    const char* eol = bytes.find("\r\n") != std::string::npos ? "\r\n" : "\n";
+    char when[64];
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    std::strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    std::string header =
+        "X-Policy-Released-By: " + printable(actor, 128) + " (quarantine " + id + "); " + when + eol;
     smtp_send(config_.reinject, SmtpEnvelope{item->sender, rcpts}, header + bytes, 60);
   } catch (const SmtpError& e) {
-    store_.audit(actor, "release-failed", id, e.what());
+    store_.abandon_release(id, actor, "attempt " + std::to_string(attempt) + ": " + e.what());
     throw ReleaseFailed(std::string("the mail system did not take the message back (") + e.what() +
                         "); it is still held");
+  } catch (const std::exception& e) {
+    store_.abandon_release(id, actor, "attempt " + std::to_string(attempt) + ": " + e.what());
+    throw;
   }
-  bool full = store_.release_to(id, rcpts, actor, note);
+  bool full = store_.complete_release(id, actor, note);
   auto [clauses, quote] = clauses_of(v);
-  send(sender_outcome_notice(notice_settings(), *item, full ? Outcome::released : Outcome::released_partial,
-                             rcpts, note, quote),
+  send(sender_outcome_notice(notice_settings(), *item,
+                             full ? Outcome::released : Outcome::released_partial, rcpts, note,
+                             quote),
        id);
-  return {{"released_to", rcpts}, {"fully_released", full}};
+  return {{"released_to", rcpts}, {"fully_released", full}, {"attempt", attempt}};
 }
 
-void ReviewService::refuse(const std::string& actor, const std::string& id, const std::string& note) {
+void ReviewService::refuse(const std::string& actor, const std::string& id,
+                           const std::string& note) {
   auto item = store_.get(id);
-  if (!item) throw NotFound("no such message");
+  if (!item || item->status == QuarantineStatus::deleted) throw NotFound("no such message");
+  ensure_route(*item);  // the route outlives the text refusing deletes
   json v = verdict_of(id);
-  store_.refuse(id, actor, note);  // throws invalid_argument unless held
+  store_.refuse(id, actor, note);  // DecisionConflict unless held and unclaimed
   auto [clauses, quote] = clauses_of(v);
   send(sender_outcome_notice(notice_settings(), *item, Outcome::refused, {}, note, quote), id);
 }
 
-void ReviewService::dismiss(const std::string& actor, const std::string& id, const std::string& rule,
-                            const std::string& note) {
+void ReviewService::dismiss(const std::string& actor, const std::string& id,
+                            const std::string& rule, const std::string& note) {
   json v = verdict_of(id);
   std::string context;
   bool found = false;
@@ -416,25 +549,68 @@ void ReviewService::dismiss(const std::string& actor, const std::string& id, con
   store_.record_dismissal(id, actor, rule, context, note);
 }
 
-json ReviewService::audit(const std::string& message_id, std::size_t limit) {
-  json out = json::array();
-  for (const auto& e : store_.audit_log(message_id, limit))
-    out.push_back({{"seq", e.seq}, {"at", e.at}, {"actor", e.actor}, {"action", e.action},
-                   {"message_id", e.message_id}, {"note", e.note}});
-  return out;
+json ReviewService::audit(const Account& a, AuditQuery q) {
+  const std::size_t want = std::clamp<std::size_t>(q.limit, 1, 1000);
+  const bool all = a.role == Role::admin;
+  const auto accounts = all ? std::vector<Account>{} : users_.list();
+  std::map<std::string, bool> visible;  // message id -> in a's scope
+  auto in_scope = [&](const AuditEntry& e) {
+    if (all) return true;
+    if (e.message_id.empty()) return e.actor == a.login;  // one's own sign-ins and sign-outs
+    auto it = visible.find(e.message_id);
+    if (it != visible.end()) return it->second;
+    auto item = store_.get(e.message_id);
+    bool ok = item && item->status != QuarantineStatus::deleted &&
+              contains(reviewer_logins(*item, accounts), a.login);
+    visible[e.message_id] = ok;
+    return ok;
+  };
+  json entries = json::array();
+  std::int64_t next = 0;
+  q.limit = std::max<std::size_t>(want, 200);
+  // Read in batches and keep what is in scope, so a page always holds `want` visible
+  // entries (when there are that many) and the cursor never skips one.
+  for (;;) {
+    auto batch = store_.audit_page(q);
+    for (const auto& e : batch) {
+      if (entries.size() == want) {
+        next = entries.back()["seq"].get<std::int64_t>();
+        break;
+      }
+      if (!in_scope(e)) continue;
+      entries.push_back({{"seq", e.seq},
+                         {"at", e.at},
+                         {"actor", e.actor},
+                         {"action", e.action},
+                         {"message_id", e.message_id},
+                         {"note", e.note}});
+    }
+    if (next || batch.size() < q.limit) break;
+    q.before = batch.back().seq;
+  }
+  return {{"entries", entries}, {"next", next ? json(next) : json(nullptr)}};
 }
 
 json ReviewService::dismissals(std::size_t limit) {
   json out = json::array();
   for (const auto& d : store_.dismissals(limit))
-    out.push_back({{"seq", d.seq}, {"at", d.at}, {"actor", d.actor}, {"message_id", d.message_id},
-                   {"rule", d.rule}, {"context", d.context}, {"note", d.note}});
+    out.push_back({{"seq", d.seq},
+                   {"at", d.at},
+                   {"actor", d.actor},
+                   {"message_id", d.message_id},
+                   {"rule", d.rule},
+                   {"context", d.context},
+                   {"note", d.note}});
   return out;
 }
 
 Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
   Housekeeping h;
   NoticeSettings ns = notice_settings();
+  // Routes are decided while the text is there; a decider that died mid-release frees
+  // its claim after claim_timeout_seconds.
+  assign_routes();
+  store_.expire_claims(now - config_.claim_timeout_seconds);
   // 1. Senders: "held, which clause, the head teacher will review".
   for (const auto& item : store_.held_without_notice("sender-held")) {
     if (!store_.claim_notice(item.id, "sender-held")) continue;
@@ -456,7 +632,8 @@ Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
     HeldSummary hs{item, {}};
     for (const auto& r : rcpts) {
       if (r["held"].get<bool>() && r["class"] == "partner") urgent = true;
-      hs.recipient_notes.push_back(r["address"].get<std::string>() + ": " + r["label"].get<std::string>());
+      hs.recipient_notes.push_back(r["address"].get<std::string>() + ": " +
+                                   r["label"].get<std::string>());
     }
     std::vector<std::string> emails;
     for (const auto& a : reviewers_of(item))
@@ -470,7 +647,9 @@ Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
     if (!store_.claim_notice(item.id, "reviewer")) continue;
     if (send(reviewer_alert(ns, emails, {hs}, urgent, now), item.id)) {
       h.reviewer_notices += emails.empty() ? 0 : 1;
-      if (urgent) store_.audit("policy-review", "partner-alert", item.id, std::to_string(emails.size()) + " reviewers");
+      if (urgent)
+        store_.audit("policy-review", "partner-alert", item.id,
+                     std::to_string(emails.size()) + " reviewers");
     } else {
       store_.unclaim_notice(item.id, "reviewer");
       ++h.failures;
@@ -508,7 +687,8 @@ Housekeeping ReviewService::retention(std::int64_t now) {
       continue;  // decided meanwhile by someone else
     }
     ++h.expired;
-    if (!item.sender.empty() && !send(sender_outcome_notice(ns, item, Outcome::expired, {}, "", quote), item.id))
+    if (!item.sender.empty() &&
+        !send(sender_outcome_notice(ns, item, Outcome::expired, {}, "", quote), item.id))
       ++h.failures;
     Notice rn;
     rn.to = emails;
@@ -519,11 +699,13 @@ Housekeeping ReviewService::retention(std::int64_t now) {
                 for (const auto& c : item.categories) s += (s.empty() ? "" : ", ") + c;
                 return s;
               }() +
-              ") was " + why + ", so it has been refused and deleted, and the sender has been told.\n";
+              ") was " + why +
+              ", so it has been refused and deleted, and the sender has been told.\n";
     if (!send(rn, item.id)) ++h.failures;
   }
   h.purged = static_cast<int>(
-      store_.purge_decided(now - static_cast<std::int64_t>(config_.decided_days) * 86400, actor).size());
+      store_.purge_decided(now - static_cast<std::int64_t>(config_.decided_days) * 86400, actor)
+          .size());
   return h;
 }
 

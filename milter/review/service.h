@@ -1,15 +1,21 @@
 // ReviewService: what the review page and `policyctl quarantine` do with held mail, over
 // the quarantine store, independent of HTTP.
 //
-//   routing      who may see and decide a message (config.h ReviewRoute, account scope)
+//   routing      who may see and decide a message: the first matching route (config.h
+//                ReviewRoute) is decided once, while the text is there, and stored with
+//                the message; the people are resolved from it at access time (logins and
+//                "duty:X"), never the sender, never an excluded account; when nobody is
+//                left, [review] fallback_reviewers. Unrouted: the accounts' category scope.
 //   list/detail  JSON for the page: recipients with their class and why it matters,
 //                decoded segments with every finding's offsets (UTF-16, as the browser
 //                counts) taken from the stored verdict - never a new search
-//   release      reinjects the stored bytes, unchanged but for one X-Policy-Released-By
-//                header, to the chosen held recipients through the loopback listener
-//                that skips the milter; only when the MTA accepted them is the release
-//                recorded. A failed reinjection leaves the message held, audits
-//                "release-failed" and throws ReleaseFailed.
+//   release      claims the message in the store (one transaction; any other decision
+//                meanwhile, in any process, is a DecisionConflict), then reinjects the
+//                stored bytes, unchanged but for one X-Policy-Released-By header, to the
+//                chosen held recipients through the loopback listener that skips the
+//                milter; the outcome is recorded per attempt: delivered ("released"), or
+//                failed, back to held ("release-failed", ReleaseFailed). The sender is
+//                told only what happened.
 //   refuse       deletes the message (store) and tells the sender, with the note
 //   dismiss      "not a violation": rule + short redacted context for the IT admin
 //   housekeeping notices (sender: held; reviewers: immediately, urgent for partner mail,
@@ -18,7 +24,9 @@
 //
 // Every view and decision is in the store's append-only audit log with the actor's login.
 // Errors: NotFound (unknown id or out of the account's scope - the same answer, so scope
-// does not leak), std::invalid_argument (a decision not allowed now), ReleaseFailed.
+// does not leak), BadRequest (a malformed request, e.g. recipients that are not held),
+// DecisionConflict (claimed or already decided), std::invalid_argument (a decision not
+// allowed now), ReleaseFailed.
 // Thread safety: all methods may be called concurrently (the store serialises).
 #pragma once
 
@@ -46,6 +54,10 @@ class ReleaseFailed : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+class BadRequest : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct Housekeeping {
   int sender_notices = 0, reviewer_notices = 0, expired = 0, purged = 0, failures = 0;
@@ -58,22 +70,35 @@ class ReviewService {
   const ReviewConfig& config() const { return config_; }
   QuarantineStore& store() { return store_; }
 
-  // Routing. `actor` may be nullopt for the IT admin's command line (sees everything).
+  // Routing (see above).
   bool may_review(const Account& a, const QuarantineItem& item);
   std::vector<Account> reviewers_of(const QuarantineItem& item);
-  std::string route_of(const QuarantineItem& item);  // route name, "" when unrouted
+  std::string route_of(QuarantineItem item);  // route name, "" when unrouted
+  // The logins among `accounts` that may review `item` (stores its route if not yet).
+  std::vector<std::string> reviewer_logins(QuarantineItem item,
+                                           const std::vector<Account>& accounts);
+  // The route for `item` from the configuration: {"name","reviewers","exclude"}.
+  nlohmann::json decide_route(const QuarantineItem& item);
+  // Decides and stores the route of a held message that has none (first writer wins).
+  void ensure_route(QuarantineItem& item);
+  int assign_routes();  // every held message without a route; returns how many
 
   nlohmann::json list(const Account& a, const QuarantineFilter& f);
   nlohmann::json detail(const Account& a, const std::string& id);  // audits "viewed"
   // The same for the IT admin's command line (no routing scope), audited as `actor`.
   nlohmann::json detail_unscoped(const std::string& actor, const std::string& id);
-  // `recipients` empty = every held recipient. Returns {released_to, fully_released}.
+  // `recipients` nullopt = every held recipient; otherwise a non-empty list of held
+  // recipients (BadRequest). Returns {released_to, fully_released, attempt}.
   nlohmann::json release(const std::string& actor, const std::string& id,
-                         std::vector<std::string> recipients, const std::string& note);
+                         std::optional<std::vector<std::string>> recipients,
+                         const std::string& note);
   void refuse(const std::string& actor, const std::string& id, const std::string& note);
   void dismiss(const std::string& actor, const std::string& id, const std::string& rule,
                const std::string& note);
-  nlohmann::json audit(const std::string& message_id, std::size_t limit);
+  // A page of the audit log as `a` may see it: admins everything; reviewers the entries
+  // of messages they may review and their own sign-ins. {entries:[...], next: seq|null}
+  // (pass `next` as q.before for the following page).
+  nlohmann::json audit(const Account& a, AuditQuery q);
   nlohmann::json dismissals(std::size_t limit);
 
   // Checks the scope of `a` before release/refuse/dismiss (throws NotFound).
@@ -96,8 +121,6 @@ class ReviewService {
   ReviewConfig config_;
   QuarantineStore& store_;
   UserStore& users_;
-  std::mutex mu_;
-  std::map<std::string, int> route_cache_;  // id -> route index (-1: none)
   std::int64_t last_digest_ = 0;
 };
 

@@ -87,15 +87,20 @@ std::string totp(std::string_view key, std::int64_t t, int digits, Hash h, int s
   return hotp(key, static_cast<std::uint64_t>(t / step), digits, h);
 }
 
-bool verify(std::string_view key, std::string_view code, std::int64_t now, int window) {
-  if (code.size() != 6) return false;
-  bool ok = false;
+std::optional<std::int64_t> verify_step(std::string_view key, std::string_view code,
+                                        std::int64_t now, int window) {
+  if (code.size() != 6) return std::nullopt;
+  std::optional<std::int64_t> step;
   for (int d = -window; d <= window; ++d) {
     std::string want = totp(key, now + d * 30);
     // Constant time, and no early exit, so timing says nothing about which step matched.
-    ok |= sodium_memcmp(want.data(), code.data(), 6) == 0;
+    if (sodium_memcmp(want.data(), code.data(), 6) == 0) step = now / 30 + d;
   }
-  return ok;
+  return step;
+}
+
+bool verify(std::string_view key, std::string_view code, std::int64_t now, int window) {
+  return verify_step(key, code, now, window).has_value();
 }
 
 std::string new_secret_base32() {
@@ -104,9 +109,11 @@ std::string new_secret_base32() {
   return base32_encode(std::string_view(reinterpret_cast<const char*>(rnd), sizeof rnd));
 }
 
-std::string provisioning_uri(std::string_view secret, std::string_view login, std::string_view issuer) {
-  return "otpauth://totp/" + uri_escape(issuer) + ":" + uri_escape(login) + "?secret=" +
-         std::string(secret) + "&issuer=" + uri_escape(issuer) + "&algorithm=SHA1&digits=6&period=30";
+std::string provisioning_uri(std::string_view secret, std::string_view login,
+                             std::string_view issuer) {
+  return "otpauth://totp/" + uri_escape(issuer) + ":" + uri_escape(login) +
+         "?secret=" + std::string(secret) + "&issuer=" + uri_escape(issuer) +
+         "&algorithm=SHA1&digits=6&period=30";
 }
 
 }  // namespace pm::totp

@@ -16,7 +16,7 @@ namespace pm::totp {
 
 enum class Hash { sha1, sha256, sha512 };
 
-std::string base32_encode(std::string_view bytes);          // no padding, upper case
+std::string base32_encode(std::string_view bytes);             // no padding, upper case
 std::optional<std::string> base32_decode(std::string_view s);  // ignores spaces, case, '='
 
 // HOTP value truncated to `digits` (6..8), zero-padded.
@@ -26,6 +26,10 @@ std::string totp(std::string_view key, std::int64_t t, int digits = 6, Hash h = 
                  int step = 30);
 // Accepts the code of the current step or `window` steps either side (clock drift).
 bool verify(std::string_view key, std::string_view code, std::int64_t now, int window = 1);
+// The same, returning the step (t / 30) the code belongs to, for the replay guard
+// (UserStore::accept_totp_step); nullopt when no step in the window matches.
+std::optional<std::int64_t> verify_step(std::string_view key, std::string_view code,
+                                        std::int64_t now, int window = 1);
 
 // 20 random bytes, Base32 (what `policyctl users add --totp` prints).
 std::string new_secret_base32();

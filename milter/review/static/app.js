@@ -41,7 +41,8 @@ function age(seconds) {
   return Math.round(seconds / 86400) + ' days';
 }
 function when(unix) { return new Date(unix * 1000).toLocaleString(); }
-function show(...nodes) { const app = document.getElementById('app'); app.replaceChildren(...nodes); }
+// null/false children (optional parts) are skipped: replaceChildren would print "null".
+function show(...nodes) { document.getElementById('app').replaceChildren(...nodes.filter(n => n !== null && n !== undefined && n !== false)); }
 function status(kind, text) { return el('div', { class: 'status ' + kind, role: 'status', text }); }
 
 // ---- sign-in --------------------------------------------------------------------------
@@ -209,12 +210,14 @@ async function viewMessage(id) {
 
   const note = el('textarea', { id: 'note', placeholder: 'A note for the sender (optional; sent with the decision)' });
   const picked = () => [...document.querySelectorAll('input.pick:checked')].map(x => x.value);
+  // "ticked only" with nothing ticked would mean nobody: the button is off until one is.
+  const syncSome = () => { const b = document.getElementById('release-some'); if (b) b.disabled = picked().length === 0; };
   const decide = async (what, body, done) => {
     for (const b of document.querySelectorAll('.actions button')) b.disabled = true;
     result.replaceChildren(status('info', 'Working...'));
     const r2 = await api('POST', `/api/messages/${m.id}/${what}`, body);
     if (r2.ok) { result.replaceChildren(status('ok', done(r2.data))); setTimeout(() => viewMessage(id), 1500); }
-    else { result.replaceChildren(status('err', r2.data.error || 'Failed')); for (const b of document.querySelectorAll('.actions button')) b.disabled = false; }
+    else { result.replaceChildren(status('err', r2.data.error || 'Failed')); for (const b of document.querySelectorAll('.actions button')) b.disabled = false; syncSome(); }
   };
   const actions = m.can_decide ? el('div', { class: 'card' },
     el('h2', { text: 'Decision' }),
@@ -246,19 +249,53 @@ async function viewMessage(id) {
     el('h2', { text: 'Attachments' }), el('div', { class: 'card' }, atts),
     el('h2', { text: 'The message as the filter read it' }),
     el('div', { class: 'card', id: 'message-text' }, segs));
+  for (const box of document.querySelectorAll('input.pick')) box.addEventListener('change', syncSome);
+  syncSome();
 }
 
 // ---- audit log and dismissals ---------------------------------------------------------
+// Paged (newest first, 100 a page) and filtered by message and by action; the server
+// returns only entries of messages this account may review.
 async function viewAudit() {
-  const r = await api('GET', '/api/audit');
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  const msg = params.get('message') || '', action = params.get('action') || '', before = params.get('before') || '';
+  const q = new URLSearchParams({ limit: params.get('limit') || '100' });
+  if (msg) q.set('message', msg);
+  if (action) q.set('action', action);
+  if (before) q.set('before', before);
+  const r = await api('GET', '/api/audit?' + q);
   if (!r.ok) return show(status('err', r.data.error || 'Could not load the audit log'));
+  const msgIn = el('input', { id: 'a-message', type: 'text', value: msg, placeholder: 'message id' });
+  const actSel = el('select', { id: 'a-action' }, el('option', { value: '', text: 'any action' }),
+    ['quarantined', 'viewed', 'release-attempt', 'released', 'released-partial', 'release-failed', 'refused', 'deleted',
+      'not-a-violation', 'signed-in', 'sign-in-failed', 'signed-out', 'claim-expired'].map(
+      a => el('option', { value: a, selected: a === action, text: a })));
+  const go = (extra) => {
+    const p = new URLSearchParams();
+    if (msgIn.value) p.set('message', msgIn.value.trim());
+    if (actSel.value) p.set('action', actSel.value);
+    if (params.get('limit')) p.set('limit', params.get('limit'));
+    for (const [k, v] of Object.entries(extra || {})) p.set(k, v);
+    location.hash = '#/audit?' + p;
+  };
+  msgIn.addEventListener('change', () => go());
+  actSel.addEventListener('change', () => go());
+  const entries = r.data.entries;
   show(el('h1', { text: 'Audit log' }),
     el('p', { class: 'muted', text: 'Every view and decision, newest first. Entries cannot be changed or deleted.' }),
+    el('div', { class: 'filters' },
+      el('div', {}, el('label', { for: 'a-message', text: 'Message' }), msgIn),
+      el('div', {}, el('label', { for: 'a-action', text: 'Action' }), actSel)),
+    entries.length === 0 ? status('info', 'No entries.') : null,
     el('table', { id: 'audit' }, el('thead', {}, el('tr', {}, ['When', 'Who', 'What', 'Message', 'Note'].map(h => el('th', { text: h })))),
-      el('tbody', {}, r.data.map(e => el('tr', {},
+      el('tbody', {}, entries.map(e => el('tr', {},
         el('td', { text: when(e.at) }), el('td', { text: e.actor }), el('td', { text: e.action }),
         el('td', {}, e.message_id ? el('a', { href: '#/m/' + e.message_id, text: e.message_id }) : ''),
-        el('td', { text: e.note }))))));
+        el('td', { text: e.note }))))),
+    el('div', { class: 'actions' },
+      before ? el('button', { type: 'button', id: 'audit-newest', text: 'Newest', onclick: () => go() }) : null,
+      r.data.next ? el('button', { type: 'button', id: 'audit-older', text: 'Older entries',
+        onclick: () => go({ before: String(r.data.next) }) }) : null));
 }
 
 async function viewDismissals() {

@@ -49,7 +49,7 @@ TEST(Accounts, AddVerifyPasswdRemove) {
 }
 
 TEST(Sessions, ExpireWhenIdleAndCarryACsrfToken) {
-  SessionTable t(std::chrono::minutes(30));
+  SessionTable t(std::chrono::minutes(30), std::chrono::hours(12));
   Account a;
   a.login = "head.teacher";
   Session s = t.create(a, 1000);
@@ -64,16 +64,27 @@ TEST(Sessions, ExpireWhenIdleAndCarryACsrfToken) {
   EXPECT_FALSE(t.find(s2.token, 5000).has_value());
 }
 
-TEST(Throttle, LocksAfterRepeatedFailuresForTheWindow) {
-  Throttle th(3, std::chrono::minutes(15));
-  EXPECT_TRUE(th.allowed("login:head", 100));
-  for (int i = 0; i < 3; ++i) th.failure("login:head", 100 + i);
-  EXPECT_FALSE(th.allowed("login:head", 110));
-  EXPECT_TRUE(th.allowed("login:other", 110));
-  EXPECT_TRUE(th.allowed("login:head", 102 + 15 * 60));
-  th.failure("login:x", 1);
-  th.success("login:x");
-  EXPECT_TRUE(th.allowed("login:x", 2));
+TEST(Sessions, EndAtTheAbsoluteLifetimeHoweverBusy) {
+  SessionTable t(std::chrono::minutes(30), std::chrono::hours(1));
+  Account a;
+  a.login = "head.teacher";
+  Session s = t.create(a, 0);
+  for (int m = 20; m < 60; m += 20) EXPECT_TRUE(t.find(s.token, m * 60).has_value()) << m;
+  EXPECT_FALSE(t.find(s.token, 60 * 60).has_value());
+}
+
+TEST(Throttle, GrowingDelaysInsteadOfALock) {
+  Throttle th(3, std::chrono::seconds(60));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(th.begin("login:head", 100), 0) << i;  // free attempts
+  EXPECT_EQ(th.begin("login:head", 100), 1);  // 4th at once: wait 1 s
+  EXPECT_EQ(th.begin("login:other", 100), 0);
+  EXPECT_EQ(th.begin("login:head", 101), 0);  // after 1 s: allowed, counted
+  EXPECT_EQ(th.begin("login:head", 101), 2);  // then 2 s
+  EXPECT_EQ(th.begin("login:head", 103), 0);
+  EXPECT_EQ(th.begin("login:head", 104), 3);  // then 4 s from 103
+  EXPECT_EQ(th.delay_after(40), 60);          // capped
+  th.success("login:head");
+  EXPECT_EQ(th.begin("login:head", 104), 0);
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ TEST(Utf16, CountsCodeUnitsLikeJavaScript) {
 }
 
 TEST(Redaction, CutsTheEvidenceDigitsAndAddresses) {
-  const std::string text = "Please call ada.p@gmail.com about ref 943 476 5919 before 3 May, thanks";
+  const std::string text =
+      "Please call ada.p@gmail.com about ref 943 476 5919 before 3 May, thanks";
   auto at = text.find("943");
   std::string c = redacted_context(text, at, at + 12);
   EXPECT_EQ(c.find("943"), std::string::npos);
@@ -46,7 +47,8 @@ TEST(Service, DetailHasOffsetsReasonsAndIsAudited) {
   std::map<std::string, std::string> why;
   for (const auto& r : d["recipients_detail"]) why[r["address"]] = r["why"];
   EXPECT_NE(why["parent.one@gmail.com"].find("personal Gmail"), std::string::npos);
-  EXPECT_NE(why["office@stannes.exampel"].find("looks like a typo of stannes.example"), std::string::npos);
+  EXPECT_NE(why["office@stannes.exampel"].find("looks like a typo of stannes.example"),
+            std::string::npos);
   EXPECT_NE(why["referrals@somerset-la.example"].find("partner organisation"), std::string::npos);
   auto log = f.store->audit_log(id);
   EXPECT_EQ(log[0].action, "viewed");
@@ -93,14 +95,17 @@ TEST(Service, ReleaseReinjectsTheOriginalBytesWithOneHeader) {
 TEST(Service, PartialReleaseLeavesTheRestHeld) {
   Fixture f;
   std::string id = f.put_confidential();
-  auto r = f.service->release("head.teacher", id, {"referrals@somerset-la.example"}, "");
+  auto r = f.service->release("head.teacher", id,
+                              std::vector<std::string>{"referrals@somerset-la.example"}, "");
   EXPECT_FALSE(r["fully_released"].get<bool>());
   auto got = f.sink->wait_for(1);
   EXPECT_EQ(got[0].rcpts, std::vector<std::string>{"referrals@somerset-la.example"});
   auto item = f.store->get(id);
   EXPECT_EQ(item->status, QuarantineStatus::held);
   EXPECT_EQ(item->held_recipients.size(), 2u);
-  EXPECT_THROW(f.service->release("head.teacher", id, {"someone.else@gmail.com"}, ""), std::invalid_argument);
+  EXPECT_THROW(f.service->release("head.teacher", id,
+                                  std::vector<std::string>{"someone.else@gmail.com"}, ""),
+               BadRequest);
 }
 
 TEST(Service, FailedReinjectionLeavesTheMessageHeld) {
@@ -151,7 +156,8 @@ TEST(Service, NoticesGoOutOnceAndPartnerMailIsUrgent) {
   EXPECT_EQ(got[0].data.find("943 476 5919"), std::string::npos);
   EXPECT_NE(got[1].data.find("URGENT"), std::string::npos);
   // Both reviewers cover every category (no scope), the admin has no e-mail.
-  EXPECT_EQ(got[1].rcpts, (std::vector<std::string>{"chair@governors.example", "head@stannes.example"}));
+  EXPECT_EQ(got[1].rcpts,
+            (std::vector<std::string>{"chair@governors.example", "head@stannes.example"}));
   auto again = f.service->send_notices(std::time(nullptr));
   EXPECT_EQ(again.sender_notices + again.reviewer_notices, 0);
 }

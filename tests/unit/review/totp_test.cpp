@@ -10,7 +10,10 @@ TEST(Totp, Rfc6238Vectors) {
   const std::string k1 = "12345678901234567890";
   const std::string k256 = "12345678901234567890123456789012";
   const std::string k512 = "1234567890123456789012345678901234567890123456789012345678901234";
-  struct V { std::int64_t t; const char *sha1, *sha256, *sha512; };
+  struct V {
+    std::int64_t t;
+    const char *sha1, *sha256, *sha512;
+  };
   const V vs[] = {{59, "94287082", "46119246", "90693936"},
                   {1111111109, "07081804", "68084774", "25091201"},
                   {1111111111, "14050471", "67062674", "99943326"},
@@ -43,8 +46,12 @@ TEST(Totp, VerifyAcceptsOneStepOfDriftOnly) {
 }
 
 TEST(Base32, Rfc4648Vectors) {
-  const std::pair<const char*, const char*> vs[] = {{"", ""},           {"f", "MY"},         {"fo", "MZXQ"},
-                                                    {"foo", "MZXW6"},   {"foob", "MZXW6YQ"}, {"fooba", "MZXW6YTB"},
+  const std::pair<const char*, const char*> vs[] = {{"", ""},
+                                                    {"f", "MY"},
+                                                    {"fo", "MZXQ"},
+                                                    {"foo", "MZXW6"},
+                                                    {"foob", "MZXW6YQ"},
+                                                    {"fooba", "MZXW6YTB"},
                                                     {"foobar", "MZXW6YTBOI"}};
   for (const auto& [plain, enc] : vs) {
     EXPECT_EQ(base32_encode(plain), enc);
@@ -57,7 +64,9 @@ TEST(Base32, Rfc4648Vectors) {
   EXPECT_EQ(base32_decode(s)->size(), 20u);
   EXPECT_NE(new_secret_base32(), s);
   EXPECT_EQ(provisioning_uri("ABC", "head teacher", "St Anne's"),
-            "otpauth://totp/St%20Anne%27s:head%20teacher?secret=ABC&issuer=St%20Anne%27s&algorithm=SHA1&digits=6&period=30");
+            "otpauth://totp/"
+            "St%20Anne%27s:head%20teacher?secret=ABC&issuer=St%20Anne%27s&algorithm=SHA1&digits=6&"
+            "period=30");
 }
 
 }  // namespace
