@@ -1,0 +1,216 @@
+#include "daemon/milter_io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <vector>
+
+extern "C" {
+int __real_accept(int fd, sockaddr* addr, socklen_t* len);
+ssize_t __real_writev(int fd, const struct iovec* iov, int iovcnt);
+int __wrap_accept(int fd, sockaddr* addr, socklen_t* len);
+ssize_t __wrap_writev(int fd, const struct iovec* iov, int iovcnt);
+}
+
+namespace pm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Waiting {
+  int fd;
+  Clock::time_point deadline;
+  sockaddr_storage addr;
+  socklen_t len;
+};
+
+struct Gate {
+  bool on = false;
+  GateSettings settings;
+  int nodelay_done_for = -1;
+  std::deque<Waiting> waiting;  // oldest first; only the listener thread touches it
+  std::atomic<std::uint64_t> active{0}, waiting_count{0}, accepted{0}, closed_silent{0},
+      closed_over_limit{0};
+} g_gate;
+
+void set_nodelay(int fd) {
+  int domain = 0;
+  socklen_t l = sizeof domain;
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) != 0) return;
+  if (domain != AF_INET && domain != AF_INET6) return;
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+void drop(std::size_t i, std::atomic<std::uint64_t>& counter) {
+  ::close(g_gate.waiting[i].fd);
+  g_gate.waiting.erase(g_gate.waiting.begin() + static_cast<std::ptrdiff_t>(i));
+  ++counter;
+}
+
+int hand_over(std::size_t i, sockaddr* addr, socklen_t* len) {
+  Waiting w = g_gate.waiting[i];
+  g_gate.waiting.erase(g_gate.waiting.begin() + static_cast<std::ptrdiff_t>(i));
+  if (addr && len) {
+    socklen_t n = std::min(*len, w.len);
+    std::memcpy(addr, &w.addr, n);
+    *len = w.len;
+  }
+  ++g_gate.accepted;
+  return w.fd;
+}
+
+// Per-thread write gathering (see the header).
+struct Coalesce {
+  bool on = false;
+  int fd = -1;
+  std::string buf;
+};
+thread_local Coalesce t_coalesce;
+
+bool write_all(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    iovec v{const_cast<char*>(p), n};
+    ssize_t w = __real_writev(fd, &v, 1);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        pollfd pf{fd, POLLOUT, 0};
+        ::poll(&pf, 1, 1000);
+        continue;
+      }
+      return false;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+bool is_final_answer(char cmd) {
+  // SMFIR_ACCEPT, CONTINUE, DISCARD, REJECT, TEMPFAIL, REPLYCODE, CONN_FAIL, SHUTDOWN
+  return std::strchr("acdrtyf4", cmd) != nullptr && cmd != '\0';
+}
+
+}  // namespace
+
+void gate_configure(const GateSettings& settings) {
+  g_gate.settings = settings;
+  g_gate.on = true;
+}
+
+void gate_session_opened() {
+  ++g_gate.active;
+}
+void gate_session_closed() {
+  --g_gate.active;
+}
+
+GateFigures gate_figures() {
+  return {g_gate.active.load(), g_gate.waiting_count.load(), g_gate.accepted.load(),
+          g_gate.closed_silent.load(), g_gate.closed_over_limit.load()};
+}
+
+int gate_accept(int listen_fd, sockaddr* addr, socklen_t* len) {
+  if (!g_gate.on) return __real_accept(listen_fd, addr, len);
+  if (g_gate.nodelay_done_for != listen_fd) {
+    set_nodelay(listen_fd);
+    g_gate.nodelay_done_for = listen_fd;
+  }
+  const auto handshake = std::chrono::seconds(g_gate.settings.handshake_timeout_seconds);
+  const std::size_t cap = g_gate.settings.max_connections;
+  const auto give_up = Clock::now() + std::chrono::seconds(1);
+  std::vector<pollfd> fds;
+  int result = -1;
+  for (;;) {
+    const auto now = Clock::now();
+    for (std::size_t i = 0; i < g_gate.waiting.size();)
+      if (g_gate.waiting[i].deadline <= now)
+        drop(i, g_gate.closed_silent);
+      else
+        ++i;
+    const bool slot = g_gate.active.load() < cap;
+    fds.clear();
+    fds.push_back({listen_fd, POLLIN, 0});
+    if (slot)
+      for (const Waiting& w : g_gate.waiting) fds.push_back({w.fd, POLLIN, 0});
+    auto wait = give_up - now;
+    for (const Waiting& w : g_gate.waiting) wait = std::min(wait, w.deadline - now);
+    // Without a slot, look again for one every 50 ms (sessions end on other threads).
+    if (!slot) wait = std::min<Clock::duration>(wait, std::chrono::milliseconds(50));
+    int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+    if (now >= give_up) break;
+    int n = ::poll(fds.data(), fds.size(), std::max(ms, 0));
+    if (n < 0 && errno != EINTR) break;
+    if (n <= 0) continue;
+    // A waiting connection that sent something (or hung up: libmilter reads the EOF and
+    // closes it) goes to libmilter, oldest first.
+    for (std::size_t k = 1; k < fds.size(); ++k)
+      if (fds[k].revents) {
+        result = hand_over(k - 1, addr, len);
+        break;
+      }
+    if (fds[0].revents & POLLIN) {
+      Waiting w{};
+      w.len = sizeof w.addr;
+      int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&w.addr), &w.len, SOCK_CLOEXEC);
+      if (fd >= 0) {
+        if (g_gate.waiting.size() >= cap) drop(0, g_gate.closed_over_limit);
+        set_nodelay(fd);
+        w.fd = fd;
+        w.deadline = Clock::now() + handshake;
+        g_gate.waiting.push_back(w);
+      }
+    }
+    if (result >= 0) break;
+  }
+  g_gate.waiting_count = g_gate.waiting.size();
+  if (result >= 0) return result;
+  errno = EINTR;  // libmilter's listener retries (and checks for shutdown first)
+  return -1;
+}
+
+void begin_coalescing() {
+  t_coalesce.on = true;
+  t_coalesce.fd = -1;
+  t_coalesce.buf.clear();
+}
+
+}  // namespace pm
+
+extern "C" int __wrap_accept(int fd, sockaddr* addr, socklen_t* len) {
+  return pm::gate_accept(fd, addr, len);
+}
+
+extern "C" ssize_t __wrap_writev(int fd, const struct iovec* iov, int iovcnt) {
+  pm::Coalesce& c = pm::t_coalesce;
+  if (!c.on || iovcnt <= 0) return __real_writev(fd, iov, iovcnt);
+  if (c.fd >= 0 && c.fd != fd) {  // another descriptor: send what is gathered first
+    c.on = false;
+    if (!pm::write_all(c.fd, c.buf.data(), c.buf.size())) return -1;
+    return __real_writev(fd, iov, iovcnt);
+  }
+  c.fd = fd;
+  std::size_t total = 0;
+  for (int i = 0; i < iovcnt; ++i) {
+    c.buf.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+    total += iov[i].iov_len;
+  }
+  // libmilter's command header: 4 length bytes, then the command.
+  const char cmd = iov[0].iov_len >= 5 ? static_cast<const char*>(iov[0].iov_base)[4] : '\0';
+  if (!pm::is_final_answer(cmd)) return static_cast<ssize_t>(total);
+  c.on = false;
+  bool ok = pm::write_all(fd, c.buf.data(), c.buf.size());
+  c.buf.clear();
+  c.buf.shrink_to_fit();
+  return ok ? static_cast<ssize_t>(total) : -1;
+}

@@ -1,0 +1,53 @@
+// What the daemon changes in libmilter's own socket I/O, through the linker's --wrap of
+// accept() and writev() (policy-milter links libmilter statically; see CMakeLists.txt).
+// libmilter offers no hook for either, and both are where the time and the descriptors go.
+//
+// AcceptGate (libmilter's listener calls accept(); we answer):
+//   - sets TCP_NODELAY on a TCP listening socket (accepted sockets inherit it, so the
+//     header changes and the answer are not held back by Nagle until the MTA's delayed ACK)
+//   - a new connection is handed to libmilter (which gives it a thread) only once it has
+//     sent something: Postfix sends its option negotiation at once, an idle connection
+//     never does; until then it costs a descriptor, and after `handshake_timeout` it is
+//     closed. At most `max_connections` wait so; the oldest waiting one is closed first.
+//   - at most `max_connections` are served at once (the callbacks report open/closed
+//     sessions); over that a ready connection waits for a slot (still bounded by the
+//     handshake timeout), so a flood of connections cannot take every descriptor.
+//   Waits at most one second per call and then answers EINTR, so libmilter's listener
+//   can check for shutdown (it retries on EINTR).
+// Coalesced replies (libmilter writes each header change and the answer with its own
+// writev()): between begin_coalescing() and the next final answer (accept, continue,
+// discard, reject, tempfail, reply code) on the same thread, libmilter's writes are
+// gathered and sent as one write.
+// Thread safety: the gate is used by libmilter's single listener thread; session_opened/
+// closed and figures from any thread; coalescing is per thread.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace pm {
+
+struct GateSettings {
+  unsigned max_connections = 1000;
+  unsigned handshake_timeout_seconds = 10;
+};
+
+struct GateFigures {
+  std::uint64_t active = 0, waiting = 0, accepted = 0, closed_silent = 0, closed_over_limit = 0;
+};
+
+// Turns the gate on (before smfi_main); without it accept() passes straight through.
+void gate_configure(const GateSettings& settings);
+// One accept as the wrapped accept() does it: exposed for the unit tests.
+int gate_accept(int listen_fd, sockaddr* addr, socklen_t* len);
+// Sessions libmilter is serving (counted by the negotiate and close callbacks).
+void gate_session_opened();
+void gate_session_closed();
+GateFigures gate_figures();
+
+// Gathers this thread's libmilter writes until its next final answer (see above).
+void begin_coalescing();
+
+}  // namespace pm
