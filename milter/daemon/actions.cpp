@@ -8,14 +8,10 @@ namespace pm {
 
 const char* to_string(Outcome o) {
   switch (o) {
-    case Outcome::accept:
-      return "accept";
-    case Outcome::tag:
-      return "tag";
-    case Outcome::quarantine:
-      return "quarantine";
-    case Outcome::split:
-      return "split";
+    case Outcome::accept: return "accept";
+    case Outcome::tag: return "tag";
+    case Outcome::quarantine: return "quarantine";
+    case Outcome::split: return "split";
   }
   return "accept";
 }
@@ -80,10 +76,9 @@ ActionPlan plan_actions(const Verdict& v, const std::vector<std::string>& rcpt_a
     plan.outcome = v.action == Action::tag ? Outcome::tag : Outcome::accept;
   }
 
-  std::string verdict =
-      plan.outcome == Outcome::split
-          ? std::string(to_string(delivered_action)) + "; held=" + std::to_string(plan.held.size())
-          : std::string(to_string(v.action));
+  std::string verdict = plan.outcome == Outcome::split
+                            ? std::string(to_string(delivered_action)) + "; held=" + std::to_string(plan.held.size())
+                            : std::string(to_string(v.action));
   if (!v.snapshot.empty()) verdict += "; snapshot=" + id_only(v.snapshot);
   std::vector<std::string> notes;
   for (const auto& n : v.notes) notes.push_back(id_only(n));
@@ -99,9 +94,7 @@ ActionPlan plan_actions(const Verdict& v, const std::vector<std::string>& rcpt_a
   return plan;
 }
 
-bool is_policy_header(std::string_view name) {
-  return istarts_with(name, "x-policy-");
-}
+bool is_policy_header(std::string_view name) { return istarts_with(name, "x-policy-"); }
 
 void ForgedHeaders::seen(std::string_view name) {
   if (!is_policy_header(name)) return;

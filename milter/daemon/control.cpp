@@ -38,8 +38,8 @@ bool daemon_alive(long pid) {
 
 }  // namespace
 
-int policyctl_status(const std::filesystem::path& config_file, std::ostream& out, std::ostream& err,
-                     bool json) {
+int policyctl_status(const std::filesystem::path& config_file, std::ostream& out,
+                     std::ostream& err, bool json) {
   DaemonConfig cfg;
   try {
     cfg = load_daemon_config(config_file);
@@ -55,18 +55,15 @@ int policyctl_status(const std::filesystem::path& config_file, std::ostream& out
   }
   if (json) out << stats->dump(2) << "\n";
   long pid = stats->value("pid", 0L);
-  std::int64_t age =
-      static_cast<std::int64_t>(std::time(nullptr)) - stats->value("updated_at", std::int64_t{0});
+  std::int64_t age = static_cast<std::int64_t>(std::time(nullptr)) - stats->value("updated_at", std::int64_t{0});
   bool alive = daemon_alive(pid);
   bool fresh = age <= 15;
   if (json) return alive && fresh ? 0 : 1;
   if (!alive) {
-    out << "policy-milter: down (pid " << pid
-        << " not running): Postfix defers all outgoing mail\n";
+    out << "policy-milter: down (pid " << pid << " not running): Postfix defers all outgoing mail\n";
     return 1;
   }
-  out << "policy-milter: "
-      << (fresh ? "up" : "STALE (stats not refreshed for " + std::to_string(age) + " s)")
+  out << "policy-milter: " << (fresh ? "up" : "STALE (stats not refreshed for " + std::to_string(age) + " s)")
       << ", pid " << pid << ", since " << stats->value("started_at", std::int64_t{0}) << "\n";
   out << "rules snapshot: " << stats->value("snapshot", std::string()) << "\n";
   out << "messages: " << stats->value("messages", std::uint64_t{0});
@@ -88,8 +85,8 @@ int policyctl_status(const std::filesystem::path& config_file, std::ostream& out
   return fresh ? 0 : 1;
 }
 
-int policyctl_reload(const std::filesystem::path& config_file, std::ostream& out, std::ostream& err,
-                     unsigned wait_seconds) {
+int policyctl_reload(const std::filesystem::path& config_file, std::ostream& out,
+                     std::ostream& err, unsigned wait_seconds) {
   DaemonConfig cfg;
   try {
     cfg = load_daemon_config(config_file);

@@ -16,9 +16,9 @@
 
 namespace pm {
 
-int policyctl_status(const std::filesystem::path& config_file, std::ostream& out, std::ostream& err,
-                     bool json = false);
-int policyctl_reload(const std::filesystem::path& config_file, std::ostream& out, std::ostream& err,
-                     unsigned wait_seconds = 60);
+int policyctl_status(const std::filesystem::path& config_file, std::ostream& out,
+                     std::ostream& err, bool json = false);
+int policyctl_reload(const std::filesystem::path& config_file, std::ostream& out,
+                     std::ostream& err, unsigned wait_seconds = 60);
 
 }  // namespace pm

@@ -49,8 +49,7 @@ bool prefix_equal(const std::uint8_t* a, const std::uint8_t* b, unsigned bits) {
 
 bool in_networks(std::string_view address, const std::vector<Network>& networks) {
   std::string text(address);
-  if (text.size() > 2 && text.front() == '[' && text.back() == ']')
-    text = text.substr(1, text.size() - 2);
+  if (text.size() > 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
   if (text.rfind("IPv6:", 0) == 0) text = text.substr(5);
   std::uint8_t v4[4], v6[16];
   bool is4 = ::inet_pton(AF_INET, text.c_str(), v4) == 1;

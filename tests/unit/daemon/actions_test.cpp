@@ -71,8 +71,7 @@ TEST(Actions, SplitDeliversInternalCopyAndHoldsTheOutsideOne) {
   Verdict v = verdict(Action::quarantine, {"confidential"});
   v.findings = {finding("confidential.upn", "confidential")};
   RecipientVerdict in{"colleague@stannes.example", RecipientClass::internal, Action::accept, {}};
-  RecipientVerdict out{
-      "parent@gmail.com", RecipientClass::personal_webmail, Action::quarantine, {"confidential"}};
+  RecipientVerdict out{"parent@gmail.com", RecipientClass::personal_webmail, Action::quarantine, {"confidential"}};
   v.recipients = {in, out};
   ActionPlan p = plan_actions(v, kArgs, kRcpts, true);
   EXPECT_EQ(p.outcome, Outcome::split);
@@ -83,8 +82,7 @@ TEST(Actions, SplitDeliversInternalCopyAndHoldsTheOutsideOne) {
 
 TEST(Actions, SplitWithEveryRecipientHeldIsAPlainQuarantine) {
   Verdict v = verdict(Action::quarantine, {"abusive"});
-  v.recipients = {
-      {"colleague@stannes.example", RecipientClass::internal, Action::quarantine, {"abusive"}}};
+  v.recipients = {{"colleague@stannes.example", RecipientClass::internal, Action::quarantine, {"abusive"}}};
   // The second recipient is unknown to the verdict: held, to be safe.
   ActionPlan p = plan_actions(v, kArgs, kRcpts, true);
   EXPECT_EQ(p.outcome, Outcome::quarantine);

@@ -42,7 +42,7 @@ TEST(Outgoing, SenderMustBeOnAStaffDomain) {
   ClientInfo trusted{"127.0.0.1", false, "ada"};
   EXPECT_FALSE(is_outgoing(trusted, "<parent@gmail.com>", config()));
   EXPECT_FALSE(is_outgoing(trusted, "<pupil1@pupils.stannes.example>", config()));
-  EXPECT_FALSE(is_outgoing(trusted, "<>", config()));                     // bounces
+  EXPECT_FALSE(is_outgoing(trusted, "<>", config()));  // bounces
   EXPECT_FALSE(is_outgoing(trusted, "<ada@stannes.exampel>", config()));  // lookalike
   EXPECT_TRUE(is_outgoing(trusted, "<ADA@STANNES.EXAMPLE>", config()));
 }

@@ -42,9 +42,7 @@ TEST(Stats, WriteIsAtomicAndReadable) {
 }
 
 std::filesystem::path config_with_stats(const test::TempDir& d) {
-  return d.write(
-      "p.toml",
-      "[school]\nstaff_domains=[\"stannes.example\"]\n[milter]\nstats_file=\"stats.json\"\n");
+  return d.write("p.toml", "[school]\nstaff_domains=[\"stannes.example\"]\n[milter]\nstats_file=\"stats.json\"\n");
 }
 
 TEST(Control, StatusWithoutADaemonSaysDown) {
