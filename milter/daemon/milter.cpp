@@ -477,6 +477,7 @@ bool milter_open(Runtime& runtime, const std::string& socket, const DaemonConfig
     spdlog::critical("cannot open milter socket '{}' (in use, or no permission?)", socket);
     return false;
   }
+  if (gate_find_listener() < 0) spdlog::warn("connection gate: listening socket not found, limits off");
   return true;
 }
 

@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -16,8 +17,10 @@
 
 extern "C" {
 int __real_accept(int fd, sockaddr* addr, socklen_t* len);
+int __real_poll(struct pollfd* fds, nfds_t nfds, int timeout);
 ssize_t __real_writev(int fd, const struct iovec* iov, int iovcnt);
 int __wrap_accept(int fd, sockaddr* addr, socklen_t* len);
+int __wrap_poll(struct pollfd* fds, nfds_t nfds, int timeout);
 ssize_t __wrap_writev(int fd, const struct iovec* iov, int iovcnt);
 }
 
@@ -36,8 +39,9 @@ struct Waiting {
 struct Gate {
   bool on = false;
   GateSettings settings;
-  int nodelay_done_for = -1;
-  std::deque<Waiting> waiting;  // oldest first; only the listener thread touches it
+  int listen_fd = -1;
+  std::deque<Waiting> waiting;  // oldest first; only the listener thread touches these
+  std::deque<Waiting> ready;    // sent something: accept() hands them to libmilter
   std::atomic<std::uint64_t> active{0}, waiting_count{0}, accepted{0}, closed_silent{0},
       closed_over_limit{0};
 } g_gate;
@@ -57,18 +61,6 @@ void drop(std::size_t i, std::atomic<std::uint64_t>& counter) {
   ++counter;
 }
 
-int hand_over(std::size_t i, sockaddr* addr, socklen_t* len) {
-  Waiting w = g_gate.waiting[i];
-  g_gate.waiting.erase(g_gate.waiting.begin() + static_cast<std::ptrdiff_t>(i));
-  if (addr && len) {
-    socklen_t n = std::min(*len, w.len);
-    std::memcpy(addr, &w.addr, n);
-    *len = w.len;
-  }
-  ++g_gate.accepted;
-  return w.fd;
-}
-
 // Per-thread write gathering (see the header).
 struct Coalesce {
   bool on = false;
@@ -85,7 +77,7 @@ bool write_all(int fd, const char* p, std::size_t n) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
         pollfd pf{fd, POLLOUT, 0};
-        ::poll(&pf, 1, 1000);
+        __real_poll(&pf, 1, 1000);
         continue;
       }
       return false;
@@ -120,17 +112,30 @@ GateFigures gate_figures() {
           g_gate.closed_silent.load(), g_gate.closed_over_limit.load()};
 }
 
-int gate_accept(int listen_fd, sockaddr* addr, socklen_t* len) {
-  if (!g_gate.on) return __real_accept(listen_fd, addr, len);
-  if (g_gate.nodelay_done_for != listen_fd) {
-    set_nodelay(listen_fd);
-    g_gate.nodelay_done_for = listen_fd;
+void gate_set_listener(int fd) {
+  g_gate.listen_fd = fd;
+  set_nodelay(fd);
+}
+
+int gate_find_listener() {
+  for (int fd = 0; fd < 4096; ++fd) {
+    int on = 0;
+    socklen_t l = sizeof on;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &l) == 0 && on) {
+      gate_set_listener(fd);
+      return fd;
+    }
   }
+  return -1;
+}
+
+int gate_poll(pollfd* listener, int timeout_ms) {
+  const int listen_fd = g_gate.listen_fd;
   const auto handshake = std::chrono::seconds(g_gate.settings.handshake_timeout_seconds);
   const std::size_t cap = g_gate.settings.max_connections;
-  const auto give_up = Clock::now() + std::chrono::seconds(1);
+  const auto give_up = Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
   std::vector<pollfd> fds;
-  int result = -1;
+  listener->revents = 0;
   for (;;) {
     const auto now = Clock::now();
     for (std::size_t i = 0; i < g_gate.waiting.size();)
@@ -138,7 +143,13 @@ int gate_accept(int listen_fd, sockaddr* addr, socklen_t* len) {
         drop(i, g_gate.closed_silent);
       else
         ++i;
+    g_gate.waiting_count = g_gate.waiting.size();
     const bool slot = g_gate.active.load() < cap;
+    if (slot && !g_gate.ready.empty()) {
+      listener->revents = POLLIN;
+      return 1;
+    }
+    if (now >= give_up) return 0;
     fds.clear();
     fds.push_back({listen_fd, POLLIN, 0});
     if (slot)
@@ -147,18 +158,19 @@ int gate_accept(int listen_fd, sockaddr* addr, socklen_t* len) {
     for (const Waiting& w : g_gate.waiting) wait = std::min(wait, w.deadline - now);
     // Without a slot, look again for one every 50 ms (sessions end on other threads).
     if (!slot) wait = std::min<Clock::duration>(wait, std::chrono::milliseconds(50));
-    int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
-    if (now >= give_up) break;
-    int n = ::poll(fds.data(), fds.size(), std::max(ms, 0));
-    if (n < 0 && errno != EINTR) break;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wait).count() + 1;
+    int n = __real_poll(fds.data(), fds.size(), static_cast<int>(ms));
+    if (n < 0 && errno != EINTR) return -1;
     if (n <= 0) continue;
-    // A waiting connection that sent something (or hung up: libmilter reads the EOF and
-    // closes it) goes to libmilter, oldest first.
-    for (std::size_t k = 1; k < fds.size(); ++k)
+    // Waiting connections that sent something (or hung up: libmilter reads the EOF and
+    // closes them) become ready, oldest first; newest last, so the order stays.
+    for (std::size_t k = fds.size() - 1; k >= 1; --k)
       if (fds[k].revents) {
-        result = hand_over(k - 1, addr, len);
-        break;
+        g_gate.ready.push_back(g_gate.waiting[k - 1]);
+        g_gate.waiting.erase(g_gate.waiting.begin() + static_cast<std::ptrdiff_t>(k - 1));
       }
+    std::sort(g_gate.ready.begin(), g_gate.ready.end(),
+              [](const Waiting& a, const Waiting& b) { return a.deadline < b.deadline; });
     if (fds[0].revents & POLLIN) {
       Waiting w{};
       w.len = sizeof w.addr;
@@ -171,12 +183,22 @@ int gate_accept(int listen_fd, sockaddr* addr, socklen_t* len) {
         g_gate.waiting.push_back(w);
       }
     }
-    if (result >= 0) break;
   }
-  g_gate.waiting_count = g_gate.waiting.size();
-  if (result >= 0) return result;
-  errno = EINTR;  // libmilter's listener retries (and checks for shutdown first)
-  return -1;
+}
+
+int gate_take(sockaddr* addr, socklen_t* len) {
+  if (g_gate.ready.empty()) {
+    errno = EAGAIN;  // libmilter's listener retries
+    return -1;
+  }
+  Waiting w = g_gate.ready.front();
+  g_gate.ready.pop_front();
+  if (addr && len) {
+    std::memcpy(addr, &w.addr, std::min(*len, w.len));
+    *len = w.len;
+  }
+  ++g_gate.accepted;
+  return w.fd;
 }
 
 void begin_coalescing() {
@@ -188,7 +210,15 @@ void begin_coalescing() {
 }  // namespace pm
 
 extern "C" int __wrap_accept(int fd, sockaddr* addr, socklen_t* len) {
-  return pm::gate_accept(fd, addr, len);
+  if (!pm::g_gate.on || fd != pm::g_gate.listen_fd) return __real_accept(fd, addr, len);
+  return pm::gate_take(addr, len);
+}
+
+// libmilter's listener polls its socket alone, then accepts: the gate runs in that poll.
+extern "C" int __wrap_poll(struct pollfd* fds, nfds_t nfds, int timeout) {
+  if (!pm::g_gate.on || nfds != 1 || fds[0].fd != pm::g_gate.listen_fd || pm::g_gate.listen_fd < 0)
+    return __real_poll(fds, nfds, timeout);
+  return pm::gate_poll(fds, timeout);
 }
 
 extern "C" ssize_t __wrap_writev(int fd, const struct iovec* iov, int iovcnt) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -35,19 +36,21 @@ struct Listener {
   }
 };
 
-// Calls the gate until it hands over a connection or `limit` passes (it answers EINTR
-// every second, as libmilter's listener expects).
+// Polls the gate as libmilter's listener does (one second at a time) until it hands over
+// a connection or `limit` passes.
 int accept_within(int lfd, std::chrono::milliseconds limit) {
+  gate_set_listener(lfd);
   auto until = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < until) {
+    pollfd p{lfd, POLLIN, 0};
+    if (gate_poll(&p, 1000) <= 0) continue;
+    EXPECT_EQ(p.revents, POLLIN);
     sockaddr_storage a{};
     socklen_t l = sizeof a;
-    int fd = gate_accept(lfd, reinterpret_cast<sockaddr*>(&a), &l);
-    if (fd >= 0) {
-      EXPECT_EQ(a.ss_family, AF_INET);
-      return fd;
-    }
-    EXPECT_EQ(errno, EINTR);
+    int fd = gate_take(reinterpret_cast<sockaddr*>(&a), &l);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(a.ss_family, AF_INET);
+    return fd;
   }
   return -1;
 }
@@ -57,6 +60,26 @@ bool closed_by_peer(int fd) {
   timeval tv{2, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   return ::recv(fd, &c, 1, 0) == 0;
+}
+
+bool closed_by_peer_now(int fd) {
+  char c;
+  return ::recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+}
+
+TEST(AcceptGate, EveryConnectionThatArrivesAtOnceIsHandedOver) {
+  gate_configure({.max_connections = 100, .handshake_timeout_seconds = 30});
+  Listener l;
+  std::vector<int> clients;
+  for (int i = 0; i < 8; ++i) clients.push_back(l.connect_client());
+  for (int c : clients) ASSERT_EQ(::send(c, "O", 1, 0), 1);
+  // All eight, although the listening socket shows only the first as new.
+  for (int i = 0; i < 8; ++i) {
+    int got = accept_within(l.fd, std::chrono::milliseconds(2000));
+    ASSERT_GE(got, 0) << i;
+    ::close(got);
+  }
+  for (int c : clients) ::close(c);
 }
 
 TEST(AcceptGate, HandsOverOnlyTalkingConnectionsAndClosesSilentOnes) {
@@ -96,7 +119,8 @@ TEST(AcceptGate, OverTheLimitTheOldestWaitingIsClosedAndMailStillGetsIn) {
   ASSERT_GE(got, 0);
   char c = 0;
   EXPECT_EQ(::recv(got, &c, 1, 0), 1);
-  EXPECT_TRUE(closed_by_peer(idle[0]));  // the oldest idle ones made room
+  EXPECT_TRUE(closed_by_peer(idle[0]));       // the oldest idle ones made room
+  EXPECT_FALSE(closed_by_peer_now(idle[5]));  // the newest still wait
   EXPECT_GE(gate_figures().closed_over_limit, 3u);
   ::close(got);
   ::close(mta);
