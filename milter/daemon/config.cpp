@@ -128,7 +128,7 @@ DaemonConfig load_daemon_config(const fs::path& file_in) {
   c.memory_budget_bytes = static_cast<std::size_t>(r.integer(
       m, "memory_budget_bytes", std::int64_t(1) << 30, 16 << 20, std::int64_t(1) << 44, "milter"));
   c.scan_memory_factor =
-      static_cast<unsigned>(r.integer(m, "scan_memory_factor", 8, 1, 1000, "milter"));
+      static_cast<unsigned>(r.integer(m, "scan_memory_factor", 20, 1, 1000, "milter"));
   c.spill_bytes = static_cast<std::size_t>(
       r.integer(m, "spill_bytes", 1 << 20, 4096, std::int64_t(1) << 34, "milter"));
   c.spill_dir = r.path(m, "spill_dir", c.spill_dir, "milter");

@@ -44,7 +44,7 @@ struct DaemonConfig {
   // 1 MiB) before its scan. One that does not fit now is deferred (4xx); one that could
   // never fit is `unscannable`.
   std::size_t memory_budget_bytes = std::size_t(1) << 30;
-  unsigned scan_memory_factor = 8;
+  unsigned scan_memory_factor = 20;
   std::size_t spill_bytes = 1u << 20;
   std::filesystem::path spill_dir = "/tmp";  // PrivateTmp under systemd
   bool split_recipients = false;
