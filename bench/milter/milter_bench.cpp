@@ -118,8 +118,7 @@ class Conn {
       auto at = spec.find('@');
       int port = std::atoi(spec.substr(5, at - 5).c_str());
       fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      int one = 1;
-      ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // as Postfix does
+      // Like Postfix: Nagle stays on, so a filter that leaves its ACKs delayed stalls it.
       sockaddr_in a{};
       a.sin_family = AF_INET;
       a.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -134,12 +133,13 @@ class Conn {
     throw std::runtime_error(what + ": " + std::strerror(errno));
   }
 
-  // Commands are gathered and sent when a reply is awaited (as an MTA's buffered stream).
+  // One write per command, as Postfix flushes its stream after each (milter8.c).
   void send(char cmd, const std::string& data = {}) {
     std::uint32_t len = htonl(static_cast<std::uint32_t>(data.size() + 1));
     out_.append(reinterpret_cast<const char*>(&len), 4);
     out_ += cmd;
     out_ += data;
+    flush();
   }
   void flush() {
     std::size_t off = 0;

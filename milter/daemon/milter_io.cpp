@@ -21,6 +21,8 @@ int __real_poll(struct pollfd* fds, nfds_t nfds, int timeout);
 ssize_t __real_writev(int fd, const struct iovec* iov, int iovcnt);
 int __wrap_accept(int fd, sockaddr* addr, socklen_t* len);
 int __wrap_poll(struct pollfd* fds, nfds_t nfds, int timeout);
+ssize_t __real_read(int fd, void* buf, size_t n);
+ssize_t __wrap_read(int fd, void* buf, size_t n);
 ssize_t __wrap_writev(int fd, const struct iovec* iov, int iovcnt);
 }
 
@@ -46,13 +48,18 @@ struct Gate {
       closed_over_limit{0};
 } g_gate;
 
-void set_nodelay(int fd) {
+// TCP milter connections by descriptor: after each read on one, its ACK goes out at once.
+constexpr int kMaxTrackedFd = 1 << 16;
+std::atomic<bool> g_tcp_conn[kMaxTrackedFd];
+
+bool set_nodelay(int fd) {
   int domain = 0;
   socklen_t l = sizeof domain;
-  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) != 0) return;
-  if (domain != AF_INET && domain != AF_INET6) return;
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) != 0) return false;
+  if (domain != AF_INET && domain != AF_INET6) return false;
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return true;
 }
 
 void drop(std::size_t i, std::atomic<std::uint64_t>& counter) {
@@ -193,6 +200,8 @@ int gate_take(sockaddr* addr, socklen_t* len) {
   }
   Waiting w = g_gate.ready.front();
   g_gate.ready.pop_front();
+  if (w.fd < kMaxTrackedFd)
+    g_tcp_conn[w.fd] = w.addr.ss_family == AF_INET || w.addr.ss_family == AF_INET6;
   if (addr && len) {
     std::memcpy(addr, &w.addr, std::min(*len, w.len));
     *len = w.len;
@@ -212,6 +221,19 @@ void begin_coalescing() {
 extern "C" int __wrap_accept(int fd, sockaddr* addr, socklen_t* len) {
   if (!pm::g_gate.on || fd != pm::g_gate.listen_fd) return __real_accept(fd, addr, len);
   return pm::gate_take(addr, len);
+}
+
+// The MTA leaves Nagle on and writes each command alone; steps without a reply mean the
+// filter sends nothing to carry its ACK, so a delayed ACK (40 ms) would hold the MTA's next
+// command. Quick ACK is not sticky in Linux: it is asked for again after every read.
+extern "C" ssize_t __wrap_read(int fd, void* buf, size_t n) {
+  ssize_t r = __real_read(fd, buf, n);
+  if (r > 0 && fd >= 0 && fd < pm::kMaxTrackedFd &&
+      pm::g_tcp_conn[fd].load(std::memory_order_relaxed)) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+  }
+  return r;
 }
 
 // libmilter's listener polls its socket alone, then accepts: the gate runs in that poll.

@@ -1,11 +1,14 @@
 // What the daemon changes in libmilter's own socket I/O, through the linker's --wrap of
-// accept() and writev() (policy-milter links libmilter statically; see CMakeLists.txt).
-// libmilter offers no hook for either, and both are where the time and the descriptors go.
+// poll(), accept(), read() and writev() (policy-milter links libmilter statically; see
+// CMakeLists.txt). libmilter offers no hook for either, and both are where the time and the
+// descriptors go.
 //
 // AcceptGate (libmilter's listener polls its socket alone, then calls accept(); the gate
 // runs inside that poll and answers the accept):
 //   - sets TCP_NODELAY on a TCP listening socket and each connection, so the header
-//     changes and the answer are not held back by Nagle until the MTA's delayed ACK
+//     changes and the answer are not held back by Nagle until the MTA's delayed ACK, and
+//     (read() wrapped) ACKs each read at once (TCP_QUICKACK): the MTA keeps Nagle on, and
+//     after a command without a reply it would otherwise wait for our delayed ACK
 //   - a new connection is handed to libmilter (which gives it to its workers) only once it
 //     has sent something: Postfix sends its option negotiation at once, an idle connection
 //     never does; until then it costs a descriptor, and after `handshake_timeout` it is

@@ -65,7 +65,8 @@ drain() {
 
 python3 "$SRC/scripts/lib/mailsink.py" "$SINK" "$RUN/mailbox" > "$RUN/sink.log" 2>&1 &
 SINK_PID=$!
-pf_setup "$RUN/postfix" "$SMTP" "unix:$SOCK" "$SINK" "$REINJECT" || { fail "postfix setup"; exit 1; }
+# Relative to the queue directory, as in conf/postfix/main.cf.snippet (chrooted or not).
+pf_setup "$RUN/postfix" "$SMTP" "unix:policy-milter/milter.sock" "$SINK" "$REINJECT" || { fail "postfix setup"; exit 1; }
 # The documented layout: a directory of the daemon's group under the queue directory, setgid
 # so the socket gets that group too; Postfix is a member (here: Postfix's own group).
 mkdir -p "$SOCKDIR"; chgrp postfix "$SOCKDIR"; chmod 2750 "$SOCKDIR"
