@@ -51,6 +51,18 @@ std::string serialize(const hs_database_t* db) {
   return out;
 }
 
+// A cached database file in one read (empty when absent or unreadable).
+std::string read_blob(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  const std::streamoff size = in.tellg();
+  if (size <= 0) return {};
+  std::string blob(static_cast<std::size_t>(size), '\0');
+  in.seekg(0);
+  if (!in.read(blob.data(), size)) return {};
+  return blob;
+}
+
 // The patterns' (min, max) widths, kept beside the cached databases: "count\n" then one
 // "min max" line per pattern. Empty when absent or not for `count` patterns.
 std::vector<std::pair<unsigned, unsigned>> read_widths(const std::filesystem::path& cache_file, std::size_t count) {
@@ -158,9 +170,8 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
   auto build = [&](const std::vector<unsigned>& ids, const char* view) -> DbPtr {
     if (ids.empty()) return nullptr;
     if (!cache_file.empty()) {
-      std::ifstream in(cache_file.string() + "." + view, std::ios::binary);
-      if (in) {
-        std::string blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string blob = read_blob(cache_file.string() + "." + view);
+      if (!blob.empty()) {
         hs_database_t* db = nullptr;
         if (hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
           out->from_cache_ = true;
@@ -202,9 +213,8 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
     hs_database_t* db = nullptr;
     const std::string cached = cache_file.empty() ? "" : cache_file.string() + ".start" + std::to_string(i);
     if (!cached.empty()) {
-      std::ifstream in(cached, std::ios::binary);
-      std::string blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (!in.bad() && !blob.empty() && hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
+      const std::string blob = read_blob(cached);
+      if (!blob.empty() && hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
         out->refine_[i].reset(db);
         continue;
       }
