@@ -19,7 +19,8 @@ class Stats {
  public:
   Stats();
   // One message: outcome name ("accept", "tag", "quarantine", "split", "pass", "tempfail",
-  // "reject", "error-accept") and the time the milter spent on it at end of message.
+  // "tempfail-memory" (deferred: did not fit the memory budget then), "reject",
+  // "error-accept") and the time the milter spent on it at end of message.
   void record_message(const std::string& outcome, std::uint64_t elapsed_us);
   void set_snapshot(const std::string& snapshot);
   void record_reload(bool ok, const std::string& error);
