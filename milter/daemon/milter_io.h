@@ -1,7 +1,7 @@
 // What the daemon changes in libmilter's own socket I/O, through the linker's --wrap of
 // poll(), accept(), read() and writev() (policy-milter links libmilter statically; see
-// CMakeLists.txt). libmilter offers no hook for either, and both are where the time and the
-// descriptors go.
+// CMakeLists.txt). libmilter offers no hook for any of them, and they are where the time
+// and the descriptors go.
 //
 // AcceptGate (libmilter's listener polls its socket alone, then calls accept(); the gate
 // runs inside that poll and answers the accept):
@@ -21,6 +21,8 @@
 // writev()): between begin_coalescing() and the next final answer (accept, continue,
 // discard, reject, tempfail, reply code) on the same thread, libmilter's writes are
 // gathered and sent as one write.
+// Errors: the wrappers keep the contract of the calls they wrap (-1 and errno); accept()
+// answers EAGAIN when no connection is ready, which libmilter's listener retries.
 // Thread safety: the gate is used by libmilter's single listener thread; session_opened/
 // closed and figures from any thread; coalescing is per thread.
 #pragma once
