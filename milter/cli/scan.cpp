@@ -1,7 +1,12 @@
 // policyctl scan: run Engine::scan over files and print verdicts.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
-#include <iostream>
-#include <iterator>
+#include <cstring>
+#include <stdexcept>
 
 #include "cli/commands.h"
 #include "engine/engine.h"
@@ -13,6 +18,35 @@
 namespace pm::cli {
 
 namespace {
+
+// A whole file in one read() into a buffer of its size (more reads only if it grows or the
+// kernel returns less); "-" is standard input, read in 64 KiB blocks.
+std::string read_input(const std::string& path) {
+  int fd = path == "-" ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() {
+      if (fd != STDIN_FILENO) ::close(fd);
+    }
+  } closer{fd};
+  struct stat st {};
+  std::size_t want = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0;
+  std::string out(want + 1, '\0');  // +1: end of file is seen without a second resize
+  std::size_t have = 0;
+  for (;;) {
+    if (have == out.size()) out.resize(out.size() + (64u << 10));
+    ssize_t n = ::read(fd, out.data() + have, out.size() - have);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error(path + ": " + std::strerror(errno));
+    }
+    if (n == 0) break;
+    have += static_cast<std::size_t>(n);
+  }
+  out.resize(have);
+  return out;
+}
 
 // A few bytes either side of [start, end), on UTF-8 character boundaries, one line.
 std::string in_context(const std::string& text, std::size_t start, std::size_t end, std::size_t pad = 50) {
@@ -117,8 +151,7 @@ int scan(const std::filesystem::path& config, const Args& args) {
   for (const auto& f : files) {
     std::string raw;
     try {
-      if (f == "-") raw.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-      else raw = read_file(f);
+      raw = read_input(f);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "policyctl: %s\n", e.what());
       status = 1;

@@ -9,9 +9,12 @@ namespace fs = std::filesystem;
 
 const char* to_string(OnError e) {
   switch (e) {
-    case OnError::tempfail: return "tempfail";
-    case OnError::reject: return "reject";
-    case OnError::accept: return "accept";
+    case OnError::tempfail:
+      return "tempfail";
+    case OnError::reject:
+      return "reject";
+    case OnError::accept:
+      return "accept";
   }
   return "tempfail";
 }
@@ -28,7 +31,8 @@ struct Reader {
     throw ConfigError(file, line_of(n), what);
   }
 
-  std::string str(const toml::table& t, const char* key, std::string dflt, const char* section) const {
+  std::string str(const toml::table& t, const char* key, std::string dflt,
+                  const char* section) const {
     const toml::node* n = t.get(key);
     if (!n) return dflt;
     if (!n->is_string()) bad(*n, std::string(section) + "." + key + " must be a string");
@@ -56,7 +60,8 @@ struct Reader {
     if (!n->is_boolean()) bad(*n, std::string(section) + "." + key + " must be true or false");
     return *n->value<bool>();
   }
-  std::vector<std::string> strings(const toml::table& t, const char* key, const char* section) const {
+  std::vector<std::string> strings(const toml::table& t, const char* key,
+                                   const char* section) const {
     std::vector<std::string> out;
     const toml::node* n = t.get(key);
     if (!n) return out;
@@ -101,13 +106,31 @@ DaemonConfig load_daemon_config(const fs::path& file_in) {
       c.socket.rfind("unix:", 0) != 0 && c.socket.rfind("local:", 0) != 0)
     r.bad(*m.get("socket"), "milter.socket must start with inet:, inet6: or unix:");
   std::string on_error = r.str(m, "on_error", "tempfail", "milter");
-  if (on_error == "tempfail") c.on_error = OnError::tempfail;
-  else if (on_error == "reject") c.on_error = OnError::reject;
-  else if (on_error == "accept") c.on_error = OnError::accept;
-  else r.bad(*m.get("on_error"), "milter.on_error must be tempfail, reject or accept");
-  c.scan_timeout_seconds = static_cast<unsigned>(r.integer(m, "scan_timeout_seconds", 30, 1, 3600, "milter"));
-  c.milter_timeout_seconds = static_cast<unsigned>(r.integer(m, "milter_timeout_seconds", 120, 1, 86400, "milter"));
-  c.spill_bytes = static_cast<std::size_t>(r.integer(m, "spill_bytes", 1 << 20, 4096, std::int64_t(1) << 34, "milter"));
+  if (on_error == "tempfail")
+    c.on_error = OnError::tempfail;
+  else if (on_error == "reject")
+    c.on_error = OnError::reject;
+  else if (on_error == "accept")
+    c.on_error = OnError::accept;
+  else
+    r.bad(*m.get("on_error"), "milter.on_error must be tempfail, reject or accept");
+  c.scan_timeout_seconds =
+      static_cast<unsigned>(r.integer(m, "scan_timeout_seconds", 30, 1, 3600, "milter"));
+  c.idle_timeout_seconds =
+      static_cast<unsigned>(r.integer(m, "idle_timeout_seconds", 300, 1, 86400, "milter"));
+  c.handshake_timeout_seconds =
+      static_cast<unsigned>(r.integer(m, "handshake_timeout_seconds", 10, 1, 3600, "milter"));
+  c.max_connections =
+      static_cast<unsigned>(r.integer(m, "max_connections", 1000, 1, 100000, "milter"));
+  c.scan_workers = static_cast<unsigned>(r.integer(m, "scan_workers", 0, 0, 256, "milter"));
+  c.large_message_bytes = static_cast<std::size_t>(
+      r.integer(m, "large_message_bytes", 2 << 20, 1, std::int64_t(1) << 40, "milter"));
+  c.memory_budget_bytes = static_cast<std::size_t>(r.integer(
+      m, "memory_budget_bytes", std::int64_t(1) << 30, 16 << 20, std::int64_t(1) << 44, "milter"));
+  c.scan_memory_factor =
+      static_cast<unsigned>(r.integer(m, "scan_memory_factor", 20, 1, 1000, "milter"));
+  c.spill_bytes = static_cast<std::size_t>(
+      r.integer(m, "spill_bytes", 1 << 20, 4096, std::int64_t(1) << 34, "milter"));
   c.spill_dir = r.path(m, "spill_dir", c.spill_dir, "milter");
   c.split_recipients = r.boolean(m, "split_recipients", false, "milter");
   std::vector<std::string> nets = r.strings(m, "internal_networks", "milter");
@@ -115,7 +138,8 @@ DaemonConfig load_daemon_config(const fs::path& file_in) {
   nets.push_back("::1/128");
   for (std::size_t i = 0; i < nets.size(); ++i) {
     auto n = parse_network(nets[i]);
-    if (!n) r.bad(*m.get("internal_networks"), "milter.internal_networks: bad network '" + nets[i] + "'");
+    if (!n)
+      r.bad(*m.get("internal_networks"), "milter.internal_networks: bad network '" + nets[i] + "'");
     c.internal_networks.push_back(*n);
   }
   c.stats_file = r.path(m, "stats_file", c.stats_file, "milter");
@@ -137,7 +161,8 @@ DaemonConfig load_daemon_config(const fs::path& file_in) {
   c.domains.partner = r.strings(s, "partner_domains", "school");
   c.domains.outside_lists = r.strings(s, "outside_lists", "school");
   if (c.domains.staff.empty())
-    throw ConfigError(file.string(), 1, "[school].staff_domains is empty: no mail would be filtered");
+    throw ConfigError(file.string(), 1,
+                      "[school].staff_domains is empty: no mail would be filtered");
   return c;
 }
 

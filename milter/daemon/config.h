@@ -23,10 +23,28 @@ const char* to_string(OnError e);
 
 struct DaemonConfig {
   std::filesystem::path config_file;  // absolute
-  std::string socket = "inet:8894@127.0.0.1";
+  // Under Postfix's queue directory (smtpd is chrooted there); Postfix reaches it through
+  // membership of the daemon's group (`adduser postfix policy-milter`).
+  std::string socket = "unix:/var/spool/postfix/policy-milter/milter.sock";
   OnError on_error = OnError::tempfail;
   unsigned scan_timeout_seconds = 30;
-  unsigned milter_timeout_seconds = 120;
+  // A connection with no command for this long is closed (libmilter's I/O timeout).
+  // Postfix may sit between commands as long as its SMTP client does (smtpd_timeout).
+  unsigned idle_timeout_seconds = 300;
+  // A new connection that sends nothing (not even the option negotiation Postfix sends at
+  // once) is closed after this long; until then it costs a descriptor, not a thread.
+  unsigned handshake_timeout_seconds = 10;
+  // Connections served at once; more wait (up to handshake_timeout_seconds) for a slot.
+  unsigned max_connections = 1000;
+  // Scan workers; 0 = one per core. Mail of large_message_bytes or more runs on at most
+  // all but one of them, so small mail always has a worker.
+  unsigned scan_workers = 0;
+  std::size_t large_message_bytes = 2u << 20;
+  // Memory for messages being scanned: each reserves scan_memory_factor x its size (plus
+  // 1 MiB) before its scan. One that does not fit now is deferred (4xx); one that could
+  // never fit is `unscannable`.
+  std::size_t memory_budget_bytes = std::size_t(1) << 30;
+  unsigned scan_memory_factor = 20;
   std::size_t spill_bytes = 1u << 20;
   std::filesystem::path spill_dir = "/tmp";  // PrivateTmp under systemd
   bool split_recipients = false;

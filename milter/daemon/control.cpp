@@ -49,8 +49,8 @@ std::string local_time(std::int64_t epoch) {
 
 }  // namespace
 
-int policyctl_status(const std::filesystem::path& config_file, std::ostream& out,
-                     std::ostream& err, bool json) {
+int policyctl_status(const std::filesystem::path& config_file, std::ostream& out, std::ostream& err,
+                     bool json) {
   DaemonConfig cfg;
   try {
     cfg = load_daemon_config(config_file);
@@ -66,16 +66,20 @@ int policyctl_status(const std::filesystem::path& config_file, std::ostream& out
   }
   if (json) out << stats->dump(2) << "\n";
   long pid = stats->value("pid", 0L);
-  std::int64_t age = static_cast<std::int64_t>(std::time(nullptr)) - stats->value("updated_at", std::int64_t{0});
+  std::int64_t age =
+      static_cast<std::int64_t>(std::time(nullptr)) - stats->value("updated_at", std::int64_t{0});
   bool alive = daemon_alive(pid);
   bool fresh = age <= 15;
   if (json) return alive && fresh ? 0 : 1;
   if (!alive) {
-    out << "policy-milter: down (pid " << pid << " not running): Postfix defers all outgoing mail\n";
+    out << "policy-milter: down (pid " << pid
+        << " not running): Postfix defers all outgoing mail\n";
     return 1;
   }
-  out << "policy-milter: " << (fresh ? "up" : "STALE (stats not refreshed for " + std::to_string(age) + " s)")
-      << ", pid " << pid << ", since " << local_time(stats->value("started_at", std::int64_t{0})) << "\n";
+  out << "policy-milter: "
+      << (fresh ? "up" : "STALE (stats not refreshed for " + std::to_string(age) + " s)")
+      << ", pid " << pid << ", since " << local_time(stats->value("started_at", std::int64_t{0}))
+      << "\n";
   out << "rules snapshot: " << stats->value("snapshot", std::string()) << "\n";
   out << "messages: " << stats->value("messages", std::uint64_t{0});
   if (stats->contains("by_action"))
@@ -85,6 +89,28 @@ int policyctl_status(const std::filesystem::path& config_file, std::ostream& out
     auto& l = (*stats)["latency_ms"];
     out << "latency ms: p50=" << l.value("p50", 0.0) << " p90=" << l.value("p90", 0.0)
         << " p99=" << l.value("p99", 0.0) << " max=" << l.value("max", 0.0) << "\n";
+  }
+  // Figures the daemon publishes (memory budget, connections, scan workers).
+  auto mib = [](std::uint64_t b) { return std::to_string((b + (1u << 19)) >> 20) + " MiB"; };
+  if (stats->contains("memory")) {
+    auto& m = (*stats)["memory"];
+    out << "memory for scans: " << mib(m.value("in_use_bytes", std::uint64_t{0})) << " in use of "
+        << mib(m.value("budget_bytes", std::uint64_t{0})) << " (peak "
+        << mib(m.value("peak_bytes", std::uint64_t{0})) << "); deferred (did not fit then) "
+        << m.value("deferred", 0) << ", unscannable (never fits) " << m.value("never_fit", 0)
+        << "\n";
+  }
+  if (stats->contains("connections")) {
+    auto& c = (*stats)["connections"];
+    out << "connections: " << c.value("active", 0) << " served, " << c.value("waiting", 0)
+        << " waiting for their first command; closed silent " << c.value("closed_silent", 0)
+        << ", closed over the limit " << c.value("closed_over_limit", 0) << "\n";
+  }
+  if (stats->contains("workers")) {
+    auto& w = (*stats)["workers"];
+    out << "scan workers: " << w.value("busy", 0) << " busy of " << w.value("workers", 0)
+        << ", queued " << w.value("queued_small", 0) << " small + " << w.value("queued_large", 0)
+        << " large\n";
   }
   if (stats->contains("reloads")) {
     auto& r = (*stats)["reloads"];
@@ -96,8 +122,8 @@ int policyctl_status(const std::filesystem::path& config_file, std::ostream& out
   return fresh ? 0 : 1;
 }
 
-int policyctl_reload(const std::filesystem::path& config_file, std::ostream& out,
-                     std::ostream& err, unsigned wait_seconds) {
+int policyctl_reload(const std::filesystem::path& config_file, std::ostream& out, std::ostream& err,
+                     unsigned wait_seconds) {
   DaemonConfig cfg;
   try {
     cfg = load_daemon_config(config_file);

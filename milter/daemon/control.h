@@ -4,7 +4,9 @@
 //
 //   policyctl_status  prints whether the daemon is up (pid alive and the stats file
 //                     refreshed within 15 s), the rules snapshot, messages by action and
-//                     latency percentiles. Returns 0 up, 1 down or stale, 2 bad config.
+//                     latency percentiles, the memory budget (in use, peak, deferred,
+//                     never fits), connections (served, waiting, closed) and scan workers.
+//                     Returns 0 up, 1 down or stale, 2 bad config.
 //   policyctl_reload  sends SIGHUP and waits (up to `wait_seconds`) for the daemon to
 //                     report the reload: 0 reloaded, 1 refused (prints file:line), 2 bad
 //                     config, 3 daemon not running, 4 no answer in time.

@@ -6,7 +6,9 @@
 //   1. load the configuration and compile the rules (refuse to start on a bad file: file:line)
 //   2. open the quarantine store and the milter socket
 //   3. run libmilter's loop on its own thread; this (main) thread supervises:
-//      SIGHUP -> reload in the background, stats file, systemd READY/WATCHDOG
+//      SIGHUP -> reload in the background (a SIGHUP during a reload queues exactly one
+//      more, so the last change to the files is always loaded), stats file, systemd
+//      READY/WATCHDOG
 //   4. SIGTERM/SIGINT go to libmilter, which finishes open sessions and returns.
 //
 // Signals: libmilter's signal thread sigwait()s SIGHUP, SIGTERM and SIGINT and treats
@@ -18,6 +20,7 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -25,11 +28,13 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <mutex>
 #include <string>
 #include <thread>
 
 #include "daemon/actions.h"
 #include "daemon/config.h"
+#include "daemon/milter_io.h"
 #include "daemon/runtime.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -69,6 +74,40 @@ std::shared_ptr<const pm::Snapshot> load_snapshot(const std::string& config_file
   snap->config = std::make_shared<const pm::DaemonConfig>(pm::load_daemon_config(config_file));
   snap->engine = pm::Engine::load(config_file);
   return snap;
+}
+
+// Every connection costs a descriptor (twice: a waiting one and a served one), plus a spill
+// file while a large message arrives: take the hard limit, and say when it is too low.
+void raise_descriptor_limit(unsigned max_connections) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rl.rlim_cur = rl.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &rl);
+  const rlim_t need = 3 * static_cast<rlim_t>(max_connections) + 64;
+  if (rl.rlim_cur < need)
+    spdlog::warn("descriptor limit {} is below 3 x max_connections + 64 = {}: raise LimitNOFILE",
+                 static_cast<unsigned long long>(rl.rlim_cur),
+                 static_cast<unsigned long long>(need));
+}
+
+void publish_figures(pm::Runtime& rt) {
+  auto m = rt.budget->figures();
+  rt.stats.set_figures("memory", {{"budget_bytes", m.budget},
+                                  {"in_use_bytes", m.in_use},
+                                  {"peak_bytes", m.peak},
+                                  {"deferred", m.deferred},
+                                  {"never_fit", m.never_fit}});
+  auto g = pm::gate_figures();
+  rt.stats.set_figures("connections", {{"active", g.active},
+                                       {"waiting", g.waiting},
+                                       {"accepted", g.accepted},
+                                       {"closed_silent", g.closed_silent},
+                                       {"closed_over_limit", g.closed_over_limit}});
+  auto w = rt.pool->figures();
+  rt.stats.set_figures("workers", {{"workers", w.workers},
+                                   {"busy", w.busy},
+                                   {"queued_small", w.queued_small},
+                                   {"queued_large", w.queued_large}});
 }
 
 }  // namespace
@@ -121,6 +160,9 @@ int main(int argc, char** argv) {
     return 73;  // EX_CANTCREAT
   }
   const std::string socket = socket_override.empty() ? snap->config->socket : socket_override;
+  runtime.budget = std::make_unique<pm::MemoryBudget>(snap->config->memory_budget_bytes,
+                                                      snap->config->scan_memory_factor);
+  raise_descriptor_limit(snap->config->max_connections);
 
   if (!foreground && ::daemon(0, 1) != 0) {
     spdlog::critical("cannot detach: {}", std::strerror(errno));
@@ -136,7 +178,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   if (::pipe2(g_hup_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 71;
 
-  if (!pm::milter_open(runtime, socket, snap->config->milter_timeout_seconds)) return 69;
+  // After daemon(): the workers are threads of the process that stays.
+  runtime.pool =
+      std::make_unique<pm::ScanPool>(snap->config->scan_workers, snap->config->large_message_bytes);
+  if (!pm::milter_open(runtime, socket, *snap->config)) return 69;
 
   std::atomic<bool> milter_done{false};
   std::thread milter_thread([&] {
@@ -156,17 +201,45 @@ int main(int argc, char** argv) {
   sigaddset(&hup, SIGHUP);
   pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
 
-  spdlog::info("policy-milter {} listening on {}, snapshot {}, quarantine {}",
+  spdlog::info("policy-milter {} listening on {}, snapshot {}, quarantine {}, {} scan workers",
                pm::logging::version(), socket, snap->engine->snapshot_id(),
-               snap->config->quarantine_dir.string());
+               snap->config->quarantine_dir.string(), runtime.pool->workers());
+  publish_figures(runtime);
   runtime.stats.write(snap->config->stats_file);
   sd_notifyf(0, "READY=1\nSTATUS=filtering, snapshot %s\nMAINPID=%ld",
              snap->engine->snapshot_id().c_str(), static_cast<long>(::getpid()));
   std::uint64_t watchdog_us = 0;
   bool watchdog = sd_watchdog_enabled(0, &watchdog_us) > 0;
 
-  std::atomic<bool> reloading{false};
+  // Reloads: one at a time, on their own thread. A SIGHUP while one runs sets `queued`;
+  // the running reload then goes round once more, however many SIGHUPs came meanwhile.
+  std::mutex reload_mu;
+  bool reloading = false, queued = false;
   std::thread reloader;
+  auto reload_once = [&runtime, &config_file] {
+    spdlog::info("reload: SIGHUP, recompiling {}", config_file);
+    auto old = runtime.current();
+    try {
+      auto fresh = load_snapshot(config_file);
+      const auto& a = *fresh->config;
+      const auto& b = *old->config;
+      if (a.socket != b.socket || a.quarantine_dir != b.quarantine_dir ||
+          a.scan_workers != b.scan_workers || a.memory_budget_bytes != b.memory_budget_bytes ||
+          a.max_connections != b.max_connections)
+        spdlog::warn(
+            "reload: socket, quarantine directory, workers, memory budget and connection "
+            "limits keep their start values until a restart");
+      runtime.snapshot.store(fresh);
+      runtime.stats.set_snapshot(fresh->engine->snapshot_id());
+      runtime.stats.record_reload(true, "");
+      spdlog::info("reload: now running snapshot {}", fresh->engine->snapshot_id());
+    } catch (const std::exception& e) {
+      runtime.stats.record_reload(false, e.what());
+      spdlog::error("reload refused, keeping snapshot {}: {}", old->engine->snapshot_id(),
+                    e.what());
+    }
+    runtime.stats.write(old->config->stats_file);
+  };
   auto last_stats = std::chrono::steady_clock::now();
   while (!milter_done) {
     pollfd p{g_hup_pipe[0], POLLIN, 0};
@@ -175,35 +248,31 @@ int main(int argc, char** argv) {
       char buf[64];
       while (::read(g_hup_pipe[0], buf, sizeof buf) > 0) {
       }
-      if (!reloading.exchange(true)) {
+      std::lock_guard lock(reload_mu);
+      if (reloading) {
+        if (!queued) spdlog::info("reload: SIGHUP during a reload, one more queued");
+        queued = true;
+      } else {
+        reloading = true;
         if (reloader.joinable()) reloader.join();
         // Compiling rules takes a while: do it off the supervisor thread so the watchdog
         // keeps being fed; messages keep using the old snapshot until the swap.
-        reloader = std::thread([&runtime, &reloading, config_file] {
-          spdlog::info("reload: SIGHUP, recompiling {}", config_file);
-          auto old = runtime.current();
-          try {
-            auto fresh = load_snapshot(config_file);
-            if (fresh->config->socket != old->config->socket ||
-                fresh->config->quarantine_dir != old->config->quarantine_dir)
-              spdlog::warn("reload: socket and quarantine directory changes need a restart");
-            runtime.snapshot.store(fresh);
-            runtime.stats.set_snapshot(fresh->engine->snapshot_id());
-            runtime.stats.record_reload(true, "");
-            spdlog::info("reload: now running snapshot {}", fresh->engine->snapshot_id());
-          } catch (const std::exception& e) {
-            runtime.stats.record_reload(false, e.what());
-            spdlog::error("reload refused, keeping snapshot {}: {}", old->engine->snapshot_id(), e.what());
+        reloader = std::thread([&] {
+          for (;;) {
+            reload_once();
+            std::lock_guard relock(reload_mu);
+            if (!queued) {
+              reloading = false;
+              return;
+            }
+            queued = false;
           }
-          runtime.stats.write(old->config->stats_file);
-          reloading = false;
         });
-      } else {
-        spdlog::info("reload already running; SIGHUP ignored");
       }
     }
     auto now = std::chrono::steady_clock::now();
     if (now - last_stats >= std::chrono::seconds(2)) {
+      publish_figures(runtime);
       runtime.stats.write(runtime.current()->config->stats_file);
       last_stats = now;
     }
@@ -211,6 +280,10 @@ int main(int argc, char** argv) {
   }
   // 4. stopping
   sd_notify(0, "STOPPING=1");
+  {
+    std::lock_guard lock(reload_mu);
+    queued = false;
+  }
   if (reloader.joinable()) reloader.join();
   milter_thread.join();
   runtime.stats.write(runtime.current()->config->stats_file);

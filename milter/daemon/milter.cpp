@@ -1,8 +1,16 @@
 // libmilter callbacks: a thin adapter from Postfix's milter phases onto MessageBuilder,
 // Engine::scan, the action plan and the quarantine store. The only file that includes
 // libmilter. No exception leaves a callback: each one catches and answers on_error.
+//
+// Round trips: xxfi_negotiate asks Postfix for no reply to connect, MAIL, RCPT, each header
+// and each body chunk (their answer is always "continue"; a failure there is remembered
+// and answered at end of message), skips HELO, DATA and unknown commands, and asks only for
+// the macros used ({auth_authen} at MAIL, i at end of message). What is left per message:
+// end of headers (incoming mail is accepted there) and end of message, whose header
+// changes and answer go out in one write (milter_io.h).
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -15,6 +23,7 @@
 #include <thread>
 
 #include "daemon/actions.h"
+#include "daemon/milter_io.h"
 #include "daemon/outgoing.h"
 #include "daemon/runtime.h"
 #include "engine/verdict_json.h"
@@ -28,14 +37,16 @@ Runtime* g_runtime = nullptr;  // set once by milter_open(), before any callback
 
 using Clock = std::chrono::steady_clock;
 
-// One scan, run on its own thread so the callback thread can send smfi_progress and give
-// up at the time budget. The job owns the message bytes: if the budget runs out the
-// callback returns and the scan finishes (and frees the job) on its own.
+// One scan, run by a worker of the pool so the callback thread can send smfi_progress and
+// give up at the time budget. The job owns the message bytes and its memory reservation:
+// if the time budget runs out the callback returns and the scan finishes (and frees the
+// job and the reservation) on the worker.
 struct ScanJob {
   MessageBuilder builder;
   std::string_view raw;
   Envelope envelope;
   std::shared_ptr<const Engine> engine;
+  MemoryBudget::Reservation reservation;
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
@@ -58,9 +69,12 @@ struct MessageState {
 struct Connection {
   ClientInfo client;
   std::optional<MessageState> msg;
+  bool connect_failed = false;  // answered at end of message (connect has no reply)
 };
 
-Connection* conn_of(SMFICTX* ctx) { return static_cast<Connection*>(smfi_getpriv(ctx)); }
+Connection* conn_of(SMFICTX* ctx) {
+  return static_cast<Connection*>(smfi_getpriv(ctx));
+}
 
 std::string symval(SMFICTX* ctx, const char* name) {
   const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
@@ -85,23 +99,54 @@ sfsistat on_error(SMFICTX* ctx, const DaemonConfig* cfg) {
   OnError e = cfg ? cfg->on_error : OnError::tempfail;
   switch (e) {
     case OnError::reject:
-      smfi_setreply(ctx, const_cast<char*>("550"), const_cast<char*>("5.7.1"),
-                    const_cast<char*>("Message could not be checked against the school's mail policy"));
+      smfi_setreply(
+          ctx, const_cast<char*>("550"), const_cast<char*>("5.7.1"),
+          const_cast<char*>("Message could not be checked against the school's mail policy"));
       return SMFIS_REJECT;
     case OnError::accept:
-      smfi_addheader(ctx, const_cast<char*>("X-Policy-Verdict"), const_cast<char*>("unchecked; error"));
+      smfi_addheader(ctx, const_cast<char*>("X-Policy-Verdict"),
+                     const_cast<char*>("unchecked; error"));
       return SMFIS_ACCEPT;
     case OnError::tempfail:
       break;
   }
-  smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.7.1"),
-                const_cast<char*>("Mail policy check temporarily unavailable, please try again later"));
+  smfi_setreply(
+      ctx, const_cast<char*>("451"), const_cast<char*>("4.7.1"),
+      const_cast<char*>("Mail policy check temporarily unavailable, please try again later"));
   return SMFIS_TEMPFAIL;
 }
 
-sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
+// The steps this filter answers with something other than "continue" (end of headers,
+// end of message) keep their reply; the others are asked not to send one.
+constexpr unsigned long kNoReply =
+    SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_BODY;
+constexpr unsigned long kSkipped = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+
+sfsistat cb_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long,
+                      unsigned long, unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
+                      unsigned long* pf3) {
   try {
-    auto* conn = new Connection();
+    *pf0 = (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT) & f0;
+    // libmilter answers "continue" itself for a no-reply step the MTA does not offer.
+    *pf1 = kNoReply | (kSkipped & f1);
+    *pf2 = *pf3 = 0;
+    if (f0 & SMFIF_SETSYMLIST) {
+      *pf0 |= SMFIF_SETSYMLIST;
+      smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen}"));
+      smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
+    }
+    smfi_setpriv(ctx, new Connection());
+    gate_session_opened();
+    return SMFIS_CONTINUE;
+  } catch (...) {
+    return SMFIS_REJECT;  // libmilter closes the connection; Postfix applies its default
+  }
+}
+
+sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
+  Connection* conn = conn_of(ctx);
+  if (!conn) return SMFIS_NOREPLY;
+  try {
     if (hostaddr == nullptr) {
       conn->client.local = true;
     } else {
@@ -109,57 +154,59 @@ sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
       if (hostaddr->sa_family == AF_INET)
         ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(hostaddr)->sin_addr, buf, sizeof buf);
       else if (hostaddr->sa_family == AF_INET6)
-        ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(hostaddr)->sin6_addr, buf, sizeof buf);
+        ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(hostaddr)->sin6_addr, buf,
+                    sizeof buf);
       else
         conn->client.local = true;  // AF_UNIX: local submission
       conn->client.address = buf;
     }
-    smfi_setpriv(ctx, conn);
-    return SMFIS_CONTINUE;
   } catch (...) {
-    return SMFIS_TEMPFAIL;
+    conn->connect_failed = true;
   }
+  return SMFIS_NOREPLY;
 }
 
-// HELO carries nothing the policy uses; answering it keeps the protocol step testable.
-sfsistat cb_helo(SMFICTX*, char*) { return SMFIS_CONTINUE; }
-
+// MAIL, RCPT, headers and body chunks send no reply: a failure is kept in the message
+// state and answered (on_error) at end of headers or end of message.
 sfsistat cb_envfrom(SMFICTX* ctx, char** argv) {
   Connection* conn = conn_of(ctx);
-  if (!conn) return SMFIS_TEMPFAIL;
+  if (!conn) return SMFIS_NOREPLY;
+  conn->msg.emplace();
+  MessageState& m = *conn->msg;
   try {
-    conn->msg.emplace();
-    MessageState& m = *conn->msg;
     m.snap = g_runtime->current();
+    if (conn->connect_failed) throw std::runtime_error("connect information lost");
     m.sender = bare_address(argv && argv[0] ? argv[0] : "");
     conn->client.auth_authen = symval(ctx, "{auth_authen}");
     m.outgoing = is_outgoing(conn->client, m.sender, *m.snap->config);
     if (m.outgoing)
       m.builder = std::make_unique<MessageBuilder>(
           BuilderOptions{m.snap->config->spill_bytes, m.snap->config->spill_dir});
-    return SMFIS_CONTINUE;
   } catch (const std::exception& e) {
-    spdlog::error("envfrom: {}", e.what());
-    return SMFIS_TEMPFAIL;
+    m.outgoing = true;  // unknown: never let it pass unchecked
+    m.failed = true;
+    m.failure = std::string("envfrom: ") + e.what();
   }
+  return SMFIS_NOREPLY;
 }
 
 sfsistat cb_envrcpt(SMFICTX* ctx, char** argv) {
   Connection* conn = conn_of(ctx);
-  if (!conn || !conn->msg) return SMFIS_TEMPFAIL;
+  if (!conn || !conn->msg) return SMFIS_NOREPLY;  // end of message answers on_error
   try {
     std::string arg = argv && argv[0] ? argv[0] : "";
     conn->msg->rcpts.push_back(bare_address(arg));
     conn->msg->rcpt_args.push_back(std::move(arg));
-    return SMFIS_CONTINUE;
-  } catch (...) {
-    return SMFIS_TEMPFAIL;
+  } catch (const std::exception& e) {
+    conn->msg->failed = true;
+    conn->msg->failure = std::string("envrcpt: ") + e.what();
   }
+  return SMFIS_NOREPLY;
 }
 
 sfsistat cb_header(SMFICTX* ctx, char* name, char* value) {
   Connection* conn = conn_of(ctx);
-  if (!conn || !conn->msg) return SMFIS_TEMPFAIL;
+  if (!conn || !conn->msg) return SMFIS_NOREPLY;
   MessageState& m = *conn->msg;
   try {
     m.forged.seen(name ? name : "");
@@ -168,7 +215,7 @@ sfsistat cb_header(SMFICTX* ctx, char* name, char* value) {
     m.failed = true;
     m.failure = e.what();
   }
-  return SMFIS_CONTINUE;
+  return SMFIS_NOREPLY;
 }
 
 sfsistat cb_eoh(SMFICTX* ctx) {
@@ -177,7 +224,7 @@ sfsistat cb_eoh(SMFICTX* ctx) {
   MessageState& m = *conn->msg;
   // Mail that is not outgoing passes untouched - unless it carries forged X-Policy-*
   // headers, which are removed at end of message so no one can fake a verdict.
-  if (!m.outgoing) return m.forged.any() ? SMFIS_CONTINUE : SMFIS_ACCEPT;
+  if (!m.outgoing && !m.failed) return m.forged.any() ? SMFIS_CONTINUE : SMFIS_ACCEPT;
   try {
     if (!m.failed) m.builder->end_of_headers();
   } catch (const std::exception& e) {
@@ -189,28 +236,33 @@ sfsistat cb_eoh(SMFICTX* ctx) {
 
 sfsistat cb_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
   Connection* conn = conn_of(ctx);
-  if (!conn || !conn->msg) return SMFIS_TEMPFAIL;
+  if (!conn || !conn->msg) return SMFIS_NOREPLY;
   MessageState& m = *conn->msg;
-  if (!m.outgoing || m.failed) return SMFIS_CONTINUE;
+  if (!m.outgoing || m.failed) return SMFIS_NOREPLY;
   try {
     m.builder->body(std::string_view(reinterpret_cast<const char*>(chunk), len));
   } catch (const std::exception& e) {
     m.failed = true;
     m.failure = e.what();
   }
-  return SMFIS_CONTINUE;
+  return SMFIS_NOREPLY;
 }
 
-// Runs the scan with the per-message budget; smfi_progress keeps Postfix waiting.
-std::optional<Verdict> scan_with_budget(SMFICTX* ctx, MessageState& m, std::shared_ptr<ScanJob>& job,
-                                        std::string& error) {
+// Runs the scan on the worker pool with the per-message time budget; smfi_progress keeps
+// Postfix waiting. `reservation` (the message's share of the memory budget) travels with
+// the job and is returned when the scan ends.
+std::optional<Verdict> scan_with_budget(SMFICTX* ctx, MessageState& m,
+                                        std::shared_ptr<ScanJob>& job,
+                                        MemoryBudget::Reservation reservation, std::string& error) {
   job = std::make_shared<ScanJob>();
   job->builder = std::move(*m.builder);
   job->raw = job->builder.finish();
   job->envelope.sender = m.sender;
   job->envelope.recipients = m.rcpts;
   job->engine = m.snap->engine;
-  std::thread([job] {
+  job->reservation = std::move(reservation);
+  const std::size_t trim_above = m.snap->config->large_message_bytes;
+  g_runtime->pool->submit(job->raw.size(), [job, trim_above] {
     std::optional<Verdict> v;
     std::string err;
     try {
@@ -220,12 +272,19 @@ std::optional<Verdict> scan_with_budget(SMFICTX* ctx, MessageState& m, std::shar
     } catch (...) {
       err = "unknown engine failure";
     }
-    std::lock_guard lock(job->mu);
-    job->verdict = std::move(v);
-    job->error = std::move(err);
-    job->done = true;
-    job->cv.notify_all();
-  }).detach();
+    const bool large = job->raw.size() >= trim_above;
+    {
+      std::lock_guard lock(job->mu);
+      job->verdict = std::move(v);
+      job->error = std::move(err);
+      job->done = true;
+      job->cv.notify_all();
+    }
+    // The scan's working memory is freed by now (the verdict keeps the segments); give
+    // a large message's back to the system before its reservation is returned.
+    if (large) ::malloc_trim(0);
+    job->reservation.release();
+  });
 
   const auto deadline = Clock::now() + std::chrono::seconds(m.snap->config->scan_timeout_seconds);
   std::unique_lock lock(job->mu);
@@ -262,13 +321,15 @@ sfsistat finish_message(SMFICTX* ctx, Connection& conn) {
     spdlog::error("msg queue={} from={} rcpts={} action={} error=\"{}\" elapsed_ms={:.1f}",
                   queue_id.empty() ? "-" : queue_id, m.sender, m.rcpts.size(),
                   std::string("on_error:") + to_string(cfg.on_error), why, elapsed_us() / 1000.0);
-    g_runtime->stats.record_message(cfg.on_error == OnError::accept ? "error-accept"
-                                    : cfg.on_error == OnError::reject ? "reject" : "tempfail",
+    g_runtime->stats.record_message(cfg.on_error == OnError::accept   ? "error-accept"
+                                    : cfg.on_error == OnError::reject ? "reject"
+                                                                      : "tempfail",
                                     elapsed_us());
     return on_error(ctx, &cfg);
   };
 
   if (!m.outgoing) {
+    begin_coalescing();
     strip_forged(ctx, m.forged);
     g_runtime->stats.record_message("pass", elapsed_us());
     return SMFIS_ACCEPT;
@@ -277,7 +338,31 @@ sfsistat finish_message(SMFICTX* ctx, Connection& conn) {
 
   std::shared_ptr<ScanJob> job;
   std::string error;
-  std::optional<Verdict> verdict = scan_with_budget(ctx, m, job, error);
+  std::optional<Verdict> verdict;
+  const std::size_t size = m.builder->size();
+  MemoryBudget& budget = *g_runtime->budget;
+  if (!budget.fits_ever(size)) {
+    // Could never be scanned within the memory budget: unscannable (held or tagged by the
+    // policy), so it is not deferred and retried for ever. Its bytes are not decoded.
+    job = std::make_shared<ScanJob>();
+    job->builder = std::move(*m.builder);
+    job->raw = job->builder.finish();
+    Envelope env{m.sender, m.rcpts};
+    verdict = m.snap->engine->scan(job->raw, &env, "limit:memory_budget");
+  } else {
+    MemoryBudget::Reservation reservation = budget.reserve(size);
+    if (!reservation) {
+      // Does not fit now: defer this one (the MTA retries); smaller mail keeps passing.
+      spdlog::warn("msg queue={} from={} rcpts={} action=tempfail reason=memory_budget bytes={}",
+                   queue_id.empty() ? "-" : queue_id, m.sender, m.rcpts.size(), size);
+      g_runtime->stats.record_message("tempfail-memory", elapsed_us());
+      smfi_setreply(
+          ctx, const_cast<char*>("451"), const_cast<char*>("4.3.1"),
+          const_cast<char*>("Too much mail being checked at once, please try again later"));
+      return SMFIS_TEMPFAIL;
+    }
+    verdict = scan_with_budget(ctx, m, job, std::move(reservation), error);
+  }
   if (!verdict) return log_failure(error);
 
   ActionPlan plan = plan_actions(*verdict, m.rcpt_args, m.rcpts, cfg.split_recipients);
@@ -298,21 +383,25 @@ sfsistat finish_message(SMFICTX* ctx, Connection& conn) {
   if (plan.outcome == Outcome::quarantine) {
     answer = SMFIS_DISCARD;
   } else {
+    begin_coalescing();  // the changes below and the answer: one write
     strip_forged(ctx, m.forged);
     for (const auto& h : plan.held)
       if (smfi_delrcpt(ctx, const_cast<char*>(h.c_str())) != MI_SUCCESS)
         return log_failure("delrcpt failed (message is stored, will be retried)");
     for (const auto& [name, value] : plan.add_headers)
-      if (smfi_addheader(ctx, const_cast<char*>(name.c_str()), const_cast<char*>(value.c_str())) != MI_SUCCESS)
+      if (smfi_addheader(ctx, const_cast<char*>(name.c_str()), const_cast<char*>(value.c_str())) !=
+          MI_SUCCESS)
         return log_failure("addheader failed");
   }
   std::uint64_t us = elapsed_us();
   g_runtime->stats.record_message(to_string(plan.outcome), us);
   // One line per message: ids, counts, rule names - never content or evidence.
-  spdlog::info("msg queue={} from={} rcpts={} action={} categories={} rules={} held={} elapsed_ms={:.1f} scan_ms={:.1f}{}",
-               queue_id.empty() ? "-" : queue_id, m.sender, m.rcpts.size(), to_string(plan.outcome),
-               join(verdict->categories), join(plan.rules), plan.held.size(), us / 1000.0,
-               verdict->elapsed_us / 1000.0, stored_id.empty() ? "" : " quarantine_id=" + stored_id);
+  spdlog::info(
+      "msg queue={} from={} rcpts={} action={} categories={} rules={} held={} elapsed_ms={:.1f} "
+      "scan_ms={:.1f}{}",
+      queue_id.empty() ? "-" : queue_id, m.sender, m.rcpts.size(), to_string(plan.outcome),
+      join(verdict->categories), join(plan.rules), plan.held.size(), us / 1000.0,
+      verdict->elapsed_us / 1000.0, stored_id.empty() ? "" : " quarantine_id=" + stored_id);
   return answer;
 }
 
@@ -338,21 +427,24 @@ sfsistat cb_abort(SMFICTX* ctx) {
 }
 
 sfsistat cb_close(SMFICTX* ctx) {
-  delete conn_of(ctx);
-  smfi_setpriv(ctx, nullptr);
+  if (Connection* conn = conn_of(ctx)) {
+    delete conn;
+    smfi_setpriv(ctx, nullptr);
+    gate_session_closed();
+  }
   return SMFIS_CONTINUE;
 }
 
 }  // namespace
 
-bool milter_open(Runtime& runtime, const std::string& socket, unsigned timeout_seconds) {
+bool milter_open(Runtime& runtime, const std::string& socket, const DaemonConfig& config) {
   g_runtime = &runtime;
   static struct smfiDesc desc = {};
   desc.xxfi_name = const_cast<char*>("policy-milter");
   desc.xxfi_version = SMFI_VERSION;
   desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT;
+  desc.xxfi_negotiate = cb_negotiate;
   desc.xxfi_connect = cb_connect;
-  desc.xxfi_helo = cb_helo;
   desc.xxfi_envfrom = cb_envfrom;
   desc.xxfi_envrcpt = cb_envrcpt;
   desc.xxfi_header = cb_header;
@@ -365,7 +457,9 @@ bool milter_open(Runtime& runtime, const std::string& socket, unsigned timeout_s
     spdlog::critical("bad milter socket '{}'", socket);
     return false;
   }
-  smfi_settimeout(static_cast<int>(timeout_seconds));
+  // libmilter's I/O timeout: how long a connection may sit between commands.
+  smfi_settimeout(static_cast<int>(config.idle_timeout_seconds));
+  gate_configure({config.max_connections, config.handshake_timeout_seconds});
   if (smfi_register(desc) != MI_SUCCESS) {
     spdlog::critical("smfi_register failed");
     return false;
@@ -375,11 +469,16 @@ bool milter_open(Runtime& runtime, const std::string& socket, unsigned timeout_s
     spdlog::critical("cannot open milter socket '{}' (in use, or no permission?)", socket);
     return false;
   }
+  if (gate_find_listener() < 0) spdlog::warn("connection gate: listening socket not found, limits off");
   return true;
 }
 
-int milter_run() { return smfi_main(); }
+int milter_run() {
+  return smfi_main();
+}
 
-void milter_stop() { smfi_stop(); }
+void milter_stop() {
+  smfi_stop();
+}
 
 }  // namespace pm

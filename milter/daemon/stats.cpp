@@ -10,10 +10,14 @@
 namespace pm {
 namespace {
 constexpr std::size_t kWindow = 10000;  // percentiles over the last 10,000 messages
-std::int64_t now_s() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t now_s() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
 }  // namespace
 
-Stats::Stats() : started_at_(now_s()) { latencies_us_.reserve(kWindow); }
+Stats::Stats() : started_at_(now_s()) {
+  latencies_us_.reserve(kWindow);
+}
 
 void Stats::record_message(const std::string& outcome, std::uint64_t elapsed_us) {
   std::lock_guard lock(mu_);
@@ -40,6 +44,11 @@ void Stats::record_reload(bool ok, const std::string& error) {
   last_reload_error_ = ok ? "" : error;
 }
 
+void Stats::set_figures(const std::string& group, std::map<std::string, std::uint64_t> figures) {
+  std::lock_guard lock(mu_);
+  figures_[group] = std::move(figures);
+}
+
 std::string Stats::to_json() const {
   std::lock_guard lock(mu_);
   nlohmann::json j;
@@ -56,11 +65,16 @@ std::string Stats::to_json() const {
     std::size_t i = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
     return sorted[i] / 1000.0;
   };
-  j["latency_ms"] = {{"p50", pct(0.50)}, {"p90", pct(0.90)}, {"p99", pct(0.99)},
+  j["latency_ms"] = {{"p50", pct(0.50)},
+                     {"p90", pct(0.90)},
+                     {"p99", pct(0.99)},
                      {"max", sorted.empty() ? 0.0 : sorted.back() / 1000.0},
                      {"window", sorted.size()}};
-  j["reloads"] = {{"ok", reloads_ok_}, {"failed", reloads_failed_}, {"last_at", last_reload_at_},
+  j["reloads"] = {{"ok", reloads_ok_},
+                  {"failed", reloads_failed_},
+                  {"last_at", last_reload_at_},
                   {"last_error", last_reload_error_}};
+  for (const auto& [group, figures] : figures_) j[group] = figures;
   return j.dump(2) + "\n";
 }
 

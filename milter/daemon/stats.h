@@ -19,10 +19,13 @@ class Stats {
  public:
   Stats();
   // One message: outcome name ("accept", "tag", "quarantine", "split", "pass", "tempfail",
-  // "reject", "error-accept") and the time the milter spent on it at end of message.
+  // "tempfail-memory" (deferred: did not fit the memory budget then), "reject",
+  // "error-accept") and the time the milter spent on it at end of message.
   void record_message(const std::string& outcome, std::uint64_t elapsed_us);
   void set_snapshot(const std::string& snapshot);
   void record_reload(bool ok, const std::string& error);
+  // A group of named gauges/counters shown as they are (e.g. "memory": budget, in_use, ...).
+  void set_figures(const std::string& group, std::map<std::string, std::uint64_t> figures);
 
   // The JSON document written to the stats file.
   std::string to_json() const;
@@ -40,6 +43,7 @@ class Stats {
   std::uint64_t reloads_ok_ = 0, reloads_failed_ = 0;
   std::int64_t last_reload_at_ = 0;
   std::string last_reload_error_;
+  std::map<std::string, std::map<std::string, std::uint64_t>> figures_;
 };
 
 }  // namespace pm

@@ -155,14 +155,16 @@ std::shared_ptr<const Engine> Engine::load(const std::filesystem::path& config_f
   return e;
 }
 
-Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
+Verdict Engine::scan(std::string_view message, const Envelope* envelope, const char* unread) const {
   const auto t0 = std::chrono::steady_clock::now();
   const Config& c = *config_;
   Verdict v;
   v.snapshot = snapshot_;
 
   DecodedMessage d;
-  if (message.size() > c.limits.max_message_bytes) {
+  if (unread) {
+    d.unscannable.push_back({"message", unread});
+  } else if (message.size() > c.limits.max_message_bytes) {
     d.unscannable.push_back({"message", "limit:max_message_bytes"});
   } else {
     d = decode_message(message, c.limits,

@@ -43,8 +43,9 @@ class Engine {
   ~Engine();
 
   // `envelope` may be null (a file scan): recipients are then To + Cc + Bcc and the sender
-  // is From.
-  Verdict scan(std::string_view message, const Envelope* envelope) const;
+  // is From. `unread` (e.g. "limit:memory_budget"): the caller will not have the message
+  // decoded; it is judged as `unscannable` with that reason, without reading its bytes.
+  Verdict scan(std::string_view message, const Envelope* envelope, const char* unread = nullptr) const;
 
   const Config& config() const { return *config_; }
   const RuleSet& rules() const { return *rules_; }

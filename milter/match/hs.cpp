@@ -51,9 +51,49 @@ std::string serialize(const hs_database_t* db) {
   return out;
 }
 
+// A cached database file in one read (empty when absent or unreadable).
+std::string read_blob(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  const std::streamoff size = in.tellg();
+  if (size <= 0) return {};
+  std::string blob(static_cast<std::size_t>(size), '\0');
+  in.seekg(0);
+  if (!in.read(blob.data(), size)) return {};
+  return blob;
+}
+
+// The patterns' (min, max) widths, kept beside the cached databases: "count\n" then one
+// "min max" line per pattern. Empty when absent or not for `count` patterns.
+std::vector<std::pair<unsigned, unsigned>> read_widths(const std::filesystem::path& cache_file, std::size_t count) {
+  std::vector<std::pair<unsigned, unsigned>> w;
+  if (cache_file.empty()) return w;
+  std::ifstream in(cache_file.string() + ".widths");
+  std::size_t n = 0;
+  if (!(in >> n) || n != count) return w;
+  w.reserve(n);
+  unsigned lo, hi;
+  while (w.size() < n && in >> lo >> hi) w.emplace_back(lo, hi);
+  if (w.size() != n) w.clear();
+  return w;
+}
+
+// Written last, after every database file, so its presence means they were all written.
+void write_widths(const std::filesystem::path& cache_file, const std::vector<std::pair<unsigned, unsigned>>& w) {
+  if (cache_file.empty()) return;
+  std::ostringstream ss;
+  ss << w.size() << "\n";
+  for (const auto& [lo, hi] : w) ss << lo << " " << hi << "\n";
+  const std::string tmp = cache_file.string() + ".widths.tmp";
+  std::ofstream o(tmp);
+  std::error_code ec;
+  if (o << ss.str() && (o.close(), true)) std::filesystem::rename(tmp, cache_file.string() + ".widths", ec);
+}
+
 }  // namespace
 
 class HsDatabases::ScratchLease {
+
  public:
   explicit ScratchLease(const HsDatabases& dbs) : dbs_(dbs) {
     {
@@ -87,47 +127,51 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
   out->refine_.resize(patterns.size());
   std::vector<bool> needs_refine(patterns.size(), false);
 
-  // Check every pattern alone first: the error then names the rule, and the width tells
-  // whether start-of-match is needed.
-  std::vector<unsigned> flags(patterns.size());
-  for (std::size_t i = 0; i < patterns.size(); ++i) {
-    const auto& p = patterns[i];
-    hs_expr_info_t* info = nullptr;
-    hs_compile_error_t* err = nullptr;
-    unsigned f = HS_FLAG_ALLOWEMPTY;
-    if (hs_expression_info(p.expression.c_str(), HS_FLAG_UTF8, &info, &err) != HS_SUCCESS) {
-      CompileError guard(err);
-      refuse(p.origin, std::string("pattern refused by Hyperscan: ") + err->message);
-    }
-    if (info->min_width == 0) {
-      std::free(info);
-      refuse(p.origin, "pattern can match the empty string");
-    }
-    const bool fixed = info->max_width != UINT_MAX && info->min_width == info->max_width;
-    out->max_widths_[i] = info->max_width == UINT_MAX ? 512u : std::min(info->max_width, 4096u);
-    if (fixed || !p.need_start || !p.start_in_scan) {
-      out->widths_[i] = static_cast<int>(info->min_width);
-      f = 0;
-      if (!fixed && p.need_start) needs_refine[i] = true;
-    } else {
-      f = HS_FLAG_SOM_LEFTMOST;
-    }
-    std::free(info);
-    flags[i] = f | HS_FLAG_UTF8;
-    out->ids_[static_cast<int>(p.view)].push_back(static_cast<unsigned>(i));
-  }
-
   hs_platform_info_t plat{};
   hs_populate_platform(&plat);
   std::filesystem::path cache_file;
   if (!cache_dir.empty()) cache_file = cache_dir / ("rules-" + cache_key(patterns, plat) + ".hsdb");
 
+  // Each pattern's width tells whether start-of-match is needed. On a cache hit the widths
+  // are read back (the patterns were checked when the cache was written); otherwise every
+  // pattern (and each piece of a merged one) is checked alone first, so the error names it.
+  std::vector<std::pair<unsigned, unsigned>> widths = read_widths(cache_file, patterns.size());
+  const bool cached = widths.size() == patterns.size();
+  std::vector<unsigned> flags(patterns.size());
+  for (std::size_t i = 0; i < patterns.size(); ++i) {
+    const auto& p = patterns[i];
+    if (!cached) {
+      for (const auto& [part, origin] : p.parts) check(part, origin);
+      hs_expr_info_t* info = nullptr;
+      hs_compile_error_t* err = nullptr;
+      if (hs_expression_info(p.expression.c_str(), HS_FLAG_UTF8, &info, &err) != HS_SUCCESS) {
+        CompileError guard(err);
+        refuse(p.origin, std::string("pattern refused by Hyperscan: ") + err->message);
+      }
+      widths.emplace_back(info->min_width, info->max_width);
+      std::free(info);
+      if (widths.back().first == 0) refuse(p.origin, "pattern can match the empty string");
+    }
+    const auto [min_width, max_width] = widths[i];
+    unsigned f = HS_FLAG_ALLOWEMPTY;
+    const bool fixed = max_width != UINT_MAX && min_width == max_width;
+    out->max_widths_[i] = max_width == UINT_MAX ? 512u : std::min(max_width, 4096u);
+    if (fixed || !p.need_start || !p.start_in_scan) {
+      out->widths_[i] = static_cast<int>(min_width);
+      f = 0;
+      if (!fixed && p.need_start) needs_refine[i] = true;
+    } else {
+      f = HS_FLAG_SOM_LEFTMOST;
+    }
+    flags[i] = f | HS_FLAG_UTF8;
+    out->ids_[static_cast<int>(p.view)].push_back(static_cast<unsigned>(i));
+  }
+
   auto build = [&](const std::vector<unsigned>& ids, const char* view) -> DbPtr {
     if (ids.empty()) return nullptr;
     if (!cache_file.empty()) {
-      std::ifstream in(cache_file.string() + "." + view, std::ios::binary);
-      if (in) {
-        std::string blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string blob = read_blob(cache_file.string() + "." + view);
+      if (!blob.empty()) {
         hs_database_t* db = nullptr;
         if (hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
           out->from_cache_ = true;
@@ -169,9 +213,8 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
     hs_database_t* db = nullptr;
     const std::string cached = cache_file.empty() ? "" : cache_file.string() + ".start" + std::to_string(i);
     if (!cached.empty()) {
-      std::ifstream in(cached, std::ios::binary);
-      std::string blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (!in.bad() && !blob.empty() && hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
+      const std::string blob = read_blob(cached);
+      if (!blob.empty() && hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
         out->refine_[i].reset(db);
         continue;
       }
@@ -202,6 +245,7 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
       throw ConfigError("rules", 0, "Hyperscan cannot allocate scratch space");
   }
   out->prototype_.reset(scratch);
+  if (!cached) write_widths(cache_file, widths);
   return out;
 }
 

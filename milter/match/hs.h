@@ -43,6 +43,10 @@ struct HsPattern {
   // Otherwise a variable-width pattern that needs its start is scanned without
   // start-of-match and its start is found afterwards, per hit, by exact_start().
   bool start_in_scan = false;
+  // Pieces of `expression` (lexicon terms merged into one alternation), each checked alone
+  // so that an error names the piece's own origin. Checked only when the databases are
+  // compiled, not on a cache hit (the same expressions compiled before).
+  std::vector<std::pair<std::string, std::string>> parts;  // expression, origin
 };
 
 struct HsHit {
@@ -56,6 +60,7 @@ class HsDatabases {
   // refuses one. With a non-empty cache_dir, a serialised database keyed on the
   // patterns' hash + Hyperscan version + CPU platform is loaded instead when present, and
   // written after compiling (failures to write the cache are ignored: it is only a cache).
+  // On a cache hit nothing is re-checked: the patterns' widths come from the cache too.
   static std::unique_ptr<HsDatabases> compile(const std::vector<HsPattern>& patterns,
                                               const std::filesystem::path& cache_dir = {});
   // Checks one expression alone; throws ConfigError naming `origin` if Hyperscan refuses it.

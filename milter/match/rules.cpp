@@ -63,6 +63,12 @@ class RuleLoader {
                           std::string(e.description()));
       }
     }
+    // An emptied file must not switch a category off unnoticed (issue 11): a rules file
+    // that defines nothing is refused; a category is switched off only in [actions].
+    for (auto& [f, t] : parsed)
+      if (t.empty())
+        throw ConfigError(f.string(), 1, "rules file defines nothing (no rule, category or lexicon): "
+                          "refused; switch a category off in [actions] instead");
     for (auto& [f, t] : parsed) load_lexicons(f.string(), t);
     for (auto& [f, t] : parsed) load_urls(f.string(), t);
     for (auto& [f, t] : parsed) load_category_and_rules(f.string(), t);
@@ -80,6 +86,9 @@ class RuleLoader {
       if (!rs_.category(r.category))
         throw ConfigError(r.file, r.line, "rule " + r.id + ": unknown category '" + r.category + "'");
     }
+    for (const auto& c : rs_.categories_)
+      if (std::none_of(rs_.rules_.begin(), rs_.rules_.end(), [&](const Rule& r) { return r.category == c.id; }))
+        throw ConfigError(c.file, c.line, "category " + c.id + " has no rule: refused; switch it off in [actions] instead");
     // Patterns: rules' own, lexicon terms, the URL hint.
     std::vector<HsPattern> patterns;
     for (std::size_t i = 0; i < rs_.rules_.size(); ++i) {
@@ -104,15 +113,16 @@ class RuleLoader {
       for (bool acronym : {false, true}) {
         std::string merged;
         std::string origin;
+        std::vector<std::pair<std::string, std::string>> parts;  // checked alone on a cache miss
         for (const auto& t : terms) {
           if (t.acronym != acronym) continue;
-          HsDatabases::check(wrap_term(t.text), t.origin);
-          merged += (merged.empty() ? "" : "|") + wrap_term(t.text);
+          parts.emplace_back(wrap_term(t.text), t.origin);
+          merged += (merged.empty() ? "" : "|") + parts.back().first;
           if (origin.empty()) origin = t.origin;
         }
         if (merged.empty()) continue;
         patterns.push_back({merged, everywhere.count(ref) ? HsView::anchors : HsView::context, origin,
-                            anchors.count(ref) > 0 || acronym, acronym});
+                            anchors.count(ref) > 0 || acronym, acronym, std::move(parts)});
         rs_.pattern_info_.push_back({-1, ref, false, acronym});
       }
     }

@@ -11,8 +11,12 @@ namespace {
 
 TEST(DaemonConfig, ShippedConfigurationLoads) {
   DaemonConfig c = load_daemon_config(PM_SOURCE_DIR "/conf/policy-milter.toml");
-  EXPECT_EQ(c.socket, "inet:8894@127.0.0.1");
+  EXPECT_EQ(c.socket, "unix:/var/spool/postfix/policy-milter/milter.sock");
   EXPECT_EQ(c.on_error, OnError::tempfail);
+  EXPECT_EQ(c.idle_timeout_seconds, 300u);
+  EXPECT_EQ(c.max_connections, 1000u);
+  EXPECT_EQ(c.scan_workers, 0u);
+  EXPECT_EQ(c.memory_budget_bytes, std::size_t(1) << 30);
   EXPECT_EQ(c.scan_timeout_seconds, 30u);
   EXPECT_EQ(c.spill_bytes, 1048576u);
   EXPECT_FALSE(c.split_recipients);
@@ -34,7 +38,7 @@ TEST(DaemonConfig, RelativePathsAreRelativeToTheFile) {
   EXPECT_EQ(c.quarantine_dir, d.path() / "q");
   EXPECT_TRUE(c.split_recipients);
   EXPECT_EQ(c.on_error, OnError::reject);
-  EXPECT_EQ(c.socket, "inet:8894@127.0.0.1");  // default
+  EXPECT_EQ(c.socket, "unix:/var/spool/postfix/policy-milter/milter.sock");  // default
 }
 
 void expect_refused_at(const std::string& text, int line) {
@@ -56,6 +60,9 @@ TEST(DaemonConfig, BadValuesAreRefusedWithFileAndLine) {
   expect_refused_at(school + "[milter]\nsocket=\"tcp:1@x\"\n", 4);
   expect_refused_at(school + "[milter]\n\ninternal_networks=[\"10.0.0.0/40\"]\n", 5);
   expect_refused_at(school + "[milter]\nsplit_recipients=\"yes\"\n", 4);
+  expect_refused_at(school + "[milter]\nmax_connections=0\n", 4);
+  expect_refused_at(school + "[milter]\nmemory_budget_bytes=1024\n", 4);
+  expect_refused_at(school + "[milter]\nscan_workers=-1\n", 4);
   expect_refused_at(school + "[milter\n", 3);  // TOML syntax
 }
 

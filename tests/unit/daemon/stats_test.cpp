@@ -45,6 +45,15 @@ std::filesystem::path config_with_stats(const test::TempDir& d) {
   return d.write("p.toml", "[school]\nstaff_domains=[\"stannes.example\"]\n[milter]\nstats_file=\"stats.json\"\n");
 }
 
+TEST(Stats, FiguresGroupsAppearInTheDocument) {
+  Stats s;
+  s.set_figures("memory", {{"in_use_bytes", 5}, {"deferred", 2}});
+  s.set_figures("memory", {{"in_use_bytes", 7}});  // a group is replaced whole
+  auto j = nlohmann::json::parse(s.to_json());
+  EXPECT_EQ(j["memory"]["in_use_bytes"], 7);
+  EXPECT_FALSE(j["memory"].contains("deferred"));
+}
+
 TEST(Control, StatusWithoutADaemonSaysDown) {
   test::TempDir d;
   std::ostringstream out, err;
