@@ -118,7 +118,7 @@ fi
 wait_queue_empty
 [ "$SENT2" -eq $N2 ] || fail "phase 2: $SENT2 of $N2 messages accepted after retry"
 python3 "$SRC/tests/integration/e2e_check.py" "$RUN/expected.jsonl" "$RUN/mailbox" \
-  "$RUN/quarantine" "$((SENT1 + SENT2))" || fail "phase 2: messages lost or duplicated"
+  "$RUN/quarantine" "$((SENT1 + SENT2))" --maillog "$RUN/postfix/maillog" || fail "phase 2: messages lost or duplicated"
 
 # --- phase 3: SIGHUP with a broken rule ------------------------------------------------
 sleep 2.5  # the stats file is refreshed every 2 s
@@ -138,7 +138,7 @@ SENT3=$(accepted "$RUN/phase3.json")
 [ "$SENT3" -eq 20 ] || fail "phase 3: only $SENT3 of 20 accepted on the old rules"
 wait_queue_empty
 python3 "$SRC/tests/integration/e2e_check.py" "$RUN/expected.jsonl" "$RUN/mailbox" \
-  "$RUN/quarantine" "$((SENT1 + SENT2 + SENT3))" || fail "phase 3: old rules did not keep filtering"
+  "$RUN/quarantine" "$((SENT1 + SENT2 + SENT3))" --maillog "$RUN/postfix/maillog" || fail "phase 3: old rules did not keep filtering"
 cp "$RUN/rule.bak" "$RULEFILE"
 echo "# changed for the reload test" >> "$RULEFILE"
 OK0=$(stats "d['reloads']['ok']")

@@ -39,6 +39,11 @@ SENDER=$!
 sleep 1.5
 rm -f "$Q/index.sqlite"
 wait "$SENDER"
+# More mail after the fault, so puts certainly meet the deleted index however fast the
+# first batch went through (the fault may have come after its last message).
+make_mail 40 1500 "$RUN/m2b"
+ALL+=("$RUN"/m2b/*.eml)
+send_until_accepted "$RUN/p2b" "$RUN"/m2b/*.eml
 check_all "${ALL[@]}" || fail "2: index deleted under the running milter lost or duplicated mail"
 grep -q "index deleted while running" "$RUN/milter.log" || fail "2: the deletion was not noticed"
 
@@ -50,6 +55,9 @@ SENDER=$!
 sleep 1.5
 cp "$RUN/old-index.sqlite" "$Q/incoming.sqlite" && mv "$Q/incoming.sqlite" "$Q/index.sqlite"
 wait "$SENDER"
+make_mail 40 2500 "$RUN/m3b"  # as in 2: puts certainly after the replacement
+ALL+=("$RUN"/m3b/*.eml)
+send_until_accepted "$RUN/p3b" "$RUN"/m3b/*.eml
 check_all "${ALL[@]}" || fail "3: index replaced under the running milter lost or duplicated mail"
 grep -q "index replaced while running" "$RUN/milter.log" || fail "3: the replacement was not noticed"
 ls "$Q"/index.sqlite.displaced-* >/dev/null 2>&1 || fail "3: the replaced index was not kept"
