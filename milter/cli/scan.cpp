@@ -58,6 +58,9 @@ void explain(const Verdict& v, const std::string& file) {
     } else {
       std::printf("\n");
     }
+    if (!f.target.empty() || !f.stance.empty())
+      std::printf("      sentence: target %s; stance %s\n", f.target.empty() ? "-" : f.target.c_str(),
+                  f.stance.empty() ? "-" : f.stance.c_str());
     std::printf("      policy: %s\n", f.clause.c_str());
   };
   std::printf("  findings:%s\n", v.findings.empty() ? " (none)" : "");

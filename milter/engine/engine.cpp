@@ -222,6 +222,8 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
     f.start = h.start;
     f.end = h.end;
     f.evidence = std::move(evidence);
+    f.target = h.target;
+    f.stance = h.stance;
     findings.push_back(std::move(f));
     if (fired.insert(h.rule).second) in.hits.push_back({r.category, r.id, r.weight, r.applies_to});
   }

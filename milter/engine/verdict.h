@@ -23,6 +23,10 @@ struct Finding {
   std::size_t start = 0;    // byte offsets into that segment's text
   std::size_t end = 0;
   std::string evidence;  // segment text [start, end): personal data - never log it
+  // Findings of rules that read the sentence layer: the target and the stance found in the
+  // unit (sentence, row, item, Subject), e.g. `parent "your son"`, `demeaning "can't even
+  // spell"`. Personal data like evidence. Empty for other rules.
+  std::string target, stance;
 };
 
 struct RecipientVerdict {

@@ -7,9 +7,13 @@ namespace pm {
 namespace {
 
 nlohmann::ordered_json finding_json(const Finding& f) {
-  return {{"rule", f.rule},   {"category", f.category}, {"clause", f.clause},
-          {"origin", f.origin}, {"start", f.start},     {"end", f.end},
-          {"evidence", f.evidence}};
+  nlohmann::ordered_json j = {{"rule", f.rule},   {"category", f.category}, {"clause", f.clause},
+                              {"origin", f.origin}, {"start", f.start},     {"end", f.end},
+                              {"evidence", f.evidence}};
+  // The sentence layer's reading, when the rule used it (personal data, like evidence).
+  if (!f.target.empty()) j["target"] = f.target;
+  if (!f.stance.empty()) j["stance"] = f.stance;
+  return j;
 }
 
 }  // namespace

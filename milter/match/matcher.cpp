@@ -7,6 +7,8 @@
 #include "match/normalize.h"
 #include "match/urls.h"
 #include "policy/validators.h"
+#include "sentence/reading.h"
+#include "sentence/units.h"
 
 namespace pm {
 
@@ -14,61 +16,8 @@ namespace {
 
 using Span = std::pair<std::size_t, std::size_t>;  // half-open, normalised text
 
-bool is_abbreviation(std::string_view text, std::size_t dot) {
-  std::size_t s = dot;
-  while (s > 0 && std::isalpha(static_cast<unsigned char>(text[s - 1]))) --s;
-  std::string_view w = text.substr(s, dot - s);
-  if (w.size() == 1) return true;  // an initial: "J. Smith"
-  static const std::array<std::string_view, 16> abbr = {
-      "mr", "mrs", "ms", "dr", "st", "mx", "prof", "no", "tel", "ext", "approx", "dept", "vs", "eg", "ie", "etc"};
-  for (auto a : abbr)
-    if (w == a) return true;
-  return false;
-}
-
-// Offsets where a new sentence / line / paragraph starts. Hard-wrapped prose (plain-text
-// mail breaks lines near 72 columns) is not cut at its line ends; short lines (lists,
-// tables, addresses, signatures) are.
-struct Breaks {
-  std::vector<std::size_t> sentence, line, paragraph;
-};
-
-Breaks compute_breaks(std::string_view t) {
-  Breaks b;
-  std::size_t line_start = 0;
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    char c = t[i];
-    if (c == '\n') {
-      bool para = i + 1 < t.size() && t[i + 1] == '\n';
-      std::size_t next = para ? i + 2 : i + 1;
-      b.line.push_back(next);
-      if (para) {
-        b.paragraph.push_back(next);
-        b.sentence.push_back(next);
-      } else if (i - line_start < 60 || (next < t.size() && (t[next] == '-' || t[next] == '*')) ||
-                 (i > line_start && std::string_view(".!?:;/").find(t[i - 1]) != std::string_view::npos)) {
-        // A short line (list, table, address, signature), a bullet, or a line that ends a
-        // sentence: the next line starts a new one. Wrapped prose runs on.
-        b.sentence.push_back(next);
-      }
-      if (para) ++i;
-      line_start = next;
-    } else if ((c == '.' || c == '!' || c == '?' || c == '\t' || c == '|') &&
-               (i + 1 >= t.size() || t[i + 1] == ' ' || t[i + 1] == '\n')) {
-      if (c == '.' && is_abbreviation(t, i)) continue;
-      b.sentence.push_back(i + 1);
-    }
-  }
-  return b;
-}
-
 Span window_of(const std::vector<std::size_t>& breaks, Span anchor, std::size_t n) {
-  auto lo = std::upper_bound(breaks.begin(), breaks.end(), anchor.first);
-  std::size_t ws = lo == breaks.begin() ? 0 : *(lo - 1);
-  std::size_t last = anchor.second > anchor.first ? anchor.second - 1 : anchor.first;
-  auto hi = std::upper_bound(breaks.begin(), breaks.end(), last);
-  std::size_t we = hi == breaks.end() ? n : *hi;
-  return {ws, we};
+  return unit_of(breaks, anchor, n);
 }
 
 // Spans of one lexicon, detector or URL class in a segment, sorted by start. The longest
@@ -197,8 +146,11 @@ Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names
     for (const auto* conds : {&r.with, &r.without, &r.without_before})
       for (const Condition& cond : *conds)
         for (int ref : cond.refs) names |= ref == ref_person_ || ref == ref_people_list_;
+    names |= !r.targets.empty();  // a named person is a target
     uses_names_.push_back(names);
   }
+  for (std::size_t i = 0; i < refs.size(); ++i)
+    if (refs[i].target >= 0 || refs[i].stance >= 0) typed_refs_.push_back(static_cast<int>(i));
   anchors_ref_.assign(rules_.refs().size(), false);
   for (const Rule& r : rules_.rules())
     if (r.anchor_ref >= 0) anchors_ref_[r.anchor_ref] = true;
@@ -306,10 +258,12 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     for (std::size_t ri = 0; ri < rules.size(); ++ri) {
       const Rule& r = rules[ri];
       if (only_rule >= 0 && static_cast<int>(ri) != only_rule) continue;
-      if (r.with.empty() && r.without.empty() && r.without_before.empty()) continue;
+      if (r.with.empty() && r.without.empty() && r.without_before.empty() && !r.reads_sentence()) continue;
       const std::vector<Span>& anchors = r.anchor_ref >= 0 ? ref_spans[r.anchor_ref].v : rule_anchors[ri];
       for (const Span& a : anchors) {
         Span w = window(r, a);
+        // The sentence layer reads the unit before too (a group it names is what "they" means).
+        if (r.reads_sentence()) w = {std::min(w.first, window_of(breaks.paragraph, a, n).first), w.second};
         w.first = std::max(w.first, a.first > 2000 ? a.first - 2000 : 0);
         w.second = std::min(w.second, a.second + 2000);
         while (w.first > 0 && norm.text[w.first - 1] != ' ' && norm.text[w.first - 1] != '\n') --w.first;
@@ -374,6 +328,29 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
   const bool forwarded = others_words;
   SpanList quoted;
   bool quoted_done = false;
+  // The sentence layer's cues, built once per segment when a rule first needs them.
+  std::vector<Cue> cues;
+  bool cues_done = false;
+  const auto& refs = rules_.refs();
+  auto read = [&](Span a) {
+    if (!cues_done) {
+      for (int ref : typed_refs_)
+        for (const Span& sp : ref_spans[ref].v)
+          cues.push_back({sp, refs[ref].target >= 0, refs[ref].target >= 0 ? refs[ref].target : refs[ref].stance,
+                          refs[ref].detail});
+      std::sort(cues.begin(), cues.end(), [](const Cue& x, const Cue& y) { return x.span < y.span; });
+      cues_done = true;
+    }
+    // A header (the Subject) is one unit; in a body, a sentence, table row or list item.
+    Span unit = window_of(seg.kind == SegmentKind::header ? breaks.line : breaks.sentence, a, n);
+    Span prev{0, 0};
+    if (unit.first > 0 && seg.kind != SegmentKind::header) {
+      Span p = window_of(breaks.sentence, {unit.first - 1, unit.first}, n);
+      if (window_of(breaks.paragraph, {p.first, p.first + 1}, n) == window_of(breaks.paragraph, a, n))
+        prev = {p.first, unit.first};
+    }
+    return read_unit(norm.text, unit, prev, cues);
+  };
   for (std::size_t ri = 0; ri < rules.size(); ++ri) {
     if (only_rule >= 0 && static_cast<int>(ri) != only_rule) continue;
     const Rule& r = rules[ri];
@@ -409,10 +386,47 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
           if (!ok) break;
         }
       }
+      RuleHit hit{static_cast<int>(ri), seg_index, 0, 0, {}, {}, {}};
+      if (ok && r.reads_sentence()) {
+        Reading rd = read(a);
+        const Found* tf = nullptr;
+        for (const auto& any : r.targets) {
+          const Found* got = nullptr;
+          for (Target t : any)
+            for (const Found& f : rd.targets)
+              if (!got && f.kind == static_cast<int>(t)) got = &f;
+          if (!got) { ok = false; break; }
+          if (!tf) tf = got;
+        }
+        const Found* sf = nullptr;
+        for (const auto& any : r.stances) {
+          if (!ok) break;
+          const Found* got = nullptr;
+          for (Stance st : any)
+            for (const Found& f : rd.stances)
+              if (!got && f.kind == static_cast<int>(st)) got = &f;
+          if (!got) { ok = false; break; }
+          if (!sf) sf = got;
+        }
+        for (Stance st : r.without_stance) ok = ok && !rd.has_stance(st);
+        if (ok) {
+          if (!tf && !rd.targets.empty()) tf = &rd.targets.front();
+          if (!sf && !rd.stances.empty()) sf = &rd.stances.front();
+          if (tf) hit.target = describe(norm.text, *tf, true);
+          if (sf) hit.stance = describe(norm.text, *sf, false);
+          for (const Found& f : rd.targets)
+            if (f.kind == static_cast<int>(Target::person)) {
+              auto [ps, pe] = norm.source_range(f.span.first, f.span.second, seg.text);
+              hit.persons.push_back(seg.text.substr(ps, pe - ps));
+            }
+        }
+      }
       if (!ok) continue;
       last_hit = a;
       auto [s, e] = norm.source_range(a.first, a.second, seg.text);
-      out.push_back(RuleHit{static_cast<int>(ri), seg_index, s, e});
+      hit.start = s;
+      hit.end = e;
+      out.push_back(std::move(hit));
     }
   }
 }

@@ -20,6 +20,11 @@ struct RuleHit {
   int rule = -1;
   std::size_t segment = 0;
   std::size_t start = 0, end = 0;  // byte offsets into the segment's text
+  // Rules that read the sentence layer: the target and stance found in the anchor's unit
+  // ("parent \"your son\"", "demeaning \"can't even spell\""), and the unit's named
+  // persons (for the parent-contacts check). Empty otherwise.
+  std::string target, stance;
+  std::vector<std::string> persons;
 };
 
 class Matcher {
@@ -48,6 +53,7 @@ class Matcher {
   std::vector<bool> own_words_;  // per rule: its category counts only the sender's own words
   std::vector<bool> uses_names_;  // per rule: its anchor or conditions need the name detector
   std::vector<bool> anchors_ref_;  // per ref: some rule is anchored on it (its hits need exact starts)
+  std::vector<int> typed_refs_;    // refs that are cues of the sentence layer (target or stance)
 };
 
 }  // namespace pm

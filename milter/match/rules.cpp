@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "match/hs.h"
+#include "match/psl.h"
 #include "match/urls.h"
+#include "sentence/stem.h"
 #include "policy/validators.h"
 #include "util/error.h"
 #include "util/toml_read.h"
@@ -39,6 +41,7 @@ class RuleLoader {
  public:
   RuleLoader(RuleSet& rs) : rs_(rs) {
     for (const char* d : kDetectors) add_ref(RefKind::detector, d);
+    rs_.refs_[0].target = static_cast<int>(Target::person);  // person-name: a named person
     for (const char* u : kUrlClasses) add_ref(RefKind::url_class, u);
   }
 
@@ -191,10 +194,52 @@ class RuleLoader {
       }
       if (terms.empty())
         throw ConfigError(file, line_of(node), "lexicon " + n + " needs a non-empty `terms` or `acronyms` list");
+      static const std::set<std::string> known = {"terms", "acronyms", "description", "target", "stance", "detail", "inflect"};
       for (const auto& [k, v] : *lt)
-        if (k.str() != "terms" && k.str() != "acronyms" && k.str() != "description")
+        if (!known.count(std::string(k.str())))
           throw ConfigError(file, line_of(v), "unknown key '" + std::string(k.str()) + "' in lexicon " + n);
+      // A typed lexicon is a cue of the sentence layer (sentence/reading.h).
+      Ref& rf = rs_.refs_[ref];
+      if (const toml::node* tn = lt->get("target")) {
+        auto tk = parse_target(tn->value_or(std::string()));
+        if (!tk) throw ConfigError(file, line_of(*tn), "lexicon " + n + ": unknown target '" + tn->value_or(std::string()) + "'");
+        rf.target = static_cast<int>(*tk);
+      }
+      if (const toml::node* sn = lt->get("stance")) {
+        auto sk = parse_stance(sn->value_or(std::string()));
+        if (!sk) throw ConfigError(file, line_of(*sn), "lexicon " + n + ": unknown stance '" + sn->value_or(std::string()) + "'");
+        rf.stance = static_cast<int>(*sk);
+      }
+      if (rf.target >= 0 && rf.stance >= 0)
+        throw ConfigError(file, line_of(node), "lexicon " + n + ": a lexicon is a target or a stance, not both");
+      rf.detail = (*lt)["detail"].value_or(std::string());
+      // `inflect = true`: every plain word of a term (letters only, 4 or more) also
+      // matches its inflections, generated with the Snowball stemmer (sentence/stem.h).
+      if ((*lt)["inflect"].value_or(false))
+        for (Term& t : terms)
+          if (!t.acronym) t.text = inflect_term(t.text);
     }
+  }
+
+  // "sneer at" -> "(?:sneer|sneers|sneered|sneering) at": words of letters only are
+  // inflected; anything with regular-expression syntax is kept as written.
+  static std::string inflect_term(const std::string& term) {
+    for (char c : term)
+      if (!((c >= 'a' && c <= 'z') || c == ' ' || c == '\'' || c == '-')) return term;
+    std::string out;
+    for (auto word : split(term, ' ')) {
+      if (!out.empty()) out += ' ';
+      bool plain = word.size() >= 4 && word.find_first_not_of("abcdefghijklmnopqrstuvwxyz") == std::string_view::npos;
+      std::vector<std::string> forms = plain ? inflections(word) : std::vector<std::string>{std::string(word)};
+      if (forms.size() == 1) {
+        out += std::string(word);
+        continue;
+      }
+      std::string alt;
+      for (const auto& f : forms) alt += (alt.empty() ? "" : "|") + f;
+      out += "(?:" + alt + ")";
+    }
+    return out;
   }
 
   static std::vector<std::string> strings(const std::string& file, const toml::node* node,
@@ -214,9 +259,33 @@ class RuleLoader {
     add("blog", rs_.urls_.blog);
     add("shortener", rs_.urls_.shortener);
     add("official", rs_.urls_.official);
+    // The allow list never holds a suffix anyone can register under (org.uk, co.uk,
+    // sch.uk): it would allow every site registered there. A restricted-registration suffix
+    // POLICY.md allows as a whole (gov.uk, nhs.uk, police.uk, ac.uk) must be marked as such.
+    std::vector<std::string> restricted;
+    for (auto& s : strings(file, u->get("restricted_suffixes"), "urls.restricted_suffixes")) {
+      s = to_lower_ascii(s);
+      if (!is_public_suffix(s))
+        throw ConfigError(file, line_of(*u->get("restricted_suffixes")),
+                          "urls.restricted_suffixes: '" + s + "' is not a public suffix");
+      restricted.push_back(s);
+    }
+    if (const toml::node* al = u->get("allow"))
+      if (const toml::array* arr = al->as_array())
+        for (const auto& e : *arr) {
+          std::string entry = to_lower_ascii(e.value_or(std::string()));
+          std::string host = entry.substr(0, entry.find('/'));
+          if (!is_public_suffix(host)) continue;
+          if (std::find(restricted.begin(), restricted.end(), host) == restricted.end())
+            throw ConfigError(file, line_of(e),
+                              "urls.allow: '" + entry + "' is a public suffix anyone can register under (Public Suffix "
+                              "List): list the sites themselves, or mark a restricted-registration suffix in "
+                              "urls.restricted_suffixes");
+          rs_.restricted_allowed_.push_back(host);
+        }
     for (const auto& [k, v] : *u) {
       static const std::set<std::string> known = {"allow", "social", "social_content", "blog",
-                                                  "shortener", "official", "description"};
+                                                  "shortener", "official", "description", "restricted_suffixes"};
       if (!known.count(std::string(k.str())))
         throw ConfigError(file, line_of(v), "unknown key '" + std::string(k.str()) + "' in [urls]");
     }
@@ -266,7 +335,8 @@ class RuleLoader {
     if (!rules) return;
     static const std::set<std::string> known = {
         "id", "category", "clause", "pattern", "anchor", "view", "validator", "with", "without",
-        "window", "weight", "scope", "match", "no_match", "description", "applies_to", "without_before", "credited_exempt"};
+        "window", "weight", "scope", "match", "no_match", "description", "applies_to", "without_before", "credited_exempt",
+        "target", "stance", "without_stance"};
     for (const auto& node : *rules) {
       const toml::table* rt = node.as_table();
       int line = line_of(node);
@@ -305,6 +375,36 @@ class RuleLoader {
       r.with = conditions(file, rt->get("with"), "rule " + r.id + ": with");
       r.without = conditions(file, rt->get("without"), "rule " + r.id + ": without");
       r.without_before = conditions(file, rt->get("without_before"), "rule " + r.id + ": without_before");
+      // The sentence layer: "parent|pupil" = any of; every entry must hold in the unit.
+      for (const auto& e : strings(file, rt->get("target"), "rule " + r.id + ": target")) {
+        std::vector<Target> any;
+        for (auto part : split(e, '|')) {
+          auto tk = parse_target(trim(part));
+          if (!tk) throw ConfigError(file, line, "rule " + r.id + ": unknown target '" + std::string(trim(part)) + "'");
+          any.push_back(*tk);
+        }
+        r.targets.push_back(std::move(any));
+      }
+      auto stance_list = [&](const char* key) {
+        std::vector<Stance> any;
+        for (const auto& e : strings(file, rt->get(key), "rule " + r.id + ": " + key))
+          for (auto part : split(e, '|')) {
+            auto sk = parse_stance(trim(part));
+            if (!sk) throw ConfigError(file, line, "rule " + r.id + ": unknown stance '" + std::string(trim(part)) + "'");
+            any.push_back(*sk);
+          }
+        return any;
+      };
+      for (const auto& e : strings(file, rt->get("stance"), "rule " + r.id + ": stance")) {
+        std::vector<Stance> any;
+        for (auto part : split(e, '|')) {
+          auto sk = parse_stance(trim(part));
+          if (!sk) throw ConfigError(file, line, "rule " + r.id + ": unknown stance '" + std::string(trim(part)) + "'");
+          any.push_back(*sk);
+        }
+        r.stances.push_back(std::move(any));
+      }
+      r.without_stance = stance_list("without_stance");
       if (const toml::node* w = rt->get("window")) {
         if (auto n = w->value<int64_t>()) {
           r.window = WindowKind::chars;

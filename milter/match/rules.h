@@ -21,6 +21,7 @@
 
 #include "decode/segment.h"
 #include "policy/recipient_class.h"
+#include "sentence/reading.h"
 
 namespace pm {
 
@@ -69,6 +70,12 @@ struct Rule {
   bool credited_exempt = false;
   // Narrows the category's recipient condition for this rule (empty: the category's).
   std::vector<RecipientClass> applies_to;
+  // The sentence layer (sentence/reading.h): the anchor's unit must have, for each entry,
+  // one of its targets / stances, and none of `without_stance`.
+  std::vector<std::vector<Target>> targets;
+  std::vector<std::vector<Stance>> stances;
+  std::vector<Stance> without_stance;
+  bool reads_sentence() const { return !targets.empty() || !stances.empty() || !without_stance.empty(); }
   std::vector<std::string> examples_match, examples_no_match;
 };
 
@@ -77,6 +84,10 @@ enum class RefKind { lexicon, detector, url_class };
 struct Ref {
   RefKind kind;
   std::string name;
+  // A typed lexicon is a cue of the sentence layer: a target (with a detail such as the
+  // protected characteristic of a group) or a stance. -1: untyped.
+  int target = -1, stance = -1;
+  std::string detail;
 };
 
 struct UrlClasses {
@@ -113,6 +124,9 @@ class RuleSet {
   // Given names for the name detector (rules/names/given-names.txt + roster first names).
   const std::vector<std::string>& given_names() const { return given_names_; }
   const std::vector<std::string>& name_stopwords() const { return name_stopwords_; }
+  // Allow-list entries that are whole restricted-registration suffixes (gov.uk, nhs.uk...),
+  // accepted as such: `policyctl rules check` lists them.
+  const std::vector<std::string>& restricted_allowed() const { return restricted_allowed_; }
   std::size_t pattern_count() const;
   const std::string& hash() const { return hash_; }
 
@@ -132,7 +146,7 @@ class RuleSet {
   std::vector<Rule> rules_;
   std::vector<Ref> refs_;
   UrlClasses urls_;
-  std::vector<std::string> given_names_, name_stopwords_;
+  std::vector<std::string> given_names_, name_stopwords_, restricted_allowed_;
   std::vector<PatternInfo> pattern_info_;
   std::unique_ptr<HsDatabases> dbs_;
   std::string hash_;
