@@ -154,6 +154,8 @@ Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names
   anchors_ref_.assign(rules_.refs().size(), false);
   for (const Rule& r : rules_.rules())
     if (r.anchor_ref >= 0) anchors_ref_[r.anchor_ref] = true;
+  exact_ref_ = anchors_ref_;
+  for (int ref : typed_refs_) exact_ref_[ref] = true;
 }
 
 void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out,
@@ -173,7 +175,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     for (HsHit& h : hits) {
       const auto& pi = info[h.id];
       // Anchors' exact starts are found per hit (see HsDatabases::exact_start).
-      if (!pi.url && (pi.rule >= 0 || (pi.lexicon >= 0 && anchors_ref_[pi.lexicon])))
+      if (!pi.url && (pi.rule >= 0 || (pi.lexicon >= 0 && exact_ref_[pi.lexicon])))
         h.from = dbs.exact_start(h.id, norm.text, h.from, h.to);
       if (pi.url) {
         url_hints.push_back(h.from);
@@ -408,7 +410,36 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
           if (!got) { ok = false; break; }
           if (!sf) sf = got;
         }
+        if (ok && r.reach > 0) {
+          // Some target of the first entry close to some stance of the first entry.
+          auto gap = [](Span x, Span y) {
+            return x.second <= y.first ? y.first - x.second : y.second <= x.first ? x.first - y.second : 0;
+          };
+          const Found *bt = nullptr, *bs = nullptr;
+          for (const Found& t : rd.targets) {
+            if (std::find(r.targets[0].begin(), r.targets[0].end(), static_cast<Target>(t.kind)) == r.targets[0].end()) continue;
+            for (const Found& st : rd.stances) {
+              if (std::find(r.stances[0].begin(), r.stances[0].end(), static_cast<Stance>(st.kind)) == r.stances[0].end()) continue;
+              Span between = t.span.second <= st.span.first ? Span{t.span.second, st.span.first}
+                                                            : Span{st.span.second, t.span.first};
+              const bool overlap = t.span.first < st.span.second && st.span.first < t.span.second;
+              if (gap(t.span, st.span) <= static_cast<std::size_t>(r.reach) && !overlap &&
+                  !clause_break(norm.text, between.first, between.second)) {
+                bt = &t;
+                bs = &st;
+                break;
+              }
+            }
+            if (bt) break;
+          }
+          ok = bt != nullptr;
+          if (ok) {
+            tf = bt;
+            sf = bs;
+          }
+        }
         for (Stance st : r.without_stance) ok = ok && !rd.has_stance(st);
+        for (Target t : r.without_target) ok = ok && !rd.has_target(t);
         if (ok) {
           if (!tf && !rd.targets.empty()) tf = &rd.targets.front();
           if (!sf && !rd.stances.empty()) sf = &rd.stances.front();

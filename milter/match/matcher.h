@@ -53,6 +53,7 @@ class Matcher {
   std::vector<bool> own_words_;  // per rule: its category counts only the sender's own words
   std::vector<bool> uses_names_;  // per rule: its anchor or conditions need the name detector
   std::vector<bool> anchors_ref_;  // per ref: some rule is anchored on it (its hits need exact starts)
+  std::vector<bool> exact_ref_;    // per ref: its hits need exact starts (anchors, cues)
   std::vector<int> typed_refs_;    // refs that are cues of the sentence layer (target or stance)
 };
 

@@ -114,8 +114,11 @@ class RuleLoader {
           if (origin.empty()) origin = t.origin;
         }
         if (merged.empty()) continue;
+        // The sentence layer's cues need their starts too (how close a stance is to its
+        // target, what --explain shows).
+        const bool typed = rs_.refs_[ref].target >= 0 || rs_.refs_[ref].stance >= 0;
         patterns.push_back({merged, everywhere.count(ref) ? HsView::anchors : HsView::context, origin,
-                            anchors.count(ref) > 0 || acronym, acronym});
+                            anchors.count(ref) > 0 || acronym || typed, acronym});
         rs_.pattern_info_.push_back({-1, ref, false, acronym});
       }
     }
@@ -336,7 +339,7 @@ class RuleLoader {
     static const std::set<std::string> known = {
         "id", "category", "clause", "pattern", "anchor", "view", "validator", "with", "without",
         "window", "weight", "scope", "match", "no_match", "description", "applies_to", "without_before", "credited_exempt",
-        "target", "stance", "without_stance"};
+        "target", "stance", "without_stance", "without_target", "reach"};
     for (const auto& node : *rules) {
       const toml::table* rt = node.as_table();
       int line = line_of(node);
@@ -405,6 +408,15 @@ class RuleLoader {
         r.stances.push_back(std::move(any));
       }
       r.without_stance = stance_list("without_stance");
+      for (const auto& e : strings(file, rt->get("without_target"), "rule " + r.id + ": without_target"))
+        for (auto part : split(e, '|')) {
+          auto tk = parse_target(trim(part));
+          if (!tk) throw ConfigError(file, line, "rule " + r.id + ": unknown target '" + std::string(trim(part)) + "'");
+          r.without_target.push_back(*tk);
+        }
+      r.reach = static_cast<int>((*rt)["reach"].value_or(int64_t{0}));
+      if (r.reach < 0 || (r.reach > 0 && (r.targets.empty() || r.stances.empty())))
+        throw ConfigError(file, line, "rule " + r.id + ": reach needs a target and a stance and must be positive");
       if (const toml::node* w = rt->get("window")) {
         if (auto n = w->value<int64_t>()) {
           r.window = WindowKind::chars;

@@ -75,7 +75,11 @@ struct Rule {
   std::vector<std::vector<Target>> targets;
   std::vector<std::vector<Stance>> stances;
   std::vector<Stance> without_stance;
-  bool reads_sentence() const { return !targets.empty() || !stances.empty() || !without_stance.empty(); }
+  std::vector<Target> without_target;
+  // > 0: the target and the stance must be this close (characters between them) - an
+  // adjective is predicated of the person next to it, not of one five clauses away.
+  int reach = 0;
+  bool reads_sentence() const { return !targets.empty() || !stances.empty() || !without_stance.empty() || !without_target.empty(); }
   std::vector<std::string> examples_match, examples_no_match;
 };
 

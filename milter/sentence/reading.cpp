@@ -25,7 +25,10 @@ bool evaluative(Stance s) {
   }
 }
 
-// A clause boundary between two offsets: a negation does not reach past it.
+bool inside(TextRange r, TextRange u) { return r.first >= u.first && r.second <= u.second; }
+
+}  // namespace
+
 bool clause_break(std::string_view text, std::size_t from, std::size_t to) {
   if (to <= from) return false;
   std::string_view gap = text.substr(from, to - from);
@@ -34,10 +37,6 @@ bool clause_break(std::string_view text, std::size_t from, std::size_t to) {
     if (gap.find(w) != std::string_view::npos) return true;
   return false;
 }
-
-bool inside(TextRange r, TextRange u) { return r.first >= u.first && r.second <= u.second; }
-
-}  // namespace
 
 const char* to_string(Target t) { return kTargets[static_cast<int>(t)]; }
 const char* to_string(Stance s) { return kStances[static_cast<int>(s)]; }

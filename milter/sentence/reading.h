@@ -76,6 +76,10 @@ struct Reading {
 // paragraph, or an empty range - for anaphora).
 Reading read_unit(std::string_view text, TextRange unit, TextRange previous, const std::vector<Cue>& cues);
 
+// A clause boundary between two offsets (",", ";", ":", brackets, " but ", " and "...):
+// an evaluation on one side is not predicated of a person on the other.
+bool clause_break(std::string_view text, std::size_t from, std::size_t to);
+
 // "parent \"your son\"", for --explain: the kind and the words of a found cue.
 std::string describe(std::string_view text, const Found& f, bool target);
 
