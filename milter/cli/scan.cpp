@@ -44,6 +44,8 @@ void explain(const Verdict& v, const std::string& file) {
     for (const auto& c : r.categories) rc += (rc.empty() ? "" : ", ") + c;
     std::printf("    %-40s %-17s %-10s %s\n", r.address.c_str(), to_string(r.cls), to_string(r.action),
                 rc.empty() ? "" : ("(" + rc + ")").c_str());
+    if (!r.role.empty()) std::printf("      role: %s (%s)\n", r.role.c_str(), r.role_reason.c_str());
+    if (!r.mismatch.empty()) std::printf("      parent contacts: %s\n", r.mismatch.c_str());
   }
   if (!v.notes.empty()) {
     std::string n;

@@ -79,6 +79,7 @@ Config load_config(const std::filesystem::path& path) {
   c.official_social = string_list(file, *school, "official_social");
   c.whistleblowing_domains = string_list(file, *school, "whistleblowing_domains");
   c.roster = resolve((*school)["roster"].value_or(std::string()));
+  c.parent_contacts = resolve((*school)["parent_contacts"].value_or(std::string()));
 
   if (const toml::table* r = t["recipients"].as_table()) {
     c.domains.webmail = string_list(file, *r, "webmail_domains");

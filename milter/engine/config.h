@@ -29,6 +29,8 @@ struct Config {
   std::vector<std::string> official_social;  // host/path of the school's own accounts
   std::vector<std::string> whistleblowing_domains;
   std::filesystem::path roster;  // empty: none
+  // The MIS's parent-contacts export (policy/parent_contacts.h); empty: none.
+  std::filesystem::path parent_contacts;
   std::filesystem::path rules_dir;
   std::filesystem::path cache_dir;  // compiled-rules cache ([milter].cache_dir); may be empty
   std::map<std::string, ActionCells> actions;

@@ -10,6 +10,8 @@
 #include "match/matcher.h"
 #include "match/rules.h"
 #include "policy/judge.h"
+#include "policy/parent_contacts.h"
+#include "policy/recipient_role.h"
 #include "policy/recipients.h"
 #include "util/error.h"
 #include "util/strings.h"
@@ -105,6 +107,73 @@ void Engine::drop_credited(std::vector<RuleHit>& hits, const DecodedMessage& d) 
   });
 }
 
+void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, const DecodedMessage& d,
+                              Verdict& v) const {
+  const auto& rules = rules_->rules();
+  bool wants_roles = false, confidential = false;
+  for (const RuleHit& h : hits) {
+    const CategoryDef* c = rules_->category(rules[h.rule].category);
+    wants_roles |= c && !c->roles.empty();
+    confidential |= rules[h.rule].category == "confidential";
+  }
+  const bool check_contacts = confidential && !contacts_->empty();
+  bool outside = false;
+  for (const auto& r : in.recipients) outside |= is_outside(r.cls) && r.cls != RecipientClass::pupil;
+  if (!wants_roles && !check_contacts) return;
+  // Cues of whom the message is written to, in the sender's own words (and the quoted mail
+  // it answers). One scan of the body text, only for messages that need it.
+  RoleCues cues;
+  auto lex = [&](const char* n) { return matcher_->ref_index(n); };
+  const int salutation = lex("parent-salutation"), child = lex("your-child"), supplier = lex("supplier-context"),
+            press = lex("press-or-public"), voice = lex("parent-voice");
+  bool quoted_voice = false;
+  std::string quoted_text;
+  for (const Segment& s : d.segments) {
+    if (!outside) break;  // pupils and staff only: their class says who they are
+    // The text a person reads: Subject, bodies, and attachments (a letter sent as a file).
+    if (s.kind != SegmentKind::body && s.kind != SegmentKind::attachment && s.origin != "subject") continue;
+    const bool forwarded = s.origin.starts_with("forward/");
+    Matcher::Presence p = matcher_->lexicon_presence(s.text);
+    auto own = [&](int ref) { return ref >= 0 && !forwarded && p.own[ref]; };
+    cues.parent_salutation |= own(salutation);
+    cues.your_child |= own(child);
+    cues.supplier_context |= own(supplier);
+    cues.press_context |= own(press);
+    if (voice >= 0 && (p.quoted[voice] || (forwarded && p.own[voice]))) {
+      quoted_voice = true;
+      quoted_text += s.text;
+    }
+  }
+  if (quoted_voice) {
+    // The parent whose mail is answered: a recipient the quoted mail names (its "On ...,
+    // <address> wrote:" line), else the only outside recipient.
+    std::vector<std::string> outside_addrs;
+    for (const auto& r : in.recipients)
+      if (is_outside(r.cls)) outside_addrs.push_back(r.address);
+    const std::string lower = to_lower_ascii(quoted_text);
+    for (const auto& a : outside_addrs)
+      if (lower.find(a) != std::string::npos) cues.parent_authors.push_back(a);
+    if (cues.parent_authors.empty() && outside_addrs.size() == 1) cues.parent_authors = outside_addrs;
+  }
+  // Whose data the confidential findings are: the persons named where each one is.
+  std::vector<std::vector<std::string>> named;
+  if (check_contacts)
+    for (const RuleHit& h : hits)
+      if (rules[h.rule].category == "confidential") named.push_back(h.persons);
+  for (std::size_t i = 0; i < in.recipients.size(); ++i) {
+    JudgeRecipient& r = in.recipients[i];
+    RoleInference ri = infer_role(r.address, r.cls, !contacts_->empty() && contacts_->listed(r.address), cues);
+    r.role = ri.role;
+    v.recipients[i].role = to_string(ri.role);
+    v.recipients[i].role_reason = ri.reason;
+    if (check_contacts && is_outside(r.cls) && r.cls != RecipientClass::partner) {
+      ParentContacts::Check c = contacts_->check(named, r.address);
+      if (c.cleared) r.cleared.push_back("confidential");
+      else v.recipients[i].mismatch = c.mismatch;
+    }
+  }
+}
+
 Engine::Engine() = default;
 Engine::~Engine() = default;
 
@@ -119,6 +188,20 @@ std::shared_ptr<const Engine> Engine::load(const std::filesystem::path& config_f
   for (const auto& r : roster) roster_given.push_back(r.substr(0, r.find(' ')));
   e->rules_ = RuleSet::load(c.rules_dir, official, roster_given, c.cache_dir);
   std::vector<std::string> not_names = e->rules_->name_stopwords();
+  e->contacts_ = std::make_unique<ParentContacts>();
+  if (!c.parent_contacts.empty()) {
+    std::string content;
+    try {
+      content = read_file(c.parent_contacts.string());
+    } catch (const std::exception&) {
+      throw ConfigError(c.parent_contacts.string(), 0, "cannot read the parent-contacts export");
+    }
+    try {
+      *e->contacts_ = ParentContacts::parse(content);
+    } catch (const std::invalid_argument& ex) {
+      throw ConfigError(c.parent_contacts.string(), 0, ex.what());
+    }
+  }
   e->matcher_ = std::make_unique<Matcher>(
       *e->rules_, NameLexicon::build(e->rules_->given_names(), not_names, roster));
 
@@ -140,6 +223,7 @@ std::shared_ptr<const Engine> Engine::load(const std::filesystem::path& config_f
     // The policy sends staff with a concern to the whistleblowing procedure: what they
     // tell a prescribed body is neither disrepute nor an unlawful disclosure.
     p.exempt_whistleblowing = d.id == "disrepute" || d.id == "confidential";
+    p.roles = d.roles;
     policy->categories.push_back(p);
   }
   CategoryPolicy un;
@@ -238,18 +322,20 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
     findings.push_back(std::move(f));
   }
 
+  v.recipients.resize(in.recipients.size());
+  judge_recipients(in, hits, d, v);
   Judgement j = judge(in, *policy_);
   v.action = j.action;
   v.categories = j.categories;
   v.notes = j.notes;
   for (std::size_t i = 0; i < in.recipients.size() && i < j.recipients.size(); ++i) {
-    RecipientVerdict rv;
+    RecipientVerdict& rv = v.recipients[i];
     rv.address = in.recipients[i].address;
     rv.cls = in.recipients[i].cls;
     rv.action = j.recipients[i].action;
     rv.categories = j.recipients[i].categories;
-    v.recipients.push_back(std::move(rv));
   }
+  v.recipients.resize(std::min(in.recipients.size(), j.recipients.size()));
   // Keep the findings of the categories that hold; the others were content that matched
   // but did not count for these recipients (policyctl --explain reports them).
   std::set<std::string> held(v.categories.begin(), v.categories.end());

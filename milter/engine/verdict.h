@@ -34,6 +34,12 @@ struct RecipientVerdict {
   RecipientClass cls = RecipientClass::external;
   Action action = Action::accept;
   std::vector<std::string> categories;  // categories that hold for this recipient
+  // Who the recipient is (policy/recipient_role.h) and why; asked only when a finding's
+  // category depends on it (social-contact) or the parent-contacts export is configured.
+  std::string role, role_reason;
+  // With the parent-contacts export: why a named pupil's details to this address are not
+  // cleared ("pupil X is not listed for ADDR"). Personal data: --explain, never logs.
+  std::string mismatch;
 };
 
 struct Verdict {

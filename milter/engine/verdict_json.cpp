@@ -25,8 +25,12 @@ std::string verdict_to_json(const Verdict& v, const std::string& file, const Jso
 
   j["categories"] = v.categories;
   auto& rs = j["recipients"] = nlohmann::ordered_json::array();
-  for (const auto& r : v.recipients)
-    rs.push_back({{"address", r.address}, {"class", to_string(r.cls)}, {"action", to_string(r.action)}});
+  for (const auto& r : v.recipients) {
+    nlohmann::ordered_json o = {{"address", r.address}, {"class", to_string(r.cls)}, {"action", to_string(r.action)}};
+    if (!r.role.empty()) o["role"] = r.role;
+    if (!r.mismatch.empty()) o["mismatch"] = r.mismatch;
+    rs.push_back(std::move(o));
+  }
   j["notes"] = v.notes;
   auto& fs = j["findings"] = nlohmann::ordered_json::array();
   for (const auto& f : v.findings) fs.push_back(finding_json(f));

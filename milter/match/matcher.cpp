@@ -452,6 +452,15 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
             }
         }
       }
+      if (ok && hit.persons.empty() && uses_names_[ri] && ref_person_ >= 0) {
+        // The persons the finding is about (the parent-contacts check asks whose data it is).
+        const SpanList& ps = ref_spans[ref_person_];
+        for (const Span& p : ps.v)
+          if (p.second > w.first && p.first < w.second) {
+            auto [s0, e0] = norm.source_range(p.first, p.second, seg.text);
+            hit.persons.push_back(seg.text.substr(s0, e0 - s0));
+          }
+      }
       if (!ok) continue;
       last_hit = a;
       auto [s, e] = norm.source_range(a.first, a.second, seg.text);
@@ -460,6 +469,34 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       out.push_back(std::move(hit));
     }
   }
+}
+
+int Matcher::ref_index(std::string_view name) const {
+  const auto& refs = rules_.refs();
+  for (std::size_t i = 0; i < refs.size(); ++i)
+    if (refs[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+Matcher::Presence Matcher::lexicon_presence(std::string_view text) const {
+  Presence p;
+  p.own.assign(rules_.refs().size(), false);
+  p.quoted = p.own;
+  NormText norm = normalize(text);
+  if (norm.text.empty()) return p;
+  std::vector<Span> quoted = quoted_spans(norm.text);
+  const HsDatabases& dbs = rules_.databases();
+  std::vector<HsHit> hits;
+  dbs.scan(HsView::anchors, norm.text, hits);
+  if (dbs.has(HsView::context)) dbs.scan(HsView::context, norm.text, hits);
+  const auto& info = rules_.pattern_info();
+  for (const HsHit& h : hits) {
+    int lex = info[h.id].lexicon;
+    if (lex < 0) continue;
+    bool q = std::any_of(quoted.begin(), quoted.end(), [&](const Span& s) { return h.to > s.first && h.to <= s.second; });
+    (q ? p.quoted : p.own)[lex] = true;
+  }
+  return p;
 }
 
 std::vector<std::string> Matcher::check_examples() const {

@@ -42,6 +42,15 @@ class Matcher {
   std::vector<std::string> check_examples() const;
 
   const RuleSet& rules() const { return rules_; }
+
+  // Which lexicons (by ref index) occur in `text`, split into the sender's own words and
+  // the quoted or forwarded mail it answers. For message-level cues (who the recipient
+  // is); costs one scan of the text, so the engine asks only when a finding needs it.
+  struct Presence {
+    std::vector<bool> own, quoted;
+  };
+  Presence lexicon_presence(std::string_view text) const;
+  int ref_index(std::string_view name) const;
   // Person names in a text (the detector the rules use), for message-level checks.
   std::vector<TextSpan> person_names(std::string_view text) const { return find_person_names(text, names_); }
 

@@ -330,6 +330,11 @@ class RuleLoader {
       if (def.applies_to.empty()) throw ConfigError(file, def.line, "category " + def.id + " needs applies_to");
       def.threshold = (*c)["threshold"].value_or(1.0);
       def.own_words = (*c)["own_words"].value_or(false);
+      for (const auto& r : strings(file, c->get("roles"), "roles")) {
+        static const std::set<std::string> roles = {"pupil", "parent", "business", "partner", "staff", "unknown"};
+        if (!roles.count(r)) throw ConfigError(file, line_of(*c->get("roles")), "unknown recipient role '" + r + "'");
+        def.roles.push_back(r);
+      }
       default_category = def.id;
       default_clause = def.clause;
       rs_.categories_.push_back(std::move(def));

@@ -32,6 +32,9 @@ struct CategoryDef {
   double threshold = 1.0;                  // sum of rule weights needed
   // Only the sender's own words count: forwarded messages and quoted replies are skipped.
   bool own_words = false;
+  // Recipient roles it counts for besides applies_to (policy/recipient_role.h): "pupil",
+  // "parent" (known or presumed), "business", "partner", "staff". Empty: any.
+  std::vector<std::string> roles;
   std::string file;
   int line = 0;
 };
