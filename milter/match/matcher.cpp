@@ -391,22 +391,32 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       RuleHit hit{static_cast<int>(ri), seg_index, 0, 0, {}, {}, {}};
       if (ok && r.reads_sentence()) {
         Reading rd = read(a);
+        // For each entry, the cue of one of its kinds nearest the anchor (what --explain shows).
+        auto dist = [&](Span x) {
+          return x.second <= a.first ? a.first - x.second : a.second <= x.first ? x.first - a.second : 0;
+        };
+        auto nearest = [&](const std::vector<Found>& found, auto kinds) -> const Found* {
+          const Found* best = nullptr;
+          for (const Found& f : found)
+            if (std::find(kinds.begin(), kinds.end(), f.kind) != kinds.end() && (!best || dist(f.span) < dist(best->span)))
+              best = &f;
+          return best;
+        };
+        auto ints = [](const auto& v) {
+          std::vector<int> out;
+          for (auto k : v) out.push_back(static_cast<int>(k));
+          return out;
+        };
         const Found* tf = nullptr;
         for (const auto& any : r.targets) {
-          const Found* got = nullptr;
-          for (Target t : any)
-            for (const Found& f : rd.targets)
-              if (!got && f.kind == static_cast<int>(t)) got = &f;
+          const Found* got = nearest(rd.targets, ints(any));
           if (!got) { ok = false; break; }
           if (!tf) tf = got;
         }
         const Found* sf = nullptr;
         for (const auto& any : r.stances) {
           if (!ok) break;
-          const Found* got = nullptr;
-          for (Stance st : any)
-            for (const Found& f : rd.stances)
-              if (!got && f.kind == static_cast<int>(st)) got = &f;
+          const Found* got = nearest(rd.stances, ints(any));
           if (!got) { ok = false; break; }
           if (!sf) sf = got;
         }
