@@ -69,6 +69,37 @@ std::string squash(std::string_view s) {
   return out;
 }
 
+// Parts of the sender's name a personal site would carry: the From display name's words
+// and the address's local part, 4 letters or more, and first + last run together
+// ("Jo Marsh <j.marsh@...>" -> =marsh, jomarsh: see Matcher::scan_segment).
+std::vector<std::string> name_parts(const DecodedMessage& d, const std::string& sender) {
+  std::vector<std::string> out;
+  auto add = [&](std::string w) {
+    std::size_t len = w.size() - (w.starts_with('=') ? 1 : 0);
+    if (len >= 4 && std::find(out.begin(), out.end(), w) == out.end()) out.push_back(std::move(w));
+  };
+  if (!d.from.empty()) {
+    std::vector<std::string> words;
+    for (auto part : split(d.from.front().display, ' ')) {
+      std::string p = squash(part);
+      static const char* const titles[] = {"mr", "mrs", "ms", "miss", "mx", "dr"};
+      if (p.empty() || std::any_of(std::begin(titles), std::end(titles), [&](const char* t) { return p == t; })) continue;
+      words.push_back(p);
+    }
+    for (const auto& w : words) add("=" + w);
+    if (words.size() >= 2) add(words.front() + words.back());
+  }
+  std::string local = to_lower_ascii(sender.substr(0, sender.find('@')));
+  for (auto part : split(local, '.')) add("=" + squash(part));
+  // Words that name a role, not a person ("office", "admin") would match any site.
+  static const char* const roles[] = {"office", "admin", "head", "headteacher", "school", "info", "enquiries", "bursar", "senco", "staff", "class", "year", "reception", "noreply", "governors", "finance", "teacher", "annes", "stannes"};
+  std::erase_if(out, [&](const std::string& w) {
+    std::string_view bare = std::string_view(w).substr(w.starts_with('=') ? 1 : 0);
+    return std::any_of(std::begin(roles), std::end(roles), [&](const char* r) { return bare == r; });
+  });
+  return out;
+}
+
 }  // namespace
 
 void Engine::drop_credited(std::vector<RuleHit>& hits, const DecodedMessage& d) const {
@@ -279,10 +310,11 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
   // Match + validate, segment by segment.
   std::vector<RuleHit> hits;
   const std::vector<std::string> others = forwards_by_others(d, v.sender);
+  const std::vector<std::string> sender_names = name_parts(d, v.sender);
   for (std::size_t i = 0; i < d.segments.size(); ++i) {
     const std::string& o = d.segments[i].origin;
     bool theirs = std::any_of(others.begin(), others.end(), [&](const std::string& p) { return o.starts_with(p); });
-    matcher_->scan_segment(d.segments[i], i, hits, -1, theirs);
+    matcher_->scan_segment(d.segments[i], i, hits, -1, theirs, &sender_names);
   }
   const auto& rules = rules_->rules();
   drop_credited(hits, d);

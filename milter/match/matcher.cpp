@@ -139,6 +139,7 @@ Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names
                      UrlClass::social_content, UrlClass::blog, UrlClass::shortener, UrlClass::other})
     url_refs_.push_back(find(to_string(c)));
   url_refs_.push_back(find("url:any"));
+  ref_sender_named_ = find("url:sender-named");
   for (const Rule& r : rules_.rules()) {
     const CategoryDef* c = rules_.category(r.category);
     own_words_.push_back(c && c->own_words);
@@ -159,7 +160,7 @@ Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names
 }
 
 void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out,
-                           int only_rule, bool others_words) const {
+                           int only_rule, bool others_words, const std::vector<std::string>* sender_names) const {
   if (seg.text.empty()) return;
   const auto& rules = rules_.rules();
   const auto& info = rules_.pattern_info();
@@ -220,6 +221,26 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       int ref = url_refs_[static_cast<int>(u.cls)];
       if (ref >= 0) ref_spans[ref].push({u.start, u.end});
       if (url_refs_.back() >= 0) ref_spans[url_refs_.back()].push({u.start, u.end});
+      if (sender_names && ref_sender_named_ >= 0 && u.cls != UrlClass::official && u.cls != UrlClass::allow &&
+          u.cls != UrlClass::shortener) {
+        // The host (less its public suffix) or, on a platform, the path's first segment.
+        std::string where = u.host.substr(0, u.host.rfind('.'));
+        if (u.cls != UrlClass::other) where += "/" + u.path.substr(0, u.path.find('/'));
+        auto word_in = [&](std::string_view w) {
+          // A whole word of the host or path: between separators ('.', '-', '_', '/', '@').
+          for (std::size_t p = where.find(w); p != std::string::npos; p = where.find(w, p + 1)) {
+            auto sep = [](char c) { return c == '.' || c == '-' || c == '_' || c == '/' || c == '@'; };
+            bool l = p == 0 || sep(where[p - 1]), r = p + w.size() == where.size() || sep(where[p + w.size()]);
+            if (l && r) return true;
+          }
+          return false;
+        };
+        for (const auto& name : *sender_names)
+          if (name.starts_with('=') ? word_in(std::string_view(name).substr(1)) : where.find(name) != std::string::npos) {
+            ref_spans[ref_sender_named_].push({u.start, u.end});
+            break;
+          }
+      }
     }
   }
   // Nothing that could start a finding: the rest of the pass has nothing to do.
@@ -512,13 +533,15 @@ Matcher::Presence Matcher::lexicon_presence(std::string_view text) const {
 std::vector<std::string> Matcher::check_examples() const {
   std::vector<std::string> errors;
   const auto& rules = rules_.rules();
+  // Examples are read as if Jo Marsh sent them (url:sender-named: "jomarsh.example").
+  static const std::vector<std::string> example_sender = {"=marsh", "jomarsh"};
   for (std::size_t ri = 0; ri < rules.size(); ++ri) {
     const Rule& r = rules[ri];
     auto fires = [&](const std::string& text) {
       Segment seg{"example", SegmentKind::body, text};
       if (!r.scope.empty()) seg.kind = r.scope.front();
       std::vector<RuleHit> hits;
-      scan_segment(seg, 0, hits, static_cast<int>(ri));
+      scan_segment(seg, 0, hits, static_cast<int>(ri), false, &example_sender);
       return !hits.empty();
     };
     for (const auto& ex : r.examples_match)

@@ -34,8 +34,14 @@ class Matcher {
   // Appends the hits of every rule (or only `only_rule`) in one segment. `others_words`:
   // the segment is someone else's (a forwarded message by another author), so rules whose
   // category counts only the sender's own words skip it.
+  // `sender_names`: the sender's name as a personal site carries it (lower case): first +
+  // last run together, found anywhere in the host ("jomarshwrites.example" from Jo Marsh),
+  // and "=word" entries (a single name) found only as a whole word of the host or path
+  // ("marsh-art.example", not "marshfieldfarm"). A URL that carries one and is not the
+  // school's or an allowed site is `url:sender-named` - the sender's own.
   void scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out,
-                    int only_rule = -1, bool others_words = false) const;
+                    int only_rule = -1, bool others_words = false,
+                    const std::vector<std::string>* sender_names = nullptr) const;
 
   // Runs every rule's `match` / `no_match` examples; returns "file:line: ..." messages for
   // the ones that misbehave (empty when all pass).
@@ -59,6 +65,7 @@ class Matcher {
   NameLexicon names_;
   int ref_person_ = -1, ref_people_list_ = -1, ref_list_detail_ = -1;
   std::vector<int> url_refs_;  // by UrlClass, then url:any last
+  int ref_sender_named_ = -1;
   std::vector<bool> own_words_;  // per rule: its category counts only the sender's own words
   std::vector<bool> uses_names_;  // per rule: its anchor or conditions need the name detector
   std::vector<bool> anchors_ref_;  // per ref: some rule is anchored on it (its hits need exact starts)

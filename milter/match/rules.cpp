@@ -26,7 +26,7 @@ namespace {
 const char* const kDetectors[] = {"person-name", "people-list"};
 const char* const kUrlClasses[] = {"url:official", "url:allow",   "url:social-profile",
                                    "url:social-content", "url:blog", "url:shortener",
-                                   "url:other",    "url:any"};
+                                   "url:other",    "url:any",  "url:sender-named"};
 
 // Start of a URL in normalised text: a scheme, "www.", or a dot before a common TLD. The
 // matcher expands each hint to the whole URL token (match/urls.cpp).
