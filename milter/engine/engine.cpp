@@ -205,6 +205,22 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, 
   }
 }
 
+bool Engine::endorses(const DecodedMessage& d, const std::vector<std::string>& others) const {
+  // Only mail that carries someone else's words (a forward, a quoted reply) can endorse.
+  const int ref = matcher_->ref_index("endorsement");
+  if (ref < 0) return false;
+  bool carries = !others.empty();
+  for (const Segment& s : d.segments)
+    carries |= s.kind == SegmentKind::body && (s.text.find("\n>") != std::string::npos || s.text.find("wrote:") != std::string::npos);
+  if (!carries) return false;
+  for (const Segment& s : d.segments) {
+    if (s.kind != SegmentKind::body) continue;
+    if (std::any_of(others.begin(), others.end(), [&](const std::string& p) { return s.origin.starts_with(p); })) continue;
+    if (matcher_->lexicon_presence(s.text).own[ref]) return true;
+  }
+  return false;
+}
+
 Engine::Engine() = default;
 Engine::~Engine() = default;
 
@@ -311,10 +327,14 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
   std::vector<RuleHit> hits;
   const std::vector<std::string> others = forwards_by_others(d, v.sender);
   const std::vector<std::string> sender_names = name_parts(d, v.sender);
+  const bool endorsed = endorses(d, others);
   for (std::size_t i = 0; i < d.segments.size(); ++i) {
     const std::string& o = d.segments[i].origin;
-    bool theirs = std::any_of(others.begin(), others.end(), [&](const std::string& p) { return o.starts_with(p); });
-    matcher_->scan_segment(d.segments[i], i, hits, -1, theirs, &sender_names);
+    SegmentContext ctx;
+    ctx.others_words = std::any_of(others.begin(), others.end(), [&](const std::string& p) { return o.starts_with(p); });
+    ctx.endorsed = endorsed;
+    ctx.sender_names = &sender_names;
+    matcher_->scan_segment(d.segments[i], i, hits, -1, ctx);
   }
   const auto& rules = rules_->rules();
   drop_credited(hits, d);

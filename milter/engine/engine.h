@@ -57,6 +57,9 @@ class Engine {
  private:
   Engine();
   void drop_credited(std::vector<RuleHit>& hits, const DecodedMessage& d) const;
+  // Does the sender, in their own words, endorse the forwarded or quoted words they pass
+  // on ("couldn't agree more")? Then those words count as theirs.
+  bool endorses(const DecodedMessage& d, const std::vector<std::string>& others) const;
   // Recipient roles and the parent-contacts check (policy/recipient_role.h,
   // policy/parent_contacts.h): fills in.recipients[].role / cleared and `v`'s reasons.
   void judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, const DecodedMessage& d,

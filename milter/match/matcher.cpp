@@ -160,7 +160,8 @@ Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names
 }
 
 void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out,
-                           int only_rule, bool others_words, const std::vector<std::string>* sender_names) const {
+                           int only_rule, const SegmentContext& ctx) const {
+  const std::vector<std::string>* sender_names = ctx.sender_names;
   if (seg.text.empty()) return;
   const auto& rules = rules_.rules();
   const auto& info = rules_.pattern_info();
@@ -348,7 +349,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     lists.seal();
   }
 
-  const bool forwarded = others_words;
+  const bool forwarded = ctx.others_words && !ctx.endorsed;
   SpanList quoted;
   bool quoted_done = false;
   // The sentence layer's cues, built once per segment when a rule first needs them.
@@ -379,7 +380,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     const Rule& r = rules[ri];
     if (own_words_[ri] && forwarded) continue;
     if (own_words_[ri] && !quoted_done) {
-      quoted.v = quoted_spans(norm.text);
+      if (!ctx.endorsed) quoted.v = quoted_spans(norm.text);
       quoted.seal();
       quoted_done = true;
     }
@@ -541,7 +542,9 @@ std::vector<std::string> Matcher::check_examples() const {
       Segment seg{"example", SegmentKind::body, text};
       if (!r.scope.empty()) seg.kind = r.scope.front();
       std::vector<RuleHit> hits;
-      scan_segment(seg, 0, hits, static_cast<int>(ri), false, &example_sender);
+      SegmentContext ctx;
+      ctx.sender_names = &example_sender;
+      scan_segment(seg, 0, hits, static_cast<int>(ri), ctx);
       return !hits.empty();
     };
     for (const auto& ex : r.examples_match)

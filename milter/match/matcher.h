@@ -27,21 +27,29 @@ struct RuleHit {
   std::vector<std::string> persons;
 };
 
+// What the matcher needs to know about the message around one segment.
+struct SegmentContext {
+  // The segment is someone else's (a forwarded message by another author), so rules
+  // whose category counts only the sender's own words skip it.
+  bool others_words = false;
+  // The sender endorses the words they forward or quote ("couldn't agree more"): quoted
+  // and forwarded text counts as their own.
+  bool endorsed = false;
+  // The sender's name as a personal site carries it (lower case): first + last run
+  // together, found anywhere in the host ("jomarshwrites.example" from Jo Marsh), and
+  // "=word" entries (a single name) found only as a whole word of the host or path
+  // ("marsh-art.example", not "marshfieldfarm"). A URL that carries one and is not the
+  // school's or an allowed site is `url:sender-named` - the sender's own.
+  const std::vector<std::string>* sender_names = nullptr;
+};
+
 class Matcher {
  public:
   Matcher(const RuleSet& rules, NameLexicon names);
 
-  // Appends the hits of every rule (or only `only_rule`) in one segment. `others_words`:
-  // the segment is someone else's (a forwarded message by another author), so rules whose
-  // category counts only the sender's own words skip it.
-  // `sender_names`: the sender's name as a personal site carries it (lower case): first +
-  // last run together, found anywhere in the host ("jomarshwrites.example" from Jo Marsh),
-  // and "=word" entries (a single name) found only as a whole word of the host or path
-  // ("marsh-art.example", not "marshfieldfarm"). A URL that carries one and is not the
-  // school's or an allowed site is `url:sender-named` - the sender's own.
-  void scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out,
-                    int only_rule = -1, bool others_words = false,
-                    const std::vector<std::string>* sender_names = nullptr) const;
+  // Appends the hits of every rule (or only `only_rule`) in one segment.
+  void scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out, int only_rule = -1,
+                    const SegmentContext& ctx = {}) const;
 
   // Runs every rule's `match` / `no_match` examples; returns "file:line: ..." messages for
   // the ones that misbehave (empty when all pass).
