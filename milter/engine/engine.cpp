@@ -210,8 +210,12 @@ bool Engine::endorses(const DecodedMessage& d, const std::vector<std::string>& o
   const int ref = matcher_->ref_index("endorsement");
   if (ref < 0) return false;
   bool carries = !others.empty();
-  for (const Segment& s : d.segments)
-    carries |= s.kind == SegmentKind::body && (s.text.find("\n>") != std::string::npos || s.text.find("wrote:") != std::string::npos);
+  for (const Segment& s : d.segments) {
+    if (carries || s.kind != SegmentKind::body) continue;
+    const std::string t = to_lower_ascii(s.text);
+    for (const char* mark : {"\n>", "wrote:", "forwarded message", "original message", "\nfrom:"})
+      carries |= t.find(mark) != std::string::npos;
+  }
   if (!carries) return false;
   for (const Segment& s : d.segments) {
     if (s.kind != SegmentKind::body) continue;
