@@ -367,6 +367,12 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     }
     // A header (the Subject) is one unit; in a body, a sentence, table row or list item.
     Span unit = window_of(seg.kind == SegmentKind::header ? breaks.line : breaks.sentence, a, n);
+    // A semicolon joins two sentences in one: the reading stays in the anchor's clause.
+    std::string_view ut(norm.text.data() + unit.first, unit.second - unit.first);
+    std::size_t before = ut.rfind("; ", a.first - unit.first);
+    if (before != std::string_view::npos && unit.first + before + 2 <= a.first) unit.first += before + 2;
+    std::size_t after = std::string_view(norm.text).substr(0, unit.second).find("; ", a.second);
+    if (after != std::string_view::npos) unit.second = after + 1;
     Span prev{0, 0};
     if (unit.first > 0 && seg.kind != SegmentKind::header) {
       Span p = window_of(breaks.sentence, {unit.first - 1, unit.first}, n);
@@ -478,7 +484,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
           if (tf) hit.target = describe(norm.text, *tf, true);
           if (sf) hit.stance = describe(norm.text, *sf, false);
           for (const Found& f : rd.targets)
-            if (f.kind == static_cast<int>(Target::person)) {
+            if (f.kind == static_cast<int>(Target::named)) {
               auto [ps, pe] = norm.source_range(f.span.first, f.span.second, seg.text);
               hit.persons.push_back(seg.text.substr(ps, pe - ps));
             }

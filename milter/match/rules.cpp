@@ -41,7 +41,7 @@ class RuleLoader {
  public:
   RuleLoader(RuleSet& rs) : rs_(rs) {
     for (const char* d : kDetectors) add_ref(RefKind::detector, d);
-    rs_.refs_[0].target = static_cast<int>(Target::person);  // person-name: a named person
+    rs_.refs_[0].target = static_cast<int>(Target::named);  // person-name: a named person
     for (const char* u : kUrlClasses) add_ref(RefKind::url_class, u);
   }
 

@@ -7,7 +7,7 @@ namespace pm {
 
 namespace {
 
-constexpr std::array<const char*, 8> kTargets = {"person", "you", "pupil", "parent", "group", "school", "sender", "anaphor"};
+constexpr std::array<const char*, 9> kTargets = {"person", "you", "pupil", "parent", "group", "school", "sender", "anaphor", "named"};
 constexpr std::array<const char*, 11> kStances = {"derogatory", "demeaning", "generalising", "threatening",
                                                   "discriminatory", "criticism", "praise", "reported",
                                                   "negation", "endorsement", "irony"};

@@ -26,7 +26,9 @@
 
 namespace pm {
 
-enum class Target { person, you, pupil, parent, group, school, sender, anaphor };
+// `named`: a person named (or identified: "her son") - the person-name detector;
+// `person`: someone spoken of ("he", "that woman", "the TA").
+enum class Target { person, you, pupil, parent, group, school, sender, anaphor, named };
 enum class Stance {
   derogatory,      // insulting nouns and adjectives, slurs
   demeaning,       // belittling constructions: mocking literacy, intelligence, parenting
