@@ -7,7 +7,7 @@ namespace pm {
 
 namespace {
 
-constexpr std::array<const char*, 9> kTargets = {"person", "you", "pupil", "parent", "group", "school", "sender", "anaphor", "named"};
+constexpr std::array<const char*, 10> kTargets = {"person", "you", "pupil", "parent", "group", "school", "sender", "anaphor", "named", "staff"};
 constexpr std::array<const char*, 11> kStances = {"derogatory", "demeaning", "generalising", "threatening",
                                                   "discriminatory", "criticism", "praise", "reported",
                                                   "negation", "endorsement", "irony"};
@@ -95,7 +95,7 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous, con
     // clause. A negation inside the evaluation's own words ("doesn't care") is its meaning.
     for (const Cue* n : negations) {
       if (n->span.second > f.span.first || n->span.first >= f.span.first) continue;
-      if (f.span.first - n->span.second > 24 || clause_break(text, n->span.second, f.span.first)) continue;
+      if (f.span.first - n->span.second > 14 || clause_break(text, n->span.second, f.span.first)) continue;
       f.kind = static_cast<int>(Stance::negation);
       break;
     }
@@ -104,9 +104,10 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous, con
     else if (reported && !endorsed && s != Stance::praise && s != Stance::negation)
       f.kind = static_cast<int>(Stance::reported);
   }
-  // Irony aimed at the school with no evaluation of its own ("the 'leadership' strikes
-  // again") is criticism.
-  if (irony && r.has_target(Target::school) && !r.has_stance(Stance::criticism))
+  // Irony aimed at the school or one of its people with no evaluation of its own ("the
+  // 'leadership' strikes again", "the deputy is very \"supportive\"") is criticism.
+  if (irony && (r.has_target(Target::school) || r.has_target(Target::staff) || r.has_target(Target::named)) &&
+      !r.has_stance(Stance::criticism))
     for (const Found& f : r.stances)
       if (f.kind == static_cast<int>(Stance::irony)) {
         r.stances.push_back({f.span, static_cast<int>(Stance::criticism), "irony"});

@@ -28,7 +28,8 @@ namespace pm {
 
 // `named`: a person named (or identified: "her son") - the person-name detector;
 // `person`: someone spoken of ("he", "that woman", "the TA").
-enum class Target { person, you, pupil, parent, group, school, sender, anaphor, named };
+// `staff`: a member of the school's staff spoken of by role ("the new SENCo").
+enum class Target { person, you, pupil, parent, group, school, sender, anaphor, named, staff };
 enum class Stance {
   derogatory,      // insulting nouns and adjectives, slurs
   demeaning,       // belittling constructions: mocking literacy, intelligence, parenting
