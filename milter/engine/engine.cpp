@@ -131,7 +131,17 @@ void Engine::drop_credited(std::vector<RuleHit>& hits, const DecodedMessage& d) 
   if (names.empty()) return;
   std::erase_if(hits, [&](const RuleHit& h) {
     if (!rules[h.rule].credited_exempt) return false;
-    std::string url = squash(std::string_view(d.segments[h.segment].text).substr(h.start, h.end - h.start));
+    // The site's own name: its host and, on a platform, the first path segment - not a
+    // post's slug, which names whatever the post is about ("/young-voices.html").
+    std::string_view raw = std::string_view(d.segments[h.segment].text).substr(h.start, h.end - h.start);
+    std::size_t scheme = raw.find("://");
+    std::size_t from = scheme == std::string_view::npos ? 0 : scheme + 3;
+    std::size_t slash = raw.find('/', from);
+    std::size_t cut = slash == std::string_view::npos ? raw.size() : raw.find('/', slash + 1);
+    std::string url = squash(raw.substr(0, cut == std::string_view::npos ? raw.size() : cut));
+    // A site that carries the sender's own name is theirs, whoever else the text names.
+    for (const auto& sp : sender)
+      if (sp.size() >= 4 && url.find(sp) != std::string::npos) return false;
     for (const auto& n : names)
       if (url.find(n) != std::string::npos) return true;
     return false;
@@ -193,7 +203,8 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, 
       if (rules[h.rule].category == "confidential") named.push_back(h.persons);
   for (std::size_t i = 0; i < in.recipients.size(); ++i) {
     JudgeRecipient& r = in.recipients[i];
-    RoleInference ri = infer_role(r.address, r.cls, !contacts_->empty() && contacts_->listed(r.address), cues);
+    RoleInference ri = r.whistleblowing ? RoleInference{RecipientRole::business, "prescribed whistleblowing body"}
+                                        : infer_role(r.address, r.cls, !contacts_->empty() && contacts_->listed(r.address), cues);
     r.role = ri.role;
     v.recipients[i].role = to_string(ri.role);
     v.recipients[i].role_reason = ri.reason;
