@@ -378,6 +378,29 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
     findings.push_back(std::move(f));
     if (fired.insert(h.rule).second) in.hits.push_back({r.category, r.id, r.weight, r.applies_to});
   }
+  // Many outside addresses in To/Cc (not Bcc) are shown to each other: personal data
+  // disclosed to every recipient (POLICY.md, "Confidential content").
+  if (c.disclosed_addresses > 0) {
+    std::set<std::string> shown;
+    for (const auto* list : {&d.to, &d.cc})
+      for (const auto& a : *list) {
+        std::string addr = to_lower_ascii(trim(a.address));
+        RecipientClass cls = classify_recipient(addr, c.domains);
+        if (cls == RecipientClass::personal_webmail || cls == RecipientClass::external) shown.insert(addr);
+      }
+    if (shown.size() >= c.disclosed_addresses) {
+      const CategoryDef* conf = rules_->category("confidential");
+      Finding f;
+      f.rule = "confidential.addresses-disclosed";
+      f.category = "confidential";
+      f.clause = conf ? conf->clause : std::string();
+      f.origin = "addresses";
+      f.segment = d.segments.size();  // the headers as a whole, no span
+      f.evidence = std::to_string(shown.size()) + " outside addresses in To/Cc";
+      findings.push_back(std::move(f));
+      in.hits.push_back({"confidential", "confidential.addresses-disclosed", 1.0, {}});
+    }
+  }
   in.unscannable = !d.unscannable.empty();
   for (const Unscannable& u : d.unscannable) {
     Finding f;
