@@ -106,7 +106,8 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous, con
   }
   // Irony aimed at the school or one of its people with no evaluation of its own ("the
   // 'leadership' strikes again", "the deputy is very \"supportive\"") is criticism.
-  if (irony && (r.has_target(Target::school) || r.has_target(Target::staff) || r.has_target(Target::named)) &&
+  if (irony && (r.has_target(Target::school) || r.has_target(Target::staff) || r.has_target(Target::named) ||
+                r.has_target(Target::person)) &&
       !r.has_stance(Stance::criticism))
     for (const Found& f : r.stances)
       if (f.kind == static_cast<int>(Stance::irony)) {
