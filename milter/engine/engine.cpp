@@ -353,6 +353,10 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
   }
   const auto& rules = rules_->rules();
   drop_credited(hits, d);
+  // Display names are labels of mailboxes ("Early Help Hub <...>"), not data about anyone.
+  std::erase_if(hits, [&](const RuleHit& h) {
+    return rules[h.rule].category == "confidential" && d.segments[h.segment].origin.ends_with("addresses");
+  });
   std::vector<Finding> findings;
   std::set<std::tuple<int, std::string>> evidence_seen;  // (rule, evidence)
   std::set<int> fired;  // distinct rules
