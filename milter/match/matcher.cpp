@@ -23,13 +23,39 @@ Span window_of(const std::vector<std::size_t>& breaks, Span anchor, std::size_t 
 // Spans of one lexicon, detector or URL class in a segment, sorted by start. The longest
 // span bounds how far before a window a span that reaches into it can start, so a lookup
 // is a binary search, not a walk (a 4 MB spreadsheet has tens of thousands of spans).
+// A lexicon hit's start is approximate (its end less the lexicon's shortest term: finding
+// the exact start costs a small scan per hit); `ids` keeps each span's pattern so the exact
+// start can be found for the few spans that need it - a finding's evidence, the cues of a
+// unit the sentence layer reads.
+constexpr unsigned kNoPattern = ~0u;
 struct SpanList {
   std::vector<Span> v;
+  std::vector<unsigned> ids;  // parallel to v after seal(); kNoPattern: exact already
   std::size_t max_len = 0;
-  void push(Span s) { v.push_back(s); }
+  void push(Span s, unsigned id = kNoPattern) {
+    v.push_back(s);
+    ids.push_back(id);
+  }
   void seal() {
-    std::sort(v.begin(), v.end());
+    ids.resize(v.size(), kNoPattern);  // spans assigned directly (v = ...) carry no pattern
+    std::vector<std::size_t> order(v.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return v[a] < v[b]; });
+    std::vector<Span> sv;
+    std::vector<unsigned> si;
+    sv.reserve(v.size());
+    si.reserve(v.size());
+    for (std::size_t i : order) {
+      sv.push_back(v[i]);
+      si.push_back(ids[i]);
+    }
+    v.swap(sv);
+    ids.swap(si);
     for (const Span& s : v) max_len = std::max(max_len, s.second - s.first);
+  }
+  unsigned id_of(Span s) const {
+    auto it = std::lower_bound(v.begin(), v.end(), s);
+    return it != v.end() && *it == s ? ids[static_cast<std::size_t>(it - v.begin())] : kNoPattern;
   }
 };
 
@@ -176,8 +202,10 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
   auto take = [&](std::vector<HsHit>& hits) {
     for (HsHit& h : hits) {
       const auto& pi = info[h.id];
-      // Anchors' exact starts are found per hit (see HsDatabases::exact_start).
-      if (!pi.url && (pi.rule >= 0 || (pi.lexicon >= 0 && exact_ref_[pi.lexicon])))
+      // Rule patterns and anchors get their exact start now (a validator checks the bytes;
+      // windows and evidence start there); the sentence layer's context cues keep an
+      // approximate one until a reading needs it.
+      if (!pi.url && (pi.rule >= 0 || (pi.lexicon >= 0 && anchors_ref_[pi.lexicon])))
         h.from = dbs.exact_start(h.id, norm.text, h.from, h.to);
       if (pi.url) {
         url_hints.push_back(h.from);
@@ -186,7 +214,8 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
           auto [s, e] = norm.source_range(h.from, h.to, seg.text);
           if (!acronym_in_source(seg.text, s, e)) continue;
         }
-        ref_spans[pi.lexicon].push({h.from, h.to});
+        const bool pending = exact_ref_[pi.lexicon] && !anchors_ref_[pi.lexicon] && !pi.acronym;
+        ref_spans[pi.lexicon].push({h.from, h.to}, pending ? h.id : kNoPattern);
       } else if (pi.rule >= 0 && (only_rule < 0 || pi.rule == only_rule)) {
         const Rule& r = rules[pi.rule];
         if (!r.validator.empty() &&
@@ -356,13 +385,14 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
   std::vector<Cue> cues;
   bool cues_done = false;
   const auto& refs = rules_.refs();
+  std::vector<unsigned> cue_ids;  // pattern of each cue whose start is still approximate
   auto read = [&](Span a) {
     if (!cues_done) {
       for (int ref : typed_refs_)
-        for (const Span& sp : ref_spans[ref].v)
-          cues.push_back({sp, refs[ref].target >= 0, refs[ref].target >= 0 ? refs[ref].target : refs[ref].stance,
-                          refs[ref].detail});
-      std::sort(cues.begin(), cues.end(), [](const Cue& x, const Cue& y) { return x.span < y.span; });
+        for (std::size_t k = 0; k < ref_spans[ref].v.size(); ++k)
+          cues.push_back({ref_spans[ref].v[k], refs[ref].target >= 0,
+                          refs[ref].target >= 0 ? refs[ref].target : refs[ref].stance, refs[ref].detail,
+                          static_cast<int>(ref_spans[ref].ids[k] == kNoPattern ? -1 : static_cast<int>(ref_spans[ref].ids[k]))});
       cues_done = true;
     }
     // A header (the Subject) is one unit; in a body, a sentence, table row or list item.
@@ -379,6 +409,15 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       if (window_of(breaks.paragraph, {p.first, p.first + 1}, n) == window_of(breaks.paragraph, a, n))
         prev = {p.first, unit.first};
     }
+    // The cues of these units get their exact starts (how close a stance is to its
+    // target, what a negation reaches, what --explain shows).
+    const std::size_t from = prev.second > prev.first ? prev.first : unit.first;
+    for (Cue& c : cues)
+      if (c.tag >= 0 && c.span.second > from && c.span.first < unit.second + 512) {
+        c.span.first = dbs.exact_start(static_cast<unsigned>(c.tag), norm.text, c.span.first, c.span.second);
+        c.tag = -1;
+      }
+    std::sort(cues.begin(), cues.end(), [](const Cue& x, const Cue& y) { return x.span < y.span; });
     return read_unit(norm.text, unit, prev, cues);
   };
   for (std::size_t ri = 0; ri < rules.size(); ++ri) {
@@ -501,7 +540,12 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       }
       if (!ok) continue;
       last_hit = a;
-      auto [s, e] = norm.source_range(a.first, a.second, seg.text);
+      Span ev = a;
+      if (r.anchor_ref >= 0) {
+        unsigned id = ref_spans[r.anchor_ref].id_of(a);
+        if (id != kNoPattern) ev.first = dbs.exact_start(id, norm.text, a.first, a.second);
+      }
+      auto [s, e] = norm.source_range(ev.first, ev.second, seg.text);
       hit.start = s;
       hit.end = e;
       out.push_back(std::move(hit));

@@ -58,6 +58,7 @@ struct Cue {
   bool is_target = false;
   int kind = 0;  // Target or Stance, by is_target
   std::string detail;
+  int tag = -1;  // the caller's own (the matcher: a pattern whose exact start is pending)
 };
 
 struct Found {
