@@ -174,7 +174,8 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, 
     // The text a person reads: Subject, bodies, and attachments (a letter sent as a file).
     if (s.kind != SegmentKind::body && s.kind != SegmentKind::attachment && s.origin != "subject") continue;
     const bool forwarded = s.origin.starts_with("forward/");
-    Matcher::Presence p = matcher_->lexicon_presence(s.text);
+    // Cues sit at the start (a greeting, the first lines); a long attachment is read no further.
+    Matcher::Presence p = matcher_->lexicon_presence(s.text, {salutation, child, supplier, press, voice}, 16384);
     auto own = [&](int ref) { return ref >= 0 && !forwarded && p.own[ref]; };
     cues.parent_salutation |= own(salutation);
     cues.your_child |= own(child);
@@ -231,7 +232,7 @@ bool Engine::endorses(const DecodedMessage& d, const std::vector<std::string>& o
   for (const Segment& s : d.segments) {
     if (s.kind != SegmentKind::body) continue;
     if (std::any_of(others.begin(), others.end(), [&](const std::string& p) { return s.origin.starts_with(p); })) continue;
-    if (matcher_->lexicon_presence(s.text).own[ref]) return true;
+    if (matcher_->lexicon_presence(s.text, {ref}, 8192, true).own[ref]) return true;
   }
   return false;
 }

@@ -183,6 +183,12 @@ Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names
     if (r.anchor_ref >= 0) anchors_ref_[r.anchor_ref] = true;
   exact_ref_ = anchors_ref_;
   for (int ref : typed_refs_) exact_ref_[ref] = true;
+  // A typed lexicon that anchors only sentence-layer rules: its hits are located by their
+  // end until a rule fires or its unit is read (most hits of common words never are).
+  lazy_ref_.assign(refs.size(), false);
+  for (int ref : typed_refs_) lazy_ref_[ref] = anchors_ref_[ref];
+  for (const Rule& r : rules_.rules())
+    if (r.anchor_ref >= 0 && !r.reads_sentence()) lazy_ref_[r.anchor_ref] = false;
 }
 
 void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out,
@@ -205,7 +211,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       // Rule patterns and anchors get their exact start now (a validator checks the bytes;
       // windows and evidence start there); the sentence layer's context cues keep an
       // approximate one until a reading needs it.
-      if (!pi.url && (pi.rule >= 0 || (pi.lexicon >= 0 && anchors_ref_[pi.lexicon])))
+      if (!pi.url && (pi.rule >= 0 || (pi.lexicon >= 0 && anchors_ref_[pi.lexicon] && !lazy_ref_[pi.lexicon])))
         h.from = dbs.exact_start(h.id, norm.text, h.from, h.to);
       if (pi.url) {
         url_hints.push_back(h.from);
@@ -214,7 +220,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
           auto [s, e] = norm.source_range(h.from, h.to, seg.text);
           if (!acronym_in_source(seg.text, s, e)) continue;
         }
-        const bool pending = exact_ref_[pi.lexicon] && !anchors_ref_[pi.lexicon] && !pi.acronym;
+        const bool pending = exact_ref_[pi.lexicon] && (!anchors_ref_[pi.lexicon] || lazy_ref_[pi.lexicon]) && !pi.acronym;
         ref_spans[pi.lexicon].push({h.from, h.to}, pending ? h.id : kNoPattern);
       } else if (pi.rule >= 0 && (only_rule < 0 || pi.rule == only_rule)) {
         const Rule& r = rules[pi.rule];
@@ -560,17 +566,24 @@ int Matcher::ref_index(std::string_view name) const {
   return -1;
 }
 
-Matcher::Presence Matcher::lexicon_presence(std::string_view text) const {
+Matcher::Presence Matcher::lexicon_presence(std::string_view text, const std::vector<int>& wanted,
+                                            std::size_t max_bytes, bool own_only) const {
   Presence p;
   p.own.assign(rules_.refs().size(), false);
   p.quoted = p.own;
-  NormText norm = normalize(text);
+  bool in_anchors = false, in_context = false;
+  for (int ref : wanted)
+    if (ref >= 0) (anchors_ref_[ref] ? in_anchors : in_context) = true;
+  if (!in_anchors && !in_context) return p;
+  NormText norm = normalize(text.substr(0, std::min(text.size(), max_bytes)));
   if (norm.text.empty()) return p;
   std::vector<Span> quoted = quoted_spans(norm.text);
+  std::string_view scanned = norm.text;
+  if (own_only && !quoted.empty()) scanned = scanned.substr(0, quoted.front().first);
   const HsDatabases& dbs = rules_.databases();
   std::vector<HsHit> hits;
-  dbs.scan(HsView::anchors, norm.text, hits);
-  if (dbs.has(HsView::context)) dbs.scan(HsView::context, norm.text, hits);
+  if (in_anchors) dbs.scan(HsView::anchors, scanned, hits);
+  if (in_context && dbs.has(HsView::context)) dbs.scan(HsView::context, scanned, hits);
   const auto& info = rules_.pattern_info();
   for (const HsHit& h : hits) {
     int lex = info[h.id].lexicon;

@@ -63,7 +63,11 @@ class Matcher {
   struct Presence {
     std::vector<bool> own, quoted;
   };
-  Presence lexicon_presence(std::string_view text) const;
+  // Only `wanted` refs are looked for (the databases they live in are scanned), in the
+  // first `max_bytes` of the text; `own_only`: only the sender's own words (the text
+  // before the first quoted line or attribution).
+  Presence lexicon_presence(std::string_view text, const std::vector<int>& wanted, std::size_t max_bytes,
+                            bool own_only = false) const;
   int ref_index(std::string_view name) const;
   // Person names in a text (the detector the rules use), for message-level checks.
   std::vector<TextSpan> person_names(std::string_view text) const { return find_person_names(text, names_); }
@@ -78,6 +82,7 @@ class Matcher {
   std::vector<bool> uses_names_;  // per rule: its anchor or conditions need the name detector
   std::vector<bool> anchors_ref_;  // per ref: some rule is anchored on it (its hits need exact starts)
   std::vector<bool> exact_ref_;    // per ref: its hits need exact starts (anchors, cues)
+  std::vector<bool> lazy_ref_;     // per ref: an anchor whose exact starts wait (sentence rules only)
   std::vector<int> typed_refs_;    // refs that are cues of the sentence layer (target or stance)
 };
 

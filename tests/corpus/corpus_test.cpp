@@ -134,4 +134,27 @@ TEST(Corpus, BlindSetIsReported) {
   EXPECT_GE(r.macro_f1, 0.85);
 }
 
+// Three sets written for issue 10 by three writers who never saw the rules, each from its own
+// brief (the office and site staff; pastoral and SEN; the staffroom and governors), half
+// near misses. Their first-look scores (with the rules before issue 10) are in the README;
+// the rules were then generalised on them - never by a message's own phrase - so they are
+// reported per category and guarded against regression, not matched exactly.
+TEST(Corpus, TuningSetAIsReported) {
+  Result r = run("tune-a");
+  EXPECT_GE(r.messages, 100);
+  EXPECT_GE(r.macro_f1, 0.90);
+}
+
+TEST(Corpus, TuningSetBIsReported) {
+  Result r = run("tune-b");
+  EXPECT_GE(r.messages, 100);
+  EXPECT_GE(r.macro_f1, 0.93);
+}
+
+TEST(Corpus, TuningSetCIsReported) {
+  Result r = run("tune-c");
+  EXPECT_GE(r.messages, 100);
+  EXPECT_GE(r.macro_f1, 0.92);
+}
+
 }  // namespace
