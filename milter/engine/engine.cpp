@@ -166,7 +166,7 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, 
   RoleCues cues;
   auto lex = [&](const char* n) { return matcher_->ref_index(n); };
   const int salutation = lex("parent-salutation"), child = lex("your-child"), supplier = lex("supplier-context"),
-            press = lex("press-or-public"), voice = lex("parent-voice");
+            press = lex("press-recipient"), voice = lex("parent-voice");
   bool quoted_voice = false;
   std::string quoted_text;
   for (const Segment& s : d.segments) {
