@@ -399,6 +399,8 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
           cues.push_back({ref_spans[ref].v[k], refs[ref].target >= 0,
                           refs[ref].target >= 0 ? refs[ref].target : refs[ref].stance, refs[ref].detail,
                           static_cast<int>(ref_spans[ref].ids[k] == kNoPattern ? -1 : static_cast<int>(ref_spans[ref].ids[k]))});
+      // By end: ends are exact (a start may still be refined below), so the order holds.
+      std::sort(cues.begin(), cues.end(), [](const Cue& x, const Cue& y) { return x.span.second < y.span.second; });
       cues_done = true;
     }
     // A header (the Subject) is one unit; in a body, a sentence, table row or list item.
@@ -418,12 +420,13 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     // The cues of these units get their exact starts (how close a stance is to its
     // target, what a negation reaches, what --explain shows).
     const std::size_t from = prev.second > prev.first ? prev.first : unit.first;
-    for (Cue& c : cues)
-      if (c.tag >= 0 && c.span.second > from && c.span.first < unit.second + 512) {
-        c.span.first = dbs.exact_start(static_cast<unsigned>(c.tag), norm.text, c.span.first, c.span.second);
-        c.tag = -1;
+    auto it = std::lower_bound(cues.begin(), cues.end(), from + 1,
+                               [](const Cue& c, std::size_t end) { return c.span.second < end; });
+    for (; it != cues.end() && it->span.second <= unit.second; ++it)
+      if (it->tag >= 0) {
+        it->span.first = dbs.exact_start(static_cast<unsigned>(it->tag), norm.text, it->span.first, it->span.second);
+        it->tag = -1;
       }
-    std::sort(cues.begin(), cues.end(), [](const Cue& x, const Cue& y) { return x.span < y.span; });
     return read_unit(norm.text, unit, prev, cues);
   };
   for (std::size_t ri = 0; ri < rules.size(); ++ri) {
@@ -468,10 +471,13 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
         auto dist = [&](Span x) {
           return x.second <= a.first ? a.first - x.second : a.second <= x.first ? x.first - a.second : 0;
         };
-        auto nearest = [&](const std::vector<Found>& found, auto kinds) -> const Found* {
+        // A target before the anchor (the subject: "his mum can't spell") is preferred to
+        // one after it ("...her own son's name"), by a few words' worth of distance.
+        auto nearest = [&](const std::vector<Found>& found, auto kinds, bool target) -> const Found* {
           const Found* best = nullptr;
+          auto cost = [&](Span x) { return dist(x) + (target && x.first >= a.second ? 40 : 0); };
           for (const Found& f : found)
-            if (std::find(kinds.begin(), kinds.end(), f.kind) != kinds.end() && (!best || dist(f.span) < dist(best->span)))
+            if (std::find(kinds.begin(), kinds.end(), f.kind) != kinds.end() && (!best || cost(f.span) < cost(best->span)))
               best = &f;
           return best;
         };
@@ -482,14 +488,14 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
         };
         const Found* tf = nullptr;
         for (const auto& any : r.targets) {
-          const Found* got = nearest(rd.targets, ints(any));
+          const Found* got = nearest(rd.targets, ints(any), true);
           if (!got) { ok = false; break; }
           if (!tf) tf = got;
         }
         const Found* sf = nullptr;
         for (const auto& any : r.stances) {
           if (!ok) break;
-          const Found* got = nearest(rd.stances, ints(any));
+          const Found* got = nearest(rd.stances, ints(any), false);
           if (!got) { ok = false; break; }
           if (!sf) sf = got;
         }

@@ -66,8 +66,11 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous, con
   r.unit = unit;
   std::vector<const Cue*> negations;
   bool reported = false, endorsed = false, irony = false;
-  for (const Cue& c : cues) {
-    if (c.span.first >= unit.second) break;
+  auto first = std::lower_bound(cues.begin(), cues.end(), unit.first + 1,
+                                [](const Cue& c, std::size_t end) { return c.span.second < end; });
+  for (auto it = first; it != cues.end(); ++it) {
+    const Cue& c = *it;
+    if (c.span.second > unit.second) break;
     if (!inside(c.span, unit)) continue;
     if (c.is_target) {
       r.targets.push_back({c.span, c.kind, c.detail});
@@ -82,8 +85,11 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous, con
   }
   // Anaphora: "they" with no group of its own refers to the group the unit before named.
   if (previous.second > previous.first && !r.has_target(Target::group) && r.has_target(Target::anaphor)) {
-    for (const Cue& c : cues) {
-      if (c.span.first >= previous.second) break;
+    auto pf = std::lower_bound(cues.begin(), cues.end(), previous.first + 1,
+                               [](const Cue& c, std::size_t end) { return c.span.second < end; });
+    for (auto it = pf; it != cues.end(); ++it) {
+      const Cue& c = *it;
+      if (c.span.second > previous.second) break;
       if (c.is_target && c.kind == static_cast<int>(Target::group) && inside(c.span, previous))
         r.targets.push_back({c.span, c.kind, c.detail});
     }

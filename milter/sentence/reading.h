@@ -75,7 +75,7 @@ struct Reading {
   bool has_stance(Stance s) const;
 };
 
-// Reads `unit` of `text`. `cues` must be sorted by start and may hold cues outside the unit
+// Reads `unit` of `text`. `cues` must be sorted by end and may hold cues outside the unit
 // (they are ignored, except a group named in `previous` - the unit before, in the same
 // paragraph, or an empty range - for anaphora).
 Reading read_unit(std::string_view text, TextRange unit, TextRange previous, const std::vector<Cue>& cues);
