@@ -160,7 +160,10 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, 
   const bool check_contacts = confidential && !contacts_->empty();
   bool outside = false;
   for (const auto& r : in.recipients) outside |= is_outside(r.cls) && r.cls != RecipientClass::pupil;
-  if (!wants_roles && !check_contacts) return;
+  bool quoted_conf = confidential;
+  for (const RuleHit& h : hits)
+    if (rules[h.rule].category == "confidential") quoted_conf = quoted_conf && h.quoted;
+  if (!wants_roles && !check_contacts && !quoted_conf) return;
   // Cues of whom the message is written to, in the sender's own words (and the quoted mail
   // it answers). One scan of the body text, only for messages that need it.
   RoleCues cues;
@@ -197,6 +200,24 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, 
       if (lower.find(a) != std::string::npos) cues.parent_authors.push_back(a);
     if (cues.parent_authors.empty() && outside_addrs.size() == 1) cues.parent_authors = outside_addrs;
   }
+  // A reply that quotes the recipient's own mail tells them nothing new: confidential
+  // detail found only in the quoted text does not count for its author (the recipient the
+  // quoted mail names, else the only outside recipient).
+  bool all_quoted = confidential;
+  for (const RuleHit& h : hits)
+    if (rules[h.rule].category == "confidential") all_quoted = all_quoted && h.quoted;
+  std::vector<std::string> quoted_authors;
+  if (all_quoted) {
+    std::string quoted_lower;
+    for (const Segment& s : d.segments)
+      if (s.kind == SegmentKind::body) quoted_lower += to_lower_ascii(s.text);
+    std::vector<std::string> outside_addrs;
+    for (const auto& r : in.recipients)
+      if (is_outside(r.cls)) outside_addrs.push_back(r.address);
+    for (const auto& a : outside_addrs)
+      if (quoted_lower.find(a) != std::string::npos) quoted_authors.push_back(a);
+    if (quoted_authors.empty() && outside_addrs.size() == 1) quoted_authors = outside_addrs;
+  }
   // Whose data the confidential findings are: the persons named where each one is.
   std::vector<std::vector<std::string>> named;
   if (check_contacts)
@@ -209,6 +230,8 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, 
     r.role = ri.role;
     v.recipients[i].role = to_string(ri.role);
     v.recipients[i].role_reason = ri.reason;
+    if (std::find(quoted_authors.begin(), quoted_authors.end(), r.address) != quoted_authors.end())
+      r.cleared.push_back("confidential");
     if (check_contacts && is_outside(r.cls) && r.cls != RecipientClass::partner) {
       ParentContacts::Check c = contacts_->check(named, r.address);
       if (c.cleared) r.cleared.push_back("confidential");

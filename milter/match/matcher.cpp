@@ -464,7 +464,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
           if (!ok) break;
         }
       }
-      RuleHit hit{static_cast<int>(ri), seg_index, 0, 0, {}, {}, {}};
+      RuleHit hit{static_cast<int>(ri), seg_index, 0, 0, {}, {}, {}, false};
       if (ok && r.reads_sentence()) {
         Reading rd = read(a);
         // For each entry, the cue of one of its kinds nearest the anchor (what --explain shows).
@@ -557,6 +557,12 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
         unsigned id = ref_spans[r.anchor_ref].id_of(a);
         if (id != kNoPattern) ev.first = dbs.exact_start(id, norm.text, a.first, a.second);
       }
+      if (!quoted_done) {
+        if (!ctx.endorsed) quoted.v = quoted_spans(norm.text);
+        quoted.seal();
+        quoted_done = true;
+      }
+      hit.quoted = any_in(quoted, {a.first, a.second}, {n + 1, n + 1});
       auto [s, e] = norm.source_range(ev.first, ev.second, seg.text);
       hit.start = s;
       hit.end = e;

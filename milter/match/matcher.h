@@ -25,6 +25,8 @@ struct RuleHit {
   // persons (for the parent-contacts check). Empty otherwise.
   std::string target, stance;
   std::vector<std::string> persons;
+  // The anchor is in quoted reply text ("> ..." or after "On ... wrote:").
+  bool quoted = false;
 };
 
 // What the matcher needs to know about the message around one segment.
