@@ -130,5 +130,34 @@ TEST(Engine, HostileInputGivesAVerdict) {
   }
 }
 
+// Many parents' addresses in To/Cc show them to each other: personal data disclosed. In
+// Bcc they are not shown.
+TEST(Engine, ManyOutsideAddressesInToDiscloseEachOther) {
+  const std::string to = "a.parent@gmail.com, b.parent@hotmail.co.uk, c.parent@yahoo.co.uk, d.parent@icloud.com, e@family-e.example";
+  Verdict shown = engine().scan(mail(to, "Content-Type: text/plain\r\n", "Trip money is due on Friday.\r\n"), nullptr);
+  EXPECT_TRUE(has(shown, "confidential"));
+  EXPECT_EQ(shown.action, Action::quarantine);
+  bool rule = false;
+  for (const auto& f : shown.findings) rule |= f.rule == "confidential.addresses-disclosed";
+  EXPECT_TRUE(rule);
+  Verdict hidden = engine().scan(
+      mail("office@stannes.example", "Bcc: " + to + "\r\nContent-Type: text/plain\r\n", "Trip money is due on Friday.\r\n"),
+      nullptr);
+  EXPECT_FALSE(has(hidden, "confidential"));
+}
+
+// A personal mobile given to a plumber is no invitation; to a parent's webmail it is.
+TEST(Engine, PersonalMobileToAContractorIsNotAnInvitation) {
+  const std::string body = "Text me on 07700 900123 when you're on your way with the boiler parts, and send the invoice to the office.\r\n";
+  Verdict plumber = engine().scan(mail("dave@quickfix-plumbing.example", "Content-Type: text/plain\r\n", body), nullptr);
+  EXPECT_FALSE(has(plumber, "social-contact"));
+  ASSERT_EQ(plumber.recipients.size(), 1u);
+  EXPECT_EQ(plumber.recipients[0].role, "business");
+  Verdict parent = engine().scan(
+      mail("kerry.x@gmail.com", "Content-Type: text/plain\r\n", "Text me on 07700 900123 if your son is upset tonight.\r\n"), nullptr);
+  EXPECT_TRUE(has(parent, "social-contact"));
+  EXPECT_EQ(parent.recipients[0].role, "parent");
+}
+
 }  // namespace
 }  // namespace pm

@@ -53,6 +53,29 @@ TEST_F(RulesTest, PatternHyperscanRefusesNamesItsLine) {
   EXPECT_NE(e.find("a.toml:6"), std::string::npos) << e;
 }
 
+// The allow list never holds a suffix anyone can register under (Public Suffix List);
+// a restricted one POLICY.md allows as a whole stays when marked, and is listed as such.
+TEST_F(RulesTest, AllowListRefusesAnOpenRegistrationSuffix) {
+  const std::string rule = "\n[[rule]]\nid = \"abusive.x\"\npattern = 'zzq'\nmatch=[\"zzq\"]\nno_match=[\"b\"]\n";
+  for (const char* open : {"org.uk", "co.uk", "me.uk", "sch.uk"}) {
+    write("a.toml", category() + rule + "\n[urls]\nallow = [\"bbc.co.uk\", \"" + open + "\"]\n");
+    std::string e = load_error();
+    EXPECT_NE(e.find("a.toml:"), std::string::npos) << e;
+    EXPECT_NE(e.find(std::string("'") + open + "' is a public suffix"), std::string::npos) << e;
+  }
+  // Restricted, but not marked: refused too.
+  write("a.toml", category() + rule + "\n[urls]\nallow = [\"gov.uk\"]\n");
+  EXPECT_NE(load_error().find("'gov.uk' is a public suffix"), std::string::npos);
+  // Marked restricted: accepted, and listed.
+  write("a.toml", category() + rule +
+                      "\n[urls]\nrestricted_suffixes = [\"gov.uk\", \"nhs.uk\"]\nallow = [\"gov.uk\", \"nhs.uk\", \"bbc.co.uk\"]\n");
+  auto rs = RuleSet::load(dir, {}, {});
+  EXPECT_EQ(rs->restricted_allowed(), (std::vector<std::string>{"gov.uk", "nhs.uk"}));
+  // A name that is no public suffix cannot be marked restricted.
+  write("a.toml", category() + rule + "\n[urls]\nrestricted_suffixes = [\"bbc.co.uk\"]\nallow = [\"bbc.co.uk\"]\n");
+  EXPECT_NE(load_error().find("is not a public suffix"), std::string::npos);
+}
+
 TEST_F(RulesTest, RuleNeedsExamples) {
   write("a.toml", category() + "\n[[rule]]\nid = \"x\"\npattern = 'abc'\nno_match=[\"b\"]\n");
   EXPECT_NE(load_error().find("needs at least one `match` example"), std::string::npos);
