@@ -511,7 +511,9 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
               if (std::find(r.stances[0].begin(), r.stances[0].end(), static_cast<Stance>(st.kind)) == r.stances[0].end()) continue;
               Span between = t.span.second <= st.span.first ? Span{t.span.second, st.span.first}
                                                             : Span{st.span.second, t.span.first};
-              const bool overlap = t.span.first < st.span.second && st.span.first < t.span.second;
+              // A stance inside its target is part of a name ("Mr Twit"); a target inside its
+              // stance is what the stance is about ("too old for").
+              const bool overlap = st.span.first >= t.span.first && st.span.second <= t.span.second;
               if (gap(t.span, st.span) <= static_cast<std::size_t>(r.reach) && !overlap &&
                   !clause_break(norm.text, between.first, between.second)) {
                 bt = &t;
