@@ -38,6 +38,16 @@ struct SpanList {
   }
   void seal() {
     ids.resize(v.size(), kNoPattern);  // spans assigned directly (v = ...) carry no pattern
+    max_len = 0;
+    if (std::is_sorted(v.begin(), v.end())) {  // the usual case: hits arrive in order
+      for (const Span& s : v) max_len = std::max(max_len, s.second - s.first);
+      return;
+    }
+    if (std::all_of(ids.begin(), ids.end(), [](unsigned id) { return id == kNoPattern; })) {
+      std::sort(v.begin(), v.end());
+      for (const Span& s : v) max_len = std::max(max_len, s.second - s.first);
+      return;
+    }
     std::vector<std::size_t> order(v.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return v[a] < v[b]; });
@@ -322,7 +332,16 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       for (const Span& a : anchors) {
         Span w = window(r, a);
         // The sentence layer reads the unit before too (a group it names is what "they" means).
-        if (r.reads_sentence()) w = {std::min(w.first, window_of(breaks.paragraph, a, n).first), w.second};
+        // (only the sentence before, in the same paragraph: what read() looks at).
+        if (r.reads_sentence()) {
+          Span unit = window_of(seg.kind == SegmentKind::header ? breaks.line : breaks.sentence, a, n);
+          std::size_t from = unit.first;
+          if (unit.first > 0 && seg.kind != SegmentKind::header) {
+            Span p = window_of(breaks.sentence, {unit.first - 1, unit.first}, n);
+            if (window_of(breaks.paragraph, {p.first, p.first + 1}, n) == window_of(breaks.paragraph, a, n)) from = p.first;
+          }
+          w = {std::min(w.first, from), w.second};
+        }
         w.first = std::max(w.first, a.first > 2000 ? a.first - 2000 : 0);
         w.second = std::min(w.second, a.second + 2000);
         while (w.first > 0 && norm.text[w.first - 1] != ' ' && norm.text[w.first - 1] != '\n') --w.first;
