@@ -55,7 +55,8 @@ std::vector<std::string> forwards_by_others(const DecodedMessage& d, const std::
     std::string first = std::string(s.text.substr(0, s.text.find('\n')));
     auto lt = first.find('<'), gt = first.find('>');
     std::string author = lt != std::string::npos && gt != std::string::npos && gt > lt
-                             ? first.substr(lt + 1, gt - lt - 1) : std::string(trim(first));
+                             ? first.substr(lt + 1, gt - lt - 1)
+                             : std::string(trim(first));
     if (me.empty() || to_lower_ascii(author) != me) out.push_back(prefix);
   }
   return out;
@@ -65,7 +66,8 @@ std::vector<std::string> forwards_by_others(const DecodedMessage& d, const std::
 std::string squash(std::string_view s) {
   std::string out;
   for (char c : s)
-    if (std::isalnum(static_cast<unsigned char>(c))) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   return out;
 }
 
@@ -83,7 +85,9 @@ std::vector<std::string> name_parts(const DecodedMessage& d, const std::string& 
     for (auto part : split(d.from.front().display, ' ')) {
       std::string p = squash(part);
       static const char* const titles[] = {"mr", "mrs", "ms", "miss", "mx", "dr"};
-      if (p.empty() || std::any_of(std::begin(titles), std::end(titles), [&](const char* t) { return p == t; })) continue;
+      if (p.empty() ||
+          std::any_of(std::begin(titles), std::end(titles), [&](const char* t) { return p == t; }))
+        continue;
       words.push_back(p);
     }
     for (const auto& w : words) add("=" + w);
@@ -92,10 +96,14 @@ std::vector<std::string> name_parts(const DecodedMessage& d, const std::string& 
   std::string local = to_lower_ascii(sender.substr(0, sender.find('@')));
   for (auto part : split(local, '.')) add("=" + squash(part));
   // Words that name a role, not a person ("office", "admin") would match any site.
-  static const char* const roles[] = {"office", "admin", "head", "headteacher", "school", "info", "enquiries", "bursar", "senco", "staff", "class", "year", "reception", "noreply", "governors", "finance", "teacher", "annes", "stannes"};
+  static const char* const roles[] = {
+      "office",    "admin",   "head",    "headteacher", "school", "info",      "enquiries",
+      "bursar",    "senco",   "staff",   "class",       "year",   "reception", "noreply",
+      "governors", "finance", "teacher", "annes",       "stannes"};
   std::erase_if(out, [&](const std::string& w) {
     std::string_view bare = std::string_view(w).substr(w.starts_with('=') ? 1 : 0);
-    return std::any_of(std::begin(roles), std::end(roles), [&](const char* r) { return bare == r; });
+    return std::any_of(std::begin(roles), std::end(roles),
+                       [&](const char* r) { return bare == r; });
   });
   return out;
 }
@@ -133,7 +141,8 @@ void Engine::drop_credited(std::vector<RuleHit>& hits, const DecodedMessage& d) 
     if (!rules[h.rule].credited_exempt) return false;
     // The site's own name: its host and, on a platform, the first path segment - not a
     // post's slug, which names whatever the post is about ("/young-voices.html").
-    std::string_view raw = std::string_view(d.segments[h.segment].text).substr(h.start, h.end - h.start);
+    std::string_view raw =
+        std::string_view(d.segments[h.segment].text).substr(h.start, h.end - h.start);
     std::size_t scheme = raw.find("://");
     std::size_t from = scheme == std::string_view::npos ? 0 : scheme + 3;
     std::size_t slash = raw.find('/', from);
@@ -148,8 +157,8 @@ void Engine::drop_credited(std::vector<RuleHit>& hits, const DecodedMessage& d) 
   });
 }
 
-void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, const DecodedMessage& d,
-                              Verdict& v) const {
+void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits,
+                              const DecodedMessage& d, Verdict& v) const {
   const auto& rules = rules_->rules();
   bool wants_roles = false, confidential = false;
   for (const RuleHit& h : hits) {
@@ -159,7 +168,8 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, 
   }
   const bool check_contacts = confidential && !contacts_->empty();
   bool outside = false;
-  for (const auto& r : in.recipients) outside |= is_outside(r.cls) && r.cls != RecipientClass::pupil;
+  for (const auto& r : in.recipients)
+    outside |= is_outside(r.cls) && r.cls != RecipientClass::pupil;
   bool quoted_conf = confidential;
   for (const RuleHit& h : hits)
     if (rules[h.rule].category == "confidential") quoted_conf = quoted_conf && h.quoted;
@@ -168,17 +178,20 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, 
   // it answers). One scan of the body text, only for messages that need it.
   RoleCues cues;
   auto lex = [&](const char* n) { return matcher_->ref_index(n); };
-  const int salutation = lex("parent-salutation"), child = lex("your-child"), supplier = lex("supplier-context"),
-            press = lex("press-recipient"), voice = lex("parent-voice");
+  const int salutation = lex("parent-salutation"), child = lex("your-child"),
+            supplier = lex("supplier-context"), press = lex("press-recipient"),
+            voice = lex("parent-voice");
   bool quoted_voice = false;
   std::string quoted_text;
   for (const Segment& s : d.segments) {
     if (!outside) break;  // pupils and staff only: their class says who they are
     // The text a person reads: Subject, bodies, and attachments (a letter sent as a file).
-    if (s.kind != SegmentKind::body && s.kind != SegmentKind::attachment && s.origin != "subject") continue;
+    if (s.kind != SegmentKind::body && s.kind != SegmentKind::attachment && s.origin != "subject")
+      continue;
     const bool forwarded = s.origin.starts_with("forward/");
     // Cues sit at the start (a greeting, the first lines); a long attachment is read no further.
-    Matcher::Presence p = matcher_->lexicon_presence(s.text, {salutation, child, supplier, press, voice}, 16384);
+    Matcher::Presence p =
+        matcher_->lexicon_presence(s.text, {salutation, child, supplier, press, voice}, 16384);
     auto own = [&](int ref) { return ref >= 0 && !forwarded && p.own[ref]; };
     cues.parent_salutation |= own(salutation);
     cues.your_child |= own(child);
@@ -198,7 +211,8 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, 
     const std::string lower = to_lower_ascii(quoted_text);
     for (const auto& a : outside_addrs)
       if (lower.find(a) != std::string::npos) cues.parent_authors.push_back(a);
-    if (cues.parent_authors.empty() && outside_addrs.size() == 1) cues.parent_authors = outside_addrs;
+    if (cues.parent_authors.empty() && outside_addrs.size() == 1)
+      cues.parent_authors = outside_addrs;
   }
   // A reply that quotes the recipient's own mail tells them nothing new: confidential
   // detail found only in the quoted text does not count for its author (the recipient the
@@ -225,8 +239,10 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, 
       if (rules[h.rule].category == "confidential") named.push_back(h.persons);
   for (std::size_t i = 0; i < in.recipients.size(); ++i) {
     JudgeRecipient& r = in.recipients[i];
-    RoleInference ri = r.whistleblowing ? RoleInference{RecipientRole::business, "prescribed whistleblowing body"}
-                                        : infer_role(r.address, r.cls, !contacts_->empty() && contacts_->listed(r.address), cues);
+    RoleInference ri =
+        r.whistleblowing ? RoleInference{RecipientRole::business, "prescribed whistleblowing body"}
+                         : infer_role(r.address, r.cls,
+                                      !contacts_->empty() && contacts_->listed(r.address), cues);
     r.role = ri.role;
     v.recipients[i].role = to_string(ri.role);
     v.recipients[i].role_reason = ri.reason;
@@ -234,8 +250,10 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, 
       r.cleared.push_back("confidential");
     if (check_contacts && is_outside(r.cls) && r.cls != RecipientClass::partner) {
       ParentContacts::Check c = contacts_->check(named, r.address);
-      if (c.cleared) r.cleared.push_back("confidential");
-      else v.recipients[i].mismatch = c.mismatch;
+      if (c.cleared)
+        r.cleared.push_back("confidential");
+      else
+        v.recipients[i].mismatch = c.mismatch;
     }
   }
 }
@@ -254,7 +272,9 @@ bool Engine::endorses(const DecodedMessage& d, const std::vector<std::string>& o
   if (!carries) return false;
   for (const Segment& s : d.segments) {
     if (s.kind != SegmentKind::body) continue;
-    if (std::any_of(others.begin(), others.end(), [&](const std::string& p) { return s.origin.starts_with(p); })) continue;
+    if (std::any_of(others.begin(), others.end(),
+                    [&](const std::string& p) { return s.origin.starts_with(p); }))
+      continue;
     if (matcher_->lexicon_presence(s.text, {ref}, 8192, true).own[ref]) return true;
   }
   return false;
@@ -353,7 +373,8 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
   std::set<std::string> seen;
   for (auto& r : rcpts) {
     std::string addr = to_lower_ascii(trim(r));
-    if (addr.size() > 2 && addr.front() == '<' && addr.back() == '>') addr = addr.substr(1, addr.size() - 2);
+    if (addr.size() > 2 && addr.front() == '<' && addr.back() == '>')
+      addr = addr.substr(1, addr.size() - 2);
     if (addr.empty() || !seen.insert(addr).second) continue;
     JudgeRecipient jr;
     jr.address = addr;
@@ -370,7 +391,8 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
   for (std::size_t i = 0; i < d.segments.size(); ++i) {
     const std::string& o = d.segments[i].origin;
     SegmentContext ctx;
-    ctx.others_words = std::any_of(others.begin(), others.end(), [&](const std::string& p) { return o.starts_with(p); });
+    ctx.others_words = std::any_of(others.begin(), others.end(),
+                                   [&](const std::string& p) { return o.starts_with(p); });
     ctx.endorsed = endorsed;
     ctx.sender_names = &sender_names;
     matcher_->scan_segment(d.segments[i], i, hits, -1, ctx);
@@ -379,11 +401,12 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
   drop_credited(hits, d);
   // Display names are labels of mailboxes ("Early Help Hub <...>"), not data about anyone.
   std::erase_if(hits, [&](const RuleHit& h) {
-    return rules[h.rule].category == "confidential" && d.segments[h.segment].origin.ends_with("addresses");
+    return rules[h.rule].category == "confidential" &&
+           d.segments[h.segment].origin.ends_with("addresses");
   });
   std::vector<Finding> findings;
   std::set<std::tuple<int, std::string>> evidence_seen;  // (rule, evidence)
-  std::set<int> fired;  // distinct rules
+  std::set<int> fired;                                   // distinct rules
   for (const RuleHit& h : hits) {
     const Rule& r = rules[h.rule];
     const Segment& seg = d.segments[h.segment];
@@ -414,7 +437,8 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
       for (const auto& a : *list) {
         std::string addr = to_lower_ascii(trim(a.address));
         RecipientClass cls = classify_recipient(addr, c.domains);
-        if (cls == RecipientClass::personal_webmail || cls == RecipientClass::external) shown.insert(addr);
+        if (cls == RecipientClass::personal_webmail || cls == RecipientClass::external)
+          shown.insert(addr);
       }
     if (shown.size() >= c.disclosed_addresses) {
       const CategoryDef* conf = rules_->category("confidential");
@@ -458,16 +482,18 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope) const {
   // but did not count for these recipients (policyctl --explain reports them).
   std::set<std::string> held(v.categories.begin(), v.categories.end());
   for (auto& f : findings) {
-    if (held.count(f.category)) v.findings.push_back(std::move(f));
-    else v.unapplied.push_back(std::move(f));
+    if (held.count(f.category))
+      v.findings.push_back(std::move(f));
+    else
+      v.unapplied.push_back(std::move(f));
   }
   v.segments = std::move(d.segments);
   v.attachments = std::move(d.attachments);
   v.subject = std::move(d.subject);
   v.message_id = std::move(d.message_id);
-  v.elapsed_us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                std::chrono::steady_clock::now() - t0)
-                                                .count());
+  v.elapsed_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
   return v;
 }
 

@@ -15,10 +15,10 @@
 namespace pm {
 
 struct Finding {
-  std::string rule;      // rule id, e.g. "confidential.nhs-number"
-  std::string category;  // one of the five category ids, or "unscannable"
-  std::string clause;    // the policy sentence the rule enforces
-  std::string origin;    // Segment::origin
+  std::string rule;         // rule id, e.g. "confidential.nhs-number"
+  std::string category;     // one of the five category ids, or "unscannable"
+  std::string clause;       // the policy sentence the rule enforces
+  std::string origin;       // Segment::origin
   std::size_t segment = 0;  // index into Verdict::segments
   std::size_t start = 0;    // byte offsets into that segment's text
   std::size_t end = 0;

@@ -50,7 +50,8 @@ struct SpanList {
     }
     std::vector<std::size_t> order(v.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return v[a] < v[b]; });
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return v[a] < v[b]; });
     std::vector<Span> sv;
     std::vector<unsigned> si;
     sv.reserve(v.size());
@@ -161,7 +162,8 @@ bool acronym_in_source(std::string_view src, std::size_t s, std::size_t e) {
 
 }  // namespace
 
-Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names_(std::move(names)) {
+Matcher::Matcher(const RuleSet& rules, NameLexicon names)
+    : rules_(rules), names_(std::move(names)) {
   const auto& refs = rules_.refs();
   auto find = [&](std::string_view n) {
     for (std::size_t i = 0; i < refs.size(); ++i)
@@ -171,8 +173,9 @@ Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names
   ref_person_ = find("person-name");
   ref_people_list_ = find("people-list");
   ref_list_detail_ = find("list-detail");
-  for (UrlClass c : {UrlClass::official, UrlClass::allow, UrlClass::social_profile,
-                     UrlClass::social_content, UrlClass::blog, UrlClass::shortener, UrlClass::other})
+  for (UrlClass c :
+       {UrlClass::official, UrlClass::allow, UrlClass::social_profile, UrlClass::social_content,
+        UrlClass::blog, UrlClass::shortener, UrlClass::other})
     url_refs_.push_back(find(to_string(c)));
   url_refs_.push_back(find("url:any"));
   ref_sender_named_ = find("url:sender-named");
@@ -221,7 +224,8 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       // Rule patterns and anchors get their exact start now (a validator checks the bytes;
       // windows and evidence start there); the sentence layer's context cues keep an
       // approximate one until a reading needs it.
-      if (!pi.url && (pi.rule >= 0 || (pi.lexicon >= 0 && anchors_ref_[pi.lexicon] && !lazy_ref_[pi.lexicon])))
+      if (!pi.url &&
+          (pi.rule >= 0 || (pi.lexicon >= 0 && anchors_ref_[pi.lexicon] && !lazy_ref_[pi.lexicon])))
         h.from = dbs.exact_start(h.id, norm.text, h.from, h.to);
       if (pi.url) {
         url_hints.push_back(h.from);
@@ -230,7 +234,8 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
           auto [s, e] = norm.source_range(h.from, h.to, seg.text);
           if (!acronym_in_source(seg.text, s, e)) continue;
         }
-        const bool pending = exact_ref_[pi.lexicon] && (!anchors_ref_[pi.lexicon] || lazy_ref_[pi.lexicon]) && !pi.acronym;
+        const bool pending = exact_ref_[pi.lexicon] &&
+                             (!anchors_ref_[pi.lexicon] || lazy_ref_[pi.lexicon]) && !pi.acronym;
         ref_spans[pi.lexicon].push({h.from, h.to}, pending ? h.id : kNoPattern);
       } else if (pi.rule >= 0 && (only_rule < 0 || pi.rule == only_rule)) {
         const Rule& r = rules[pi.rule];
@@ -255,8 +260,8 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       if (ri < 0 || (only_rule >= 0 && ri != only_rule)) continue;
       h.from = dbs.exact_start(h.id, compact.text, h.from, h.to);
       const Rule& r = rules[ri];
-      if (!r.validator.empty() &&
-          !find_validator(r.validator)(std::string_view(compact.text).substr(h.from, h.to - h.from)))
+      if (!r.validator.empty() && !find_validator(r.validator)(
+                                      std::string_view(compact.text).substr(h.from, h.to - h.from)))
         continue;
       rule_anchors[ri].push_back({compact.to_orig[h.from], compact.to_orig[h.to - 1] + 1});
     }
@@ -267,22 +272,26 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       int ref = url_refs_[static_cast<int>(u.cls)];
       if (ref >= 0) ref_spans[ref].push({u.start, u.end});
       if (url_refs_.back() >= 0) ref_spans[url_refs_.back()].push({u.start, u.end});
-      if (sender_names && ref_sender_named_ >= 0 && u.cls != UrlClass::official && u.cls != UrlClass::allow &&
-          u.cls != UrlClass::shortener) {
+      if (sender_names && ref_sender_named_ >= 0 && u.cls != UrlClass::official &&
+          u.cls != UrlClass::allow && u.cls != UrlClass::shortener) {
         // The host (less its public suffix) or, on a platform, the path's first segment.
         std::string where = u.host.substr(0, u.host.rfind('.'));
         if (u.cls != UrlClass::other) where += "/" + u.path.substr(0, u.path.find('/'));
         auto word_in = [&](std::string_view w) {
           // A whole word of the host or path: between separators ('.', '-', '_', '/', '@').
           for (std::size_t p = where.find(w); p != std::string::npos; p = where.find(w, p + 1)) {
-            auto sep = [](char c) { return c == '.' || c == '-' || c == '_' || c == '/' || c == '@'; };
-            bool l = p == 0 || sep(where[p - 1]), r = p + w.size() == where.size() || sep(where[p + w.size()]);
+            auto sep = [](char c) {
+              return c == '.' || c == '-' || c == '_' || c == '/' || c == '@';
+            };
+            bool l = p == 0 || sep(where[p - 1]),
+                 r = p + w.size() == where.size() || sep(where[p + w.size()]);
             if (l && r) return true;
           }
           return false;
         };
         for (const auto& name : *sender_names)
-          if (name.starts_with('=') ? word_in(std::string_view(name).substr(1)) : where.find(name) != std::string::npos) {
+          if (name.starts_with('=') ? word_in(std::string_view(name).substr(1))
+                                    : where.find(name) != std::string::npos) {
             ref_spans[ref_sender_named_].push({u.start, u.end});
             break;
           }
@@ -302,13 +311,18 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
   // The window of rule `r` around anchor `a` (the same one its conditions are checked in).
   auto window = [&](const Rule& r, Span a) -> Span {
     WindowKind wk = r.window;
-    if (seg.kind == SegmentKind::header && (wk == WindowKind::paragraph || wk == WindowKind::segment))
+    if (seg.kind == SegmentKind::header &&
+        (wk == WindowKind::paragraph || wk == WindowKind::segment))
       wk = WindowKind::line;  // headers are one item per line
     switch (wk) {
-      case WindowKind::sentence: return window_of(breaks.sentence, a, n);
-      case WindowKind::line: return window_of(breaks.line, a, n);
-      case WindowKind::paragraph: return window_of(breaks.paragraph, a, n);
-      case WindowKind::segment: return {0, n};
+      case WindowKind::sentence:
+        return window_of(breaks.sentence, a, n);
+      case WindowKind::line:
+        return window_of(breaks.line, a, n);
+      case WindowKind::paragraph:
+        return window_of(breaks.paragraph, a, n);
+      case WindowKind::segment:
+        return {0, n};
       case WindowKind::chars:
         return {a.first > static_cast<std::size_t>(r.window_chars) ? a.first - r.window_chars : 0,
                 std::min(n, a.second + r.window_chars)};
@@ -327,25 +341,32 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     for (std::size_t ri = 0; ri < rules.size(); ++ri) {
       const Rule& r = rules[ri];
       if (only_rule >= 0 && static_cast<int>(ri) != only_rule) continue;
-      if (r.with.empty() && r.without.empty() && r.without_before.empty() && !r.reads_sentence()) continue;
-      const std::vector<Span>& anchors = r.anchor_ref >= 0 ? ref_spans[r.anchor_ref].v : rule_anchors[ri];
+      if (r.with.empty() && r.without.empty() && r.without_before.empty() && !r.reads_sentence())
+        continue;
+      const std::vector<Span>& anchors =
+          r.anchor_ref >= 0 ? ref_spans[r.anchor_ref].v : rule_anchors[ri];
       for (const Span& a : anchors) {
         Span w = window(r, a);
         // The sentence layer reads the unit before too (a group it names is what "they" means).
         // (only the sentence before, in the same paragraph: what read() looks at).
         if (r.reads_sentence()) {
-          Span unit = window_of(seg.kind == SegmentKind::header ? breaks.line : breaks.sentence, a, n);
+          Span unit =
+              window_of(seg.kind == SegmentKind::header ? breaks.line : breaks.sentence, a, n);
           std::size_t from = unit.first;
           if (unit.first > 0 && seg.kind != SegmentKind::header) {
             Span p = window_of(breaks.sentence, {unit.first - 1, unit.first}, n);
-            if (window_of(breaks.paragraph, {p.first, p.first + 1}, n) == window_of(breaks.paragraph, a, n)) from = p.first;
+            if (window_of(breaks.paragraph, {p.first, p.first + 1}, n) ==
+                window_of(breaks.paragraph, a, n))
+              from = p.first;
           }
           w = {std::min(w.first, from), w.second};
         }
         w.first = std::max(w.first, a.first > 2000 ? a.first - 2000 : 0);
         w.second = std::min(w.second, a.second + 2000);
-        while (w.first > 0 && norm.text[w.first - 1] != ' ' && norm.text[w.first - 1] != '\n') --w.first;
-        while (w.second < n && norm.text[w.second] != ' ' && norm.text[w.second] != '\n') ++w.second;
+        while (w.first > 0 && norm.text[w.first - 1] != ' ' && norm.text[w.first - 1] != '\n')
+          --w.first;
+        while (w.second < n && norm.text[w.second] != ' ' && norm.text[w.second] != '\n')
+          ++w.second;
         regions.push_back(w);
       }
     }
@@ -353,8 +374,10 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     std::vector<HsHit> chits;
     for (std::size_t k = 0; k < regions.size();) {
       Span r = regions[k++];
-      while (k < regions.size() && regions[k].first <= r.second) r.second = std::max(r.second, regions[k++].second);
-      dbs.scan(HsView::context, std::string_view(norm.text).substr(r.first, r.second - r.first), chits, r.first);
+      while (k < regions.size() && regions[k].first <= r.second)
+        r.second = std::max(r.second, regions[k++].second);
+      dbs.scan(HsView::context, std::string_view(norm.text).substr(r.first, r.second - r.first),
+               chits, r.first);
     }
     take(chits);
   }
@@ -366,8 +389,9 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
   for (std::size_t ri = 0; ri < rules.size() && !need_names && ref_person_ >= 0; ++ri) {
     if (!uses_names_[ri]) continue;
     const Rule& r = rules[ri];
-    need_names = r.anchor_ref == ref_person_ || (r.anchor_ref >= 0 ? !ref_spans[r.anchor_ref].v.empty()
-                                                                     : !rule_anchors[ri].empty());
+    need_names =
+        r.anchor_ref == ref_person_ ||
+        (r.anchor_ref >= 0 ? !ref_spans[r.anchor_ref].v.empty() : !rule_anchors[ri].empty());
   }
   if (need_names) {
     // On the original text, where capitals still say something.
@@ -416,10 +440,14 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       for (int ref : typed_refs_)
         for (std::size_t k = 0; k < ref_spans[ref].v.size(); ++k)
           cues.push_back({ref_spans[ref].v[k], refs[ref].target >= 0,
-                          refs[ref].target >= 0 ? refs[ref].target : refs[ref].stance, refs[ref].detail,
-                          static_cast<int>(ref_spans[ref].ids[k] == kNoPattern ? -1 : static_cast<int>(ref_spans[ref].ids[k]))});
+                          refs[ref].target >= 0 ? refs[ref].target : refs[ref].stance,
+                          refs[ref].detail,
+                          static_cast<int>(ref_spans[ref].ids[k] == kNoPattern
+                                               ? -1
+                                               : static_cast<int>(ref_spans[ref].ids[k]))});
       // By end: ends are exact (a start may still be refined below), so the order holds.
-      std::sort(cues.begin(), cues.end(), [](const Cue& x, const Cue& y) { return x.span.second < y.span.second; });
+      std::sort(cues.begin(), cues.end(),
+                [](const Cue& x, const Cue& y) { return x.span.second < y.span.second; });
       cues_done = true;
     }
     // A header (the Subject) is one unit; in a body, a sentence, table row or list item.
@@ -427,13 +455,15 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     // A semicolon joins two sentences in one: the reading stays in the anchor's clause.
     std::string_view ut(norm.text.data() + unit.first, unit.second - unit.first);
     std::size_t before = ut.rfind("; ", a.first - unit.first);
-    if (before != std::string_view::npos && unit.first + before + 2 <= a.first) unit.first += before + 2;
+    if (before != std::string_view::npos && unit.first + before + 2 <= a.first)
+      unit.first += before + 2;
     std::size_t after = std::string_view(norm.text).substr(0, unit.second).find("; ", a.second);
     if (after != std::string_view::npos) unit.second = after + 1;
     Span prev{0, 0};
     if (unit.first > 0 && seg.kind != SegmentKind::header) {
       Span p = window_of(breaks.sentence, {unit.first - 1, unit.first}, n);
-      if (window_of(breaks.paragraph, {p.first, p.first + 1}, n) == window_of(breaks.paragraph, a, n))
+      if (window_of(breaks.paragraph, {p.first, p.first + 1}, n) ==
+          window_of(breaks.paragraph, a, n))
         prev = {p.first, unit.first};
     }
     // The cues of these units get their exact starts (how close a stance is to its
@@ -443,7 +473,8 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
                                [](const Cue& c, std::size_t end) { return c.span.second < end; });
     for (; it != cues.end() && it->span.second <= unit.second; ++it)
       if (it->tag >= 0) {
-        it->span.first = dbs.exact_start(static_cast<unsigned>(it->tag), norm.text, it->span.first, it->span.second);
+        it->span.first = dbs.exact_start(static_cast<unsigned>(it->tag), norm.text, it->span.first,
+                                         it->span.second);
         it->tag = -1;
       }
     return read_unit(norm.text, unit, prev, cues);
@@ -457,8 +488,10 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       quoted.seal();
       quoted_done = true;
     }
-    if (!r.scope.empty() && std::find(r.scope.begin(), r.scope.end(), seg.kind) == r.scope.end()) continue;
-    const std::vector<Span>& anchors = r.anchor_ref >= 0 ? ref_spans[r.anchor_ref].v : rule_anchors[ri];
+    if (!r.scope.empty() && std::find(r.scope.begin(), r.scope.end(), seg.kind) == r.scope.end())
+      continue;
+    const std::vector<Span>& anchors =
+        r.anchor_ref >= 0 ? ref_spans[r.anchor_ref].v : rule_anchors[ri];
     Span last_hit{n + 1, n + 1};
     for (const Span& a : anchors) {
       if (a == last_hit) continue;
@@ -468,18 +501,27 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       for (const Condition& c : r.with) {
         bool any = false;
         for (int ref : c.refs) any = any || any_in(ref_spans[ref], w, a);
-        if (!any) { ok = false; break; }
+        if (!any) {
+          ok = false;
+          break;
+        }
       }
       for (const Condition& c : r.without) {
         if (!ok) break;
         for (int ref : c.refs)
-          if (any_in(ref_spans[ref], w, a)) { ok = false; break; }
+          if (any_in(ref_spans[ref], w, a)) {
+            ok = false;
+            break;
+          }
       }
       if (ok && !r.without_before.empty()) {
         Span before{std::max(w.first, a.first > 60 ? a.first - 60 : 0), a.first};
         for (const Condition& c : r.without_before) {
           for (int ref : c.refs)
-            if (any_in(ref_spans[ref], before, a)) { ok = false; break; }
+            if (any_in(ref_spans[ref], before, a)) {
+              ok = false;
+              break;
+            }
           if (!ok) break;
         }
       }
@@ -488,15 +530,19 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
         Reading rd = read(a);
         // For each entry, the cue of one of its kinds nearest the anchor (what --explain shows).
         auto dist = [&](Span x) {
-          return x.second <= a.first ? a.first - x.second : a.second <= x.first ? x.first - a.second : 0;
+          return x.second <= a.first   ? a.first - x.second
+                 : a.second <= x.first ? x.first - a.second
+                                       : 0;
         };
         // A target before the anchor (the subject: "his mum can't spell") is preferred to
         // one after it ("...her own son's name"), by a few words' worth of distance.
-        auto nearest = [&](const std::vector<Found>& found, auto kinds, bool target) -> const Found* {
+        auto nearest = [&](const std::vector<Found>& found, auto kinds,
+                           bool target) -> const Found* {
           const Found* best = nullptr;
           auto cost = [&](Span x) { return dist(x) + (target && x.first >= a.second ? 40 : 0); };
           for (const Found& f : found)
-            if (std::find(kinds.begin(), kinds.end(), f.kind) != kinds.end() && (!best || cost(f.span) < cost(best->span)))
+            if (std::find(kinds.begin(), kinds.end(), f.kind) != kinds.end() &&
+                (!best || cost(f.span) < cost(best->span)))
               best = &f;
           return best;
         };
@@ -508,26 +554,38 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
         const Found* tf = nullptr;
         for (const auto& any : r.targets) {
           const Found* got = nearest(rd.targets, ints(any), true);
-          if (!got) { ok = false; break; }
+          if (!got) {
+            ok = false;
+            break;
+          }
           if (!tf) tf = got;
         }
         const Found* sf = nullptr;
         for (const auto& any : r.stances) {
           if (!ok) break;
           const Found* got = nearest(rd.stances, ints(any), false);
-          if (!got) { ok = false; break; }
+          if (!got) {
+            ok = false;
+            break;
+          }
           if (!sf) sf = got;
         }
         if (ok && r.reach > 0) {
           // Some target of the first entry close to some stance of the first entry.
           auto gap = [](Span x, Span y) {
-            return x.second <= y.first ? y.first - x.second : y.second <= x.first ? x.first - y.second : 0;
+            return x.second <= y.first   ? y.first - x.second
+                   : y.second <= x.first ? x.first - y.second
+                                         : 0;
           };
           const Found *bt = nullptr, *bs = nullptr;
           for (const Found& t : rd.targets) {
-            if (std::find(r.targets[0].begin(), r.targets[0].end(), static_cast<Target>(t.kind)) == r.targets[0].end()) continue;
+            if (std::find(r.targets[0].begin(), r.targets[0].end(), static_cast<Target>(t.kind)) ==
+                r.targets[0].end())
+              continue;
             for (const Found& st : rd.stances) {
-              if (std::find(r.stances[0].begin(), r.stances[0].end(), static_cast<Stance>(st.kind)) == r.stances[0].end()) continue;
+              if (std::find(r.stances[0].begin(), r.stances[0].end(),
+                            static_cast<Stance>(st.kind)) == r.stances[0].end())
+                continue;
               Span between = t.span.second <= st.span.first ? Span{t.span.second, st.span.first}
                                                             : Span{st.span.second, t.span.first};
               // A stance inside its target is part of a name ("Mr Twit"); a target inside its
@@ -621,7 +679,8 @@ Matcher::Presence Matcher::lexicon_presence(std::string_view text, const std::ve
   for (const HsHit& h : hits) {
     int lex = info[h.id].lexicon;
     if (lex < 0) continue;
-    bool q = std::any_of(quoted.begin(), quoted.end(), [&](const Span& s) { return h.to > s.first && h.to <= s.second; });
+    bool q = std::any_of(quoted.begin(), quoted.end(),
+                         [&](const Span& s) { return h.to > s.first && h.to <= s.second; });
     (q ? p.quoted : p.own)[lex] = true;
   }
   return p;

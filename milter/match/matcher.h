@@ -50,8 +50,8 @@ class Matcher {
   Matcher(const RuleSet& rules, NameLexicon names);
 
   // Appends the hits of every rule (or only `only_rule`) in one segment.
-  void scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out, int only_rule = -1,
-                    const SegmentContext& ctx = {}) const;
+  void scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out,
+                    int only_rule = -1, const SegmentContext& ctx = {}) const;
 
   // Runs every rule's `match` / `no_match` examples; returns "file:line: ..." messages for
   // the ones that misbehave (empty when all pass).
@@ -68,11 +68,13 @@ class Matcher {
   // Only `wanted` refs are looked for (the databases they live in are scanned), in the
   // first `max_bytes` of the text; `own_only`: only the sender's own words (the text
   // before the first quoted line or attribution).
-  Presence lexicon_presence(std::string_view text, const std::vector<int>& wanted, std::size_t max_bytes,
-                            bool own_only = false) const;
+  Presence lexicon_presence(std::string_view text, const std::vector<int>& wanted,
+                            std::size_t max_bytes, bool own_only = false) const;
   int ref_index(std::string_view name) const;
   // Person names in a text (the detector the rules use), for message-level checks.
-  std::vector<TextSpan> person_names(std::string_view text) const { return find_person_names(text, names_); }
+  std::vector<TextSpan> person_names(std::string_view text) const {
+    return find_person_names(text, names_);
+  }
 
  private:
   const RuleSet& rules_;
@@ -80,12 +82,13 @@ class Matcher {
   int ref_person_ = -1, ref_people_list_ = -1, ref_list_detail_ = -1;
   std::vector<int> url_refs_;  // by UrlClass, then url:any last
   int ref_sender_named_ = -1;
-  std::vector<bool> own_words_;  // per rule: its category counts only the sender's own words
+  std::vector<bool> own_words_;   // per rule: its category counts only the sender's own words
   std::vector<bool> uses_names_;  // per rule: its anchor or conditions need the name detector
-  std::vector<bool> anchors_ref_;  // per ref: some rule is anchored on it (its hits need exact starts)
-  std::vector<bool> exact_ref_;    // per ref: its hits need exact starts (anchors, cues)
-  std::vector<bool> lazy_ref_;     // per ref: an anchor whose exact starts wait (sentence rules only)
-  std::vector<int> typed_refs_;    // refs that are cues of the sentence layer (target or stance)
+  std::vector<bool>
+      anchors_ref_;  // per ref: some rule is anchored on it (its hits need exact starts)
+  std::vector<bool> exact_ref_;  // per ref: its hits need exact starts (anchors, cues)
+  std::vector<bool> lazy_ref_;   // per ref: an anchor whose exact starts wait (sentence rules only)
+  std::vector<int> typed_refs_;  // refs that are cues of the sentence layer (target or stance)
 };
 
 }  // namespace pm

@@ -82,7 +82,10 @@ struct Rule {
   // > 0: the target and the stance must be this close (characters between them) - an
   // adjective is predicated of the person next to it, not of one five clauses away.
   int reach = 0;
-  bool reads_sentence() const { return !targets.empty() || !stances.empty() || !without_stance.empty() || !without_target.empty(); }
+  bool reads_sentence() const {
+    return !targets.empty() || !stances.empty() || !without_stance.empty() ||
+           !without_target.empty();
+  }
   std::vector<std::string> examples_match, examples_no_match;
 };
 
@@ -101,12 +104,12 @@ struct UrlClasses {
   // Built by index_url_classes(): host -> (path prefix, class rank) for the lists below, so
   // classifying a URL is a few hash lookups (one per label of its host), not a walk.
   std::unordered_map<std::string, std::vector<std::pair<std::string, int>>> index;
-  std::vector<std::string> official;   // school site + official accounts (host[/path])
-  std::vector<std::string> allow;      // hosts never personal (gov.uk, bbc.co.uk, ...)
-  std::vector<std::string> social;     // hosts whose paths are profiles
+  std::vector<std::string> official;        // school site + official accounts (host[/path])
+  std::vector<std::string> allow;           // hosts never personal (gov.uk, bbc.co.uk, ...)
+  std::vector<std::string> social;          // hosts whose paths are profiles
   std::vector<std::string> social_content;  // first path segments that are content, not a profile
-  std::vector<std::string> blog;       // blogging / personal-site platforms
-  std::vector<std::string> shortener;  // link shorteners
+  std::vector<std::string> blog;            // blogging / personal-site platforms
+  std::vector<std::string> shortener;       // link shorteners
 };
 
 class HsDatabases;  // match/hs.h
@@ -139,9 +142,9 @@ class RuleSet {
 
   // Internal: used by the matcher.
   struct PatternInfo {
-    int rule = -1;     // own pattern of this rule, or
-    int lexicon = -1;  // a term of this lexicon (ref index)
-    bool url = false;  // the URL shape pattern
+    int rule = -1;         // own pattern of this rule, or
+    int lexicon = -1;      // a term of this lexicon (ref index)
+    bool url = false;      // the URL shape pattern
     bool acronym = false;  // counts only where the source text is in capitals ("SEND", not "send")
   };
   const std::vector<PatternInfo>& pattern_info() const { return pattern_info_; }

@@ -11,7 +11,8 @@ Judgement judge(const JudgeInput& in, const JudgePolicy& policy) {
   // a parent: the cautious reading when nobody can tell where it goes.
   std::vector<JudgeRecipient> recips = in.recipients;
   const bool synthetic = recips.empty();
-  if (synthetic) recips.push_back({"", RecipientClass::external, false, RecipientRole::presumed_parent, {}});
+  if (synthetic)
+    recips.push_back({"", RecipientClass::external, false, RecipientRole::presumed_parent, {}});
   j.recipients.resize(recips.size());
 
   std::set<std::string> cats;
@@ -24,9 +25,9 @@ Judgement judge(const JudgeInput& in, const JudgePolicy& policy) {
       bool applies = false;
       if (c.id == "unscannable") {
         applies = in.unscannable;
-      } else if (!c.roles.empty() && std::none_of(c.roles.begin(), c.roles.end(), [&](const std::string& n) {
-                   return role_matches(n, rc.role);
-                 })) {
+      } else if (!c.roles.empty() &&
+                 std::none_of(c.roles.begin(), c.roles.end(),
+                              [&](const std::string& n) { return role_matches(n, rc.role); })) {
         applies = false;
       } else if (std::find(rc.cleared.begin(), rc.cleared.end(), c.id) != rc.cleared.end()) {
         applies = false;
@@ -59,7 +60,8 @@ Judgement judge(const JudgeInput& in, const JudgePolicy& policy) {
         any_outside = true;
     for (std::size_t r = 0; r < recips.size(); ++r) {
       auto& rc = j.recipients[r];
-      if (std::find(rc.categories.begin(), rc.categories.end(), c.id) == rc.categories.end()) continue;
+      if (std::find(rc.categories.begin(), rc.categories.end(), c.id) == rc.categories.end())
+        continue;
       j.action = max(j.action, any_outside ? c.outside : c.internal);
     }
   }

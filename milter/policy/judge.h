@@ -8,8 +8,9 @@
 // Each recipient's action is the worst matrix cell over the categories that hold for it
 // (its own class picks the column); the message's action is the worst recipient action.
 // A category with `roles` holds only for recipients of those roles; a category in a
-// recipient's `cleared` list never holds for it. `unscannable` holds for every recipient. A lookalike recipient adds the note
-// "probable-misaddress" and, with no category, the configured misaddress action.
+// recipient's `cleared` list never holds for it. `unscannable` holds for every recipient. A
+// lookalike recipient adds the note "probable-misaddress" and, with no category, the configured
+// misaddress action.
 #pragma once
 
 #include <map>
@@ -65,7 +66,7 @@ struct JudgedRecipient {
 
 struct Judgement {
   Action action = Action::accept;
-  std::vector<std::string> categories;  // sorted
+  std::vector<std::string> categories;      // sorted
   std::vector<JudgedRecipient> recipients;  // parallel to JudgeInput::recipients
   std::vector<std::string> notes;           // sorted
 };

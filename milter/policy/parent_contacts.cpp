@@ -67,8 +67,10 @@ ParentContacts ParentContacts::parse(std::string_view text) {
       any = true;
     }
     if (!any) {
-      if (l.find('@') == std::string::npos && pupils.empty() && pc.by_address_.empty()) continue;  // a header
-      throw std::invalid_argument("line " + std::to_string(n) + ": a pupil with no contact address");
+      if (l.find('@') == std::string::npos && pupils.empty() && pc.by_address_.empty())
+        continue;  // a header
+      throw std::invalid_argument("line " + std::to_string(n) +
+                                  ": a pupil with no contact address");
     }
     pupils.insert(pupil);
   }
@@ -93,13 +95,16 @@ ParentContacts::Check ParentContacts::check(const std::vector<std::vector<std::s
     for (const auto& person : finding) {
       std::vector<std::string> w = words(person);
       if (w.empty() || titled(w)) continue;
-      bool ok = std::any_of(mine.begin(), mine.end(), [&](const std::string& p) { return names_pupil(w, p); });
+      bool ok = std::any_of(mine.begin(), mine.end(),
+                            [&](const std::string& p) { return names_pupil(w, p); });
       if (ok) {
         some = true;
         continue;
       }
       all = false;
-      if (c.mismatch.empty()) c.mismatch = "pupil " + person + " is not listed for " + addr + " in the parent-contacts export";
+      if (c.mismatch.empty())
+        c.mismatch =
+            "pupil " + person + " is not listed for " + addr + " in the parent-contacts export";
     }
     if (!some) {
       all = false;

@@ -25,36 +25,52 @@ bool looks_personal_domain(std::string_view address) {
 
 const char* to_string(RecipientRole r) {
   switch (r) {
-    case RecipientRole::staff: return "staff";
-    case RecipientRole::pupil: return "pupil";
-    case RecipientRole::parent: return "parent";
-    case RecipientRole::presumed_parent: return "presumed-parent";
-    case RecipientRole::business: return "business";
-    case RecipientRole::partner: return "partner";
-    case RecipientRole::unknown: return "unknown";
+    case RecipientRole::staff:
+      return "staff";
+    case RecipientRole::pupil:
+      return "pupil";
+    case RecipientRole::parent:
+      return "parent";
+    case RecipientRole::presumed_parent:
+      return "presumed-parent";
+    case RecipientRole::business:
+      return "business";
+    case RecipientRole::partner:
+      return "partner";
+    case RecipientRole::unknown:
+      return "unknown";
   }
   return "unknown";
 }
 
-RoleInference infer_role(std::string_view address, RecipientClass cls, bool listed_parent, const RoleCues& cues) {
+RoleInference infer_role(std::string_view address, RecipientClass cls, bool listed_parent,
+                         const RoleCues& cues) {
   switch (cls) {
-    case RecipientClass::internal: return {RecipientRole::staff, "staff domain"};
-    case RecipientClass::pupil: return {RecipientRole::pupil, "pupil domain"};
-    case RecipientClass::partner: return {RecipientRole::partner, "partner organisation"};
-    case RecipientClass::lookalike: return {RecipientRole::unknown, "probable misaddress of a staff domain"};
-    default: break;
+    case RecipientClass::internal:
+      return {RecipientRole::staff, "staff domain"};
+    case RecipientClass::pupil:
+      return {RecipientRole::pupil, "pupil domain"};
+    case RecipientClass::partner:
+      return {RecipientRole::partner, "partner organisation"};
+    case RecipientClass::lookalike:
+      return {RecipientRole::unknown, "probable misaddress of a staff domain"};
+    default:
+      break;
   }
   if (listed_parent) return {RecipientRole::parent, "listed in the parent-contacts export"};
-  if (std::find(cues.parent_authors.begin(), cues.parent_authors.end(), address) != cues.parent_authors.end())
+  if (std::find(cues.parent_authors.begin(), cues.parent_authors.end(), address) !=
+      cues.parent_authors.end())
     return {RecipientRole::parent, "replying to this parent's own mail"};
-  if (cues.your_child) return {RecipientRole::parent, "the message speaks of the recipient's child"};
+  if (cues.your_child)
+    return {RecipientRole::parent, "the message speaks of the recipient's child"};
   if (cues.parent_salutation) return {RecipientRole::parent, "the message greets a parent"};
   if (cues.supplier_context) return {RecipientRole::business, "supplier or contractor context"};
   if (cues.press_context) return {RecipientRole::business, "press context"};
   if (cls == RecipientClass::personal_webmail)
     return {RecipientRole::presumed_parent, "personal webmail, no cue either way: may be a parent"};
   if (looks_personal_domain(address))
-    return {RecipientRole::presumed_parent, "a family's own domain, no cue either way: may be a parent"};
+    return {RecipientRole::presumed_parent,
+            "a family's own domain, no cue either way: may be a parent"};
   return {RecipientRole::business, "business domain, no parent cue"};
 }
 

@@ -44,7 +44,8 @@ struct RoleInference {
   std::string reason;  // for --explain: why
 };
 
-RoleInference infer_role(std::string_view address, RecipientClass cls, bool listed_parent, const RoleCues& cues);
+RoleInference infer_role(std::string_view address, RecipientClass cls, bool listed_parent,
+                         const RoleCues& cues);
 
 // A family's own domain rather than a business's: "family", "home" in its first label, or a
 // name of the local part in it ("marcus.pike@pikefamily.example"). Treated like webmail.

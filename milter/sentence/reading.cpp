@@ -7,10 +7,11 @@ namespace pm {
 
 namespace {
 
-constexpr std::array<const char*, 10> kTargets = {"person", "you", "pupil", "parent", "group", "school", "sender", "anaphor", "named", "staff"};
-constexpr std::array<const char*, 11> kStances = {"derogatory", "demeaning", "generalising", "threatening",
-                                                  "discriminatory", "criticism", "praise", "reported",
-                                                  "negation", "endorsement", "irony"};
+constexpr std::array<const char*, 10> kTargets = {"person", "you",    "pupil",   "parent", "group",
+                                                  "school", "sender", "anaphor", "named",  "staff"};
+constexpr std::array<const char*, 11> kStances = {
+    "derogatory", "demeaning", "generalising", "threatening", "discriminatory", "criticism",
+    "praise",     "reported",  "negation",     "endorsement", "irony"};
 
 bool evaluative(Stance s) {
   switch (s) {
@@ -20,12 +21,16 @@ bool evaluative(Stance s) {
     case Stance::threatening:
     case Stance::discriminatory:
     case Stance::criticism:
-    case Stance::praise: return true;
-    default: return false;
+    case Stance::praise:
+      return true;
+    default:
+      return false;
   }
 }
 
-bool inside(TextRange r, TextRange u) { return r.first >= u.first && r.second <= u.second; }
+bool inside(TextRange r, TextRange u) {
+  return r.first >= u.first && r.second <= u.second;
+}
 
 }  // namespace
 
@@ -38,8 +43,12 @@ bool clause_break(std::string_view text, std::size_t from, std::size_t to) {
   return false;
 }
 
-const char* to_string(Target t) { return kTargets[static_cast<int>(t)]; }
-const char* to_string(Stance s) { return kStances[static_cast<int>(s)]; }
+const char* to_string(Target t) {
+  return kTargets[static_cast<int>(t)];
+}
+const char* to_string(Stance s) {
+  return kStances[static_cast<int>(s)];
+}
 
 std::optional<Target> parse_target(std::string_view s) {
   for (std::size_t i = 0; i < kTargets.size(); ++i)
@@ -54,14 +63,17 @@ std::optional<Stance> parse_stance(std::string_view s) {
 }
 
 bool Reading::has_target(Target t) const {
-  return std::any_of(targets.begin(), targets.end(), [&](const Found& f) { return f.kind == static_cast<int>(t); });
+  return std::any_of(targets.begin(), targets.end(),
+                     [&](const Found& f) { return f.kind == static_cast<int>(t); });
 }
 
 bool Reading::has_stance(Stance s) const {
-  return std::any_of(stances.begin(), stances.end(), [&](const Found& f) { return f.kind == static_cast<int>(s); });
+  return std::any_of(stances.begin(), stances.end(),
+                     [&](const Found& f) { return f.kind == static_cast<int>(s); });
 }
 
-Reading read_unit(std::string_view text, TextRange unit, TextRange previous, const std::vector<Cue>& cues) {
+Reading read_unit(std::string_view text, TextRange unit, TextRange previous,
+                  const std::vector<Cue>& cues) {
   Reading r;
   r.unit = unit;
   std::vector<const Cue*> negations;
@@ -84,7 +96,8 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous, con
     r.stances.push_back({c.span, c.kind, c.detail});
   }
   // Anaphora: "they" with no group of its own refers to the group the unit before named.
-  if (previous.second > previous.first && !r.has_target(Target::group) && r.has_target(Target::anaphor)) {
+  if (previous.second > previous.first && !r.has_target(Target::group) &&
+      r.has_target(Target::anaphor)) {
     auto pf = std::lower_bound(cues.begin(), cues.end(), previous.first + 1,
                                [](const Cue& c, std::size_t end) { return c.span.second < end; });
     for (auto it = pf; it != cues.end(); ++it) {
@@ -101,19 +114,22 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous, con
     // clause. A negation inside the evaluation's own words ("doesn't care") is its meaning.
     for (const Cue* n : negations) {
       if (n->span.second > f.span.first || n->span.first >= f.span.first) continue;
-      if (f.span.first - n->span.second > 14 || clause_break(text, n->span.second, f.span.first)) continue;
+      if (f.span.first - n->span.second > 14 || clause_break(text, n->span.second, f.span.first))
+        continue;
       f.kind = static_cast<int>(Stance::negation);
       break;
     }
     s = static_cast<Stance>(f.kind);
-    if (s == Stance::praise && irony) f.kind = static_cast<int>(Stance::criticism);  // mock praise
+    if (s == Stance::praise && irony)
+      f.kind = static_cast<int>(Stance::criticism);  // mock praise
     else if (reported && !endorsed && s != Stance::praise && s != Stance::negation)
       f.kind = static_cast<int>(Stance::reported);
   }
   // Irony aimed at the school or one of its people with no evaluation of its own ("the
   // 'leadership' strikes again", "the deputy is very \"supportive\"") is criticism.
-  if (irony && (r.has_target(Target::school) || r.has_target(Target::staff) || r.has_target(Target::named) ||
-                r.has_target(Target::person)) &&
+  if (irony &&
+      (r.has_target(Target::school) || r.has_target(Target::staff) || r.has_target(Target::named) ||
+       r.has_target(Target::person)) &&
       !r.has_stance(Stance::criticism))
     for (const Found& f : r.stances)
       if (f.kind == static_cast<int>(Stance::irony)) {
@@ -124,7 +140,8 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous, con
 }
 
 std::string describe(std::string_view text, const Found& f, bool target) {
-  std::string out = target ? to_string(static_cast<Target>(f.kind)) : to_string(static_cast<Stance>(f.kind));
+  std::string out =
+      target ? to_string(static_cast<Target>(f.kind)) : to_string(static_cast<Stance>(f.kind));
   if (!f.detail.empty() && target) out += "/" + f.detail;
   if (f.span.second <= text.size() && f.span.second > f.span.first)
     out += " \"" + std::string(text.substr(f.span.first, f.span.second - f.span.first)) + "\"";

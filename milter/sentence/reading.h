@@ -38,10 +38,10 @@ enum class Stance {
   discriminatory,  // a decision on a protected ground: "we won't take her, she's pregnant"
   criticism,       // disparagement of the school, its leaders or staff
   praise,
-  reported,        // someone else's words reported ("he said", "she called him")
-  negation,        // an evaluation negated ("not lazy")
-  endorsement,     // the sender agrees with reported words ("and she's right")
-  irony,           // irony markers: scare quotes, "so-called", "what a surprise"
+  reported,     // someone else's words reported ("he said", "she called him")
+  negation,     // an evaluation negated ("not lazy")
+  endorsement,  // the sender agrees with reported words ("and she's right")
+  irony,        // irony markers: scare quotes, "so-called", "what a surprise"
 };
 
 const char* to_string(Target t);
@@ -78,7 +78,8 @@ struct Reading {
 // Reads `unit` of `text`. `cues` must be sorted by end and may hold cues outside the unit
 // (they are ignored, except a group named in `previous` - the unit before, in the same
 // paragraph, or an empty range - for anaphora).
-Reading read_unit(std::string_view text, TextRange unit, TextRange previous, const std::vector<Cue>& cues);
+Reading read_unit(std::string_view text, TextRange unit, TextRange previous,
+                  const std::vector<Cue>& cues);
 
 // A clause boundary between two offsets (",", ";", ":", brackets, " but ", " and "...):
 // an evaluation on one side is not predicated of a person on the other.

@@ -21,12 +21,16 @@ StemmerPtr make_stemmer() {
 }
 
 std::string stem_with(sb_stemmer* s, std::string_view w) {
-  const sb_symbol* out = sb_stemmer_stem(s, reinterpret_cast<const sb_symbol*>(w.data()), static_cast<int>(w.size()));
+  const sb_symbol* out =
+      sb_stemmer_stem(s, reinterpret_cast<const sb_symbol*>(w.data()), static_cast<int>(w.size()));
   if (!out) throw std::runtime_error("stemmer out of memory");
-  return std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(sb_stemmer_length(s)));
+  return std::string(reinterpret_cast<const char*>(out),
+                     static_cast<std::size_t>(sb_stemmer_length(s)));
 }
 
-bool vowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; }
+bool vowel(char c) {
+  return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u';
+}
 
 }  // namespace
 
@@ -43,7 +47,8 @@ std::vector<std::string> inflections(std::string_view word) {
   StemmerPtr s = make_stemmer();
   const std::string w(word), root = stem_with(s.get(), w);
   std::vector<std::string> cand;
-  for (const char* suf : {"s", "es", "ed", "d", "ing", "er", "ers", "ly", "y", "ish"}) cand.push_back(w + suf);
+  for (const char* suf : {"s", "es", "ed", "d", "ing", "er", "ers", "ly", "y", "ish"})
+    cand.push_back(w + suf);
   if (w.back() == 'e') {
     std::string b = w.substr(0, w.size() - 1);
     for (const char* suf : {"ing", "ed", "er", "ers", "y"}) cand.push_back(b + suf);
@@ -54,7 +59,8 @@ std::vector<std::string> inflections(std::string_view word) {
   }
   // Consonant-vowel-consonant: the last consonant doubles (sneer no, mock no, slag: slagging).
   char l = w.back();
-  if (!vowel(l) && l != 'w' && l != 'x' && l != 'y' && vowel(w[w.size() - 2]) && !vowel(w[w.size() - 3]))
+  if (!vowel(l) && l != 'w' && l != 'x' && l != 'y' && vowel(w[w.size() - 2]) &&
+      !vowel(w[w.size() - 3]))
     for (const char* suf : {"ing", "ed", "er", "ers", "y"}) cand.push_back(w + l + suf);
   for (const auto& c : cand) {
     if (stem_with(s.get(), c) != root) continue;

@@ -14,7 +14,8 @@ bool is_abbreviation(std::string_view text, std::size_t dot) {
   std::string_view w = text.substr(s, dot - s);
   if (w.size() == 1) return true;  // an initial: "J. Smith"
   static const std::array<std::string_view, 16> abbr = {
-      "mr", "mrs", "ms", "dr", "st", "mx", "prof", "no", "tel", "ext", "approx", "dept", "vs", "eg", "ie", "etc"};
+      "mr",  "mrs", "ms",     "dr",   "st", "mx", "prof", "no",
+      "tel", "ext", "approx", "dept", "vs", "eg", "ie",   "etc"};
   for (auto a : abbr)
     if (w == a) return true;
   return false;
@@ -35,7 +36,8 @@ Breaks compute_breaks(std::string_view t) {
         b.paragraph.push_back(next);
         b.sentence.push_back(next);
       } else if (i - line_start < 60 || (next < t.size() && (t[next] == '-' || t[next] == '*')) ||
-                 (i > line_start && std::string_view(".!?:;/").find(t[i - 1]) != std::string_view::npos)) {
+                 (i > line_start &&
+                  std::string_view(".!?:;/").find(t[i - 1]) != std::string_view::npos)) {
         // A short line (list, table, address, signature), a bullet, or a line that ends a
         // sentence: the next line starts a new one. Wrapped prose runs on.
         b.sentence.push_back(next);

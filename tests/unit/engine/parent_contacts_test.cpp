@@ -9,7 +9,8 @@ namespace pm {
 namespace {
 
 const Engine& with_contacts() {
-  static auto e = Engine::load(std::filesystem::path(PM_SOURCE_DIR) / "tests/unit/engine/data/with-parent-contacts.toml");
+  static auto e = Engine::load(std::filesystem::path(PM_SOURCE_DIR) /
+                               "tests/unit/engine/data/with-parent-contacts.toml");
   return *e;
 }
 const Engine& without_contacts() {
@@ -20,7 +21,8 @@ const Engine& without_contacts() {
 std::string letter(const std::string& to) {
   return "From: Sam Reed <s.reed@stannes.example>\r\nTo: " + to +
          "\r\nSubject: Ellie's inhaler\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n"
-         "Dear Mrs Brandt,\r\n\r\nEllie Brandt has been diagnosed with asthma and her new medication is in the "
+         "Dear Mrs Brandt,\r\n\r\nEllie Brandt has been diagnosed with asthma and her new "
+         "medication is in the "
          "office.\r\n\r\nSam Reed, SENCo\r\n";
 }
 
@@ -38,12 +40,14 @@ TEST(ParentContacts, PupilsDetailToAnotherPupilsParentIsHeldWithTheMismatch) {
   EXPECT_EQ(v.action, Action::quarantine);
   ASSERT_EQ(v.categories, std::vector<std::string>{"confidential"});
   ASSERT_EQ(v.recipients.size(), 1u);
-  EXPECT_NE(v.recipients[0].mismatch.find("pupil Ellie"), std::string::npos) << v.recipients[0].mismatch;
+  EXPECT_NE(v.recipients[0].mismatch.find("pupil Ellie"), std::string::npos)
+      << v.recipients[0].mismatch;
   EXPECT_NE(v.recipients[0].mismatch.find("okafor.family@hotmail.co.uk"), std::string::npos);
 }
 
 TEST(ParentContacts, MixedRecipientsHoldForTheUnlistedOne) {
-  Verdict v = with_contacts().scan(letter("kate.brandt@gmail.com, nosy.neighbour@gmail.com"), nullptr);
+  Verdict v =
+      with_contacts().scan(letter("kate.brandt@gmail.com, nosy.neighbour@gmail.com"), nullptr);
   EXPECT_EQ(v.action, Action::quarantine);
   ASSERT_EQ(v.recipients.size(), 2u);
   EXPECT_TRUE(v.recipients[0].categories.empty());

@@ -19,8 +19,10 @@ const Engine& engine() {
 
 // The first finding of `rule` for `sentence` sent to a parent's webmail (or nullptr).
 Verdict scan(const std::string& sentence) {
-  std::string m = "From: Jo Marsh <j.marsh@stannes.example>\r\nTo: someone@gmail.com\r\nSubject: note\r\n"
-                  "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + sentence + "\r\n";
+  std::string m =
+      "From: Jo Marsh <j.marsh@stannes.example>\r\nTo: someone@gmail.com\r\nSubject: note\r\n"
+      "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+      sentence + "\r\n";
   return engine().scan(m, nullptr);
 }
 
@@ -51,23 +53,33 @@ TEST_P(Stances, TargetAndStanceArePinned) {
 INSTANTIATE_TEST_SUITE_P(
     Sentences, Stances,
     ::testing::Values(
-        Case{"That dad is a total muppet.", "abusive.derogatory-at-target", "parent \"that dad\"", "derogatory \"muppet\""},
-        Case{"Honestly his mum can't even spell her own son's name.", "abusive.demeaning", "named \"his mum\"", "demeaning \"can't even spell\""},
-        Case{"The traveller families are back on the field. You know what they're like.", "abusive.group-generalising",
-             "group/race \"traveller", "generalising \"you know what they're like\""},
-        Case{"I'd bin her application, far too old for a classroom role.", "abusive.discriminatory-decision",
-             "group/age", "discriminatory"},
-        Case{"Keep it up, Jayden, and you'll see what happens to you.", "abusive.threat-hinted", "", "threatening"},
-        Case{"They are cutting the TAs again while the head gets a new office.", "disrepute.criticism-frame", "school",
-             "criticism \"cutting the tas\""},
-        Case{"Another masterstroke from our glorious leadership team.", "disrepute.mock-praise", "school", "criticism"}));
+        Case{"That dad is a total muppet.", "abusive.derogatory-at-target", "parent \"that dad\"",
+             "derogatory \"muppet\""},
+        Case{"Honestly his mum can't even spell her own son's name.", "abusive.demeaning",
+             "named \"his mum\"", "demeaning \"can't even spell\""},
+        Case{"The traveller families are back on the field. You know what they're like.",
+             "abusive.group-generalising", "group/race \"traveller",
+             "generalising \"you know what they're like\""},
+        Case{"I'd bin her application, far too old for a classroom role.",
+             "abusive.discriminatory-decision", "group/age", "discriminatory"},
+        Case{"Keep it up, Jayden, and you'll see what happens to you.", "abusive.threat-hinted", "",
+             "threatening"},
+        Case{"They are cutting the TAs again while the head gets a new office.",
+             "disrepute.criticism-frame", "school", "criticism \"cutting the tas\""},
+        Case{"Another masterstroke from our glorious leadership team.", "disrepute.mock-praise",
+             "school", "criticism"}));
 
 // Stances that cancel a finding: negated, reported, praise.
 TEST(SentenceLayer, NegatedReportedAndSelfAimedSentencesDoNotFire) {
-  EXPECT_EQ(finding(scan("He is not lazy at all, he tries really hard."), "abusive.derogatory-at-target"), nullptr);
-  EXPECT_EQ(finding(scan("Tom said Ben was a muppet, so we talked about kind words."), "abusive.derogatory-at-target"),
+  EXPECT_EQ(
+      finding(scan("He is not lazy at all, he tries really hard."), "abusive.derogatory-at-target"),
+      nullptr);
+  EXPECT_EQ(finding(scan("Tom said Ben was a muppet, so we talked about kind words."),
+                    "abusive.derogatory-at-target"),
             nullptr);
-  EXPECT_EQ(finding(scan("What a muppet I am, I forgot the forms!"), "abusive.derogatory-at-target"), nullptr);
+  EXPECT_EQ(
+      finding(scan("What a muppet I am, I forgot the forms!"), "abusive.derogatory-at-target"),
+      nullptr);
 }
 
 // The reading itself, on cues placed by hand: each stance kind survives or changes as
@@ -83,7 +95,8 @@ TEST(SentenceLayer, ReadingAppliesNegationReportingAndIrony) {
   std::vector<Cue> cues = {target(at("she"), Target::person), stance(at("not"), Stance::negation),
                            stance(at("lazy"), Stance::derogatory)};
   auto by_end = [](std::vector<Cue>& v) {
-    std::sort(v.begin(), v.end(), [](const Cue& x, const Cue& y) { return x.span.second < y.span.second; });
+    std::sort(v.begin(), v.end(),
+              [](const Cue& x, const Cue& y) { return x.span.second < y.span.second; });
   };
   by_end(cues);
   Reading r1 = read_unit(t, {0, 16}, {0, 0}, cues);
@@ -92,7 +105,8 @@ TEST(SentenceLayer, ReadingAppliesNegationReportingAndIrony) {
   EXPECT_TRUE(r1.has_target(Target::person));
 
   std::size_t s2 = t.find("he said");
-  std::vector<Cue> cues2 = {stance(at("he said", s2), Stance::reported), target(at("she", s2), Target::person),
+  std::vector<Cue> cues2 = {stance(at("he said", s2), Stance::reported),
+                            target(at("she", s2), Target::person),
                             stance(at("lazy", s2), Stance::derogatory)};
   by_end(cues2);
   Reading r2 = read_unit(t, {s2, s2 + 23}, {0, 0}, cues2);
@@ -100,7 +114,8 @@ TEST(SentenceLayer, ReadingAppliesNegationReportingAndIrony) {
   EXPECT_FALSE(r2.has_stance(Stance::derogatory));
 
   std::size_t s3 = t.find("what a");
-  std::vector<Cue> cues3 = {stance(at("what a brilliant", s3), Stance::praise), stance(at("brilliant plan"), Stance::irony),
+  std::vector<Cue> cues3 = {stance(at("what a brilliant", s3), Stance::praise),
+                            stance(at("brilliant plan"), Stance::irony),
                             target(at("slt"), Target::school)};
   by_end(cues3);
   Reading r3 = read_unit(t, {s3, t.size()}, {0, 0}, cues3);
