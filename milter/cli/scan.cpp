@@ -14,8 +14,7 @@ namespace pm::cli {
 namespace {
 
 // A few bytes either side of [start, end), on UTF-8 character boundaries, one line.
-std::string in_context(const std::string& text, std::size_t start, std::size_t end,
-                       std::size_t pad = 50) {
+std::string in_context(const std::string& text, std::size_t start, std::size_t end, std::size_t pad = 50) {
   auto back = [&](std::size_t p) {
     while (p > 0 && (static_cast<unsigned char>(text[p]) & 0xC0) == 0x80) --p;
     return p;
@@ -43,10 +42,9 @@ void explain(const Verdict& v, const std::string& file) {
   for (const auto& r : v.recipients) {
     std::string rc;
     for (const auto& c : r.categories) rc += (rc.empty() ? "" : ", ") + c;
-    std::printf("    %-40s %-17s %-10s %s\n", r.address.c_str(), to_string(r.cls),
-                to_string(r.action), rc.empty() ? "" : ("(" + rc + ")").c_str());
-    if (!r.role.empty())
-      std::printf("      role: %s (%s)\n", r.role.c_str(), r.role_reason.c_str());
+    std::printf("    %-40s %-17s %-10s %s\n", r.address.c_str(), to_string(r.cls), to_string(r.action),
+                rc.empty() ? "" : ("(" + rc + ")").c_str());
+    if (!r.role.empty()) std::printf("      role: %s (%s)\n", r.role.c_str(), r.role_reason.c_str());
     if (!r.mismatch.empty()) std::printf("      parent contacts: %s\n", r.mismatch.c_str());
   }
   if (!v.notes.empty()) {
@@ -63,8 +61,7 @@ void explain(const Verdict& v, const std::string& file) {
       std::printf("\n");
     }
     if (!f.target.empty() || !f.stance.empty())
-      std::printf("      sentence: target %s; stance %s\n",
-                  f.target.empty() ? "-" : f.target.c_str(),
+      std::printf("      sentence: target %s; stance %s\n", f.target.empty() ? "-" : f.target.c_str(),
                   f.stance.empty() ? "-" : f.stance.c_str());
     std::printf("      policy: %s\n", f.clause.c_str());
   };
@@ -79,8 +76,8 @@ void explain(const Verdict& v, const std::string& file) {
     for (const auto& a : v.attachments)
       std::printf("    %s (%s, %zu bytes)\n", a.origin.c_str(), a.content_type.c_str(), a.size);
   }
-  std::printf("  segments:   %zu decoded, snapshot %s, %llu us\n\n", v.segments.size(),
-              v.snapshot.c_str(), static_cast<unsigned long long>(v.elapsed_us));
+  std::printf("  segments:   %zu decoded, snapshot %s, %llu us\n\n", v.segments.size(), v.snapshot.c_str(),
+              static_cast<unsigned long long>(v.elapsed_us));
 }
 
 }  // namespace
@@ -92,20 +89,12 @@ int scan(const std::filesystem::path& config, const Args& args) {
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--json")
-      json = true;
-    else if (a == "--explain")
-      expl = true;
-    else if (a == "--segments")
-      show_segments = true;
-    else if (a == "--from" && i + 1 < args.size()) {
-      env.sender = args[++i];
-      have_env = true;
-    } else if (a == "--rcpt" && i + 1 < args.size()) {
-      env.recipients.push_back(args[++i]);
-      have_env = true;
-    } else if (a == "-" || a.empty() || a[0] != '-')
-      files.push_back(a);
+    if (a == "--json") json = true;
+    else if (a == "--explain") expl = true;
+    else if (a == "--segments") show_segments = true;
+    else if (a == "--from" && i + 1 < args.size()) { env.sender = args[++i]; have_env = true; }
+    else if (a == "--rcpt" && i + 1 < args.size()) { env.recipients.push_back(args[++i]); have_env = true; }
+    else if (a == "-" || a.empty() || a[0] != '-') files.push_back(a);
     else {
       std::fprintf(stderr, "policyctl scan: unknown option %s\n", a.c_str());
       return 2;
@@ -129,10 +118,8 @@ int scan(const std::filesystem::path& config, const Args& args) {
   for (const auto& f : files) {
     std::string raw;
     try {
-      if (f == "-")
-        raw.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-      else
-        raw = read_file(f);
+      if (f == "-") raw.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+      else raw = read_file(f);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "policyctl: %s\n", e.what());
       status = 1;
@@ -155,8 +142,8 @@ int scan(const std::filesystem::path& config, const Args& args) {
     if (show_segments) {
       // What the filter reads: every decoded segment, as a person would see it.
       for (const auto& seg : v.segments)
-        std::printf("----- %s (%s, %zu bytes)\n%s\n", seg.origin.c_str(), to_string(seg.kind),
-                    seg.text.size(), seg.text.c_str());
+        std::printf("----- %s (%s, %zu bytes)\n%s\n", seg.origin.c_str(), to_string(seg.kind), seg.text.size(),
+                    seg.text.c_str());
     }
     if (json) {
       std::printf("%s\n", verdict_to_json(v, f).c_str());

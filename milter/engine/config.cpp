@@ -3,8 +3,8 @@
 #include <toml++/toml.h>
 
 #include "util/error.h"
-#include "util/strings.h"
 #include "util/toml_read.h"
+#include "util/strings.h"
 
 #ifndef PM_SYSCONFDIR
 #define PM_SYSCONFDIR "/etc/policy-milter"
@@ -14,9 +14,7 @@ namespace pm {
 
 namespace {
 
-int line_of(const toml::node* n) {
-  return toml_line(n);
-}
+int line_of(const toml::node* n) { return toml_line(n); }
 
 std::vector<std::string> string_list(const std::string& file, const toml::table& t, const char* key,
                                      bool lower = true) {
@@ -31,8 +29,7 @@ void read_number(const std::string& file, const toml::table& t, const char* key,
   const toml::node* n = t.get(key);
   if (!n) return;
   auto v = n->value<int64_t>();
-  if (!v || *v <= 0)
-    throw ConfigError(file, line_of(n), std::string(key) + " must be a positive integer");
+  if (!v || *v <= 0) throw ConfigError(file, line_of(n), std::string(key) + " must be a positive integer");
   into = static_cast<T>(*v);
 }
 
@@ -74,8 +71,7 @@ Config load_config(const std::filesystem::path& path) {
   c.school_name = (*school)["name"].value_or(std::string());
   c.domains.staff = string_list(file, *school, "staff_domains");
   if (c.domains.staff.empty())
-    throw ConfigError(file, line_of(school),
-                      "[school] staff_domains must name at least one domain");
+    throw ConfigError(file, line_of(school), "[school] staff_domains must name at least one domain");
   c.domains.pupil = string_list(file, *school, "pupil_domains");
   c.domains.partner = string_list(file, *school, "partner_domains");
   c.domains.outside_lists = string_list(file, *school, "outside_lists");
@@ -90,9 +86,7 @@ Config load_config(const std::filesystem::path& path) {
     read_number(file, *r, "lookalike_max_distance", c.domains.lookalike_max_distance);
     if (const toml::node* n = r->get("disclosed_addresses")) {
       auto v = n->value<int64_t>();
-      if (!v || *v < 0)
-        throw ConfigError(file, line_of(n),
-                          "disclosed_addresses must be 0 (off) or a positive integer");
+      if (!v || *v < 0) throw ConfigError(file, line_of(n), "disclosed_addresses must be 0 (off) or a positive integer");
       c.disclosed_addresses = static_cast<unsigned>(*v);
     }
   }
@@ -104,23 +98,17 @@ Config load_config(const std::filesystem::path& path) {
       std::string key(k.str());
       if (key == "misaddress") {
         auto act = parse_action(v.value_or(std::string()));
-        if (!act)
-          throw ConfigError(file, line_of(&v), "misaddress must be accept, tag or quarantine");
+        if (!act) throw ConfigError(file, line_of(&v), "misaddress must be accept, tag or quarantine");
         c.misaddress = *act;
         continue;
       }
       const toml::table* cell = v.as_table();
-      if (!cell)
-        throw ConfigError(file, line_of(&v),
-                          "actions." + key + " must be { internal = ..., outside = ... }");
+      if (!cell) throw ConfigError(file, line_of(&v), "actions." + key + " must be { internal = ..., outside = ... }");
       ActionCells cells;
-      for (auto [name, into] :
-           {std::pair{"internal", &cells.internal}, std::pair{"outside", &cells.outside}}) {
+      for (auto [name, into] : {std::pair{"internal", &cells.internal}, std::pair{"outside", &cells.outside}}) {
         const toml::node* n = cell->get(name);
         auto act = n ? parse_action(n->value_or(std::string())) : std::nullopt;
-        if (!act)
-          throw ConfigError(file, line_of(n ? n : &v),
-                            "actions." + key + "." + name + " must be accept, tag or quarantine");
+        if (!act) throw ConfigError(file, line_of(n ? n : &v), "actions." + key + "." + name + " must be accept, tag or quarantine");
         *into = *act;
       }
       c.actions[key] = cells;

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
-#include <cstdint>
 #include <exception>
 #include <thread>
+#include <cstdint>
 
 #include <fstream>
 #include <functional>
@@ -17,12 +17,8 @@
 
 namespace pm {
 
-void HsDatabases::DbDeleter::operator()(hs_database* db) const {
-  hs_free_database(db);
-}
-void HsDatabases::ScratchDeleter::operator()(hs_scratch* s) const {
-  hs_free_scratch(s);
-}
+void HsDatabases::DbDeleter::operator()(hs_database* db) const { hs_free_database(db); }
+void HsDatabases::ScratchDeleter::operator()(hs_scratch* s) const { hs_free_scratch(s); }
 
 namespace {
 
@@ -43,8 +39,7 @@ std::string cache_key(const std::vector<HsPattern>& patterns, const hs_platform_
   std::size_t h = std::hash<std::string>{}(hs_version());
   for (const auto& p : patterns)
     h = h * 1099511628211ULL ^
-        std::hash<std::string>{}(p.expression + "#" + std::to_string(static_cast<int>(p.view)) +
-                                 (p.need_start ? "s" : ""));
+        std::hash<std::string>{}(p.expression + "#" + std::to_string(static_cast<int>(p.view)) + (p.need_start ? "s" : ""));
   std::ostringstream ss;
   ss << std::hex << h << "-" << plat.tune << "-" << plat.cpu_features;
   return ss.str();
@@ -73,8 +68,7 @@ class HsDatabases::ScratchLease {
       }
     }
     hs_scratch_t* s = nullptr;
-    if (hs_clone_scratch(dbs_.prototype_.get(), &s) != HS_SUCCESS)
-      throw ScanError("hyperscan: cannot allocate scratch");
+    if (hs_clone_scratch(dbs_.prototype_.get(), &s) != HS_SUCCESS) throw ScanError("hyperscan: cannot allocate scratch");
     scratch_.reset(s);
   }
   ~ScratchLease() {
@@ -176,23 +170,20 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
   // One start-finding database per pattern that needs it (its own SOM compile).
   auto refine = [&](std::size_t i) {
     hs_database_t* db = nullptr;
-    const std::string cached =
-        cache_file.empty() ? "" : cache_file.string() + ".start" + std::to_string(i);
+    const std::string cached = cache_file.empty() ? "" : cache_file.string() + ".start" + std::to_string(i);
     if (!cached.empty()) {
       std::ifstream in(cached, std::ios::binary);
       std::string blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (!in.bad() && !blob.empty() &&
-          hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
+      if (!in.bad() && !blob.empty() && hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
         out->refine_[i].reset(db);
         return;
       }
     }
     hs_compile_error_t* err = nullptr;
-    if (hs_compile(patterns[i].expression.c_str(), HS_FLAG_SOM_LEFTMOST | HS_FLAG_UTF8,
-                   HS_MODE_BLOCK, &plat, &db, &err) != HS_SUCCESS) {
+    if (hs_compile(patterns[i].expression.c_str(), HS_FLAG_SOM_LEFTMOST | HS_FLAG_UTF8, HS_MODE_BLOCK, &plat,
+                   &db, &err) != HS_SUCCESS) {
       CompileError guard(err);
-      refuse(patterns[i].origin,
-             std::string("Hyperscan cannot track where this pattern starts: ") + err->message);
+      refuse(patterns[i].origin, std::string("Hyperscan cannot track where this pattern starts: ") + err->message);
     }
     out->refine_[i].reset(db);
     if (!cached.empty()) {
@@ -207,8 +198,7 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
   // on one core: a cold start or reload compiles them on every core. Each task writes only
   // its own slot; the first error is rethrown once all have finished.
   std::vector<std::function<void()>> tasks;
-  for (int v = 0; v < kHsViews; ++v)
-    tasks.push_back([&, v] { out->dbs_[v] = build(out->ids_[v], names[v]); });
+  for (int v = 0; v < kHsViews; ++v) tasks.push_back([&, v] { out->dbs_[v] = build(out->ids_[v], names[v]); });
   for (std::size_t i = 0; i < patterns.size(); ++i)
     if (needs_refine[i]) tasks.push_back([&, i] { refine(i); });
   std::vector<std::exception_ptr> errors(tasks.size());
@@ -265,23 +255,20 @@ std::size_t HsDatabases::exact_start(unsigned pattern, std::string_view text, st
     std::size_t want_end;
     std::size_t best;
   } ctx{end - lo, SIZE_MAX};
-  auto on_match = [](unsigned, unsigned long long from, unsigned long long to, unsigned,
-                     void* p) noexcept -> int {
+  auto on_match = [](unsigned, unsigned long long from, unsigned long long to, unsigned, void* p) noexcept -> int {
     auto* c = static_cast<Ctx*>(p);
     if (to == c->want_end && from < c->best) c->best = static_cast<std::size_t>(from);
     return 0;
   };
   ScratchLease scratch(*this);
-  if (hs_scan(db, text.data() + lo, static_cast<unsigned>(end - lo), 0, scratch.get(), on_match,
-              &ctx) != HS_SUCCESS)
+  if (hs_scan(db, text.data() + lo, static_cast<unsigned>(end - lo), 0, scratch.get(), on_match, &ctx) != HS_SUCCESS)
     throw ScanError("hyperscan scan failed");
   return ctx.best == SIZE_MAX ? approx : lo + ctx.best;
 }
 
 HsDatabases::~HsDatabases() = default;
 
-void HsDatabases::scan(HsView view, std::string_view text, std::vector<HsHit>& out,
-                       std::size_t offset) const {
+void HsDatabases::scan(HsView view, std::string_view text, std::vector<HsHit>& out, std::size_t offset) const {
   const int v = static_cast<int>(view);
   const hs_database_t* db = dbs_[v].get();
   if (!db || text.empty()) return;
@@ -298,9 +285,8 @@ void HsDatabases::scan(HsView view, std::string_view text, std::vector<HsHit>& o
     unsigned pattern = (*c->ids)[id];
     int w = (*c->widths)[pattern];
     std::size_t end = static_cast<std::size_t>(to);
-    std::size_t start =
-        w >= 0 ? (end >= static_cast<std::size_t>(w) ? end - static_cast<std::size_t>(w) : 0)
-               : static_cast<std::size_t>(from);
+    std::size_t start = w >= 0 ? (end >= static_cast<std::size_t>(w) ? end - static_cast<std::size_t>(w) : 0)
+                               : static_cast<std::size_t>(from);
     c->out->push_back(HsHit{pattern, start + c->offset, end + c->offset});
     return 0;
   };
