@@ -33,6 +33,10 @@ int rules(const std::filesystem::path& config, const Args& args) {
     }
     return 0;
   }
+  // Whole suffixes in the allow list: only restricted-registration ones are accepted (an
+  // open one such as org.uk was refused when loading), and they are shown as such.
+  for (const auto& s : rs.restricted_allowed())
+    std::printf("urls.allow: %s is a whole suffix, allowed as restricted registration\n", s.c_str());
   auto errors = engine->matcher().check_examples();
   for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
   std::size_t examples = 0;

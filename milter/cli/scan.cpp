@@ -79,6 +79,10 @@ void explain(const Verdict& v, const std::string& file) {
     for (const auto& c : r.categories) rc += (rc.empty() ? "" : ", ") + c;
     std::printf("    %-40s %-17s %-10s %s\n", printable(r.address).c_str(), to_string(r.cls),
                 to_string(r.action), rc.empty() ? "" : ("(" + rc + ")").c_str());
+    if (!r.role.empty())
+      std::printf("      role: %s (%s)\n", r.role.c_str(), printable(r.role_reason).c_str());
+    if (!r.mismatch.empty())
+      std::printf("      parent contacts: %s\n", printable(r.mismatch).c_str());
   }
   if (!v.notes.empty()) {
     std::string n;
@@ -95,6 +99,9 @@ void explain(const Verdict& v, const std::string& file) {
     } else {
       std::printf("\n");
     }
+    if (!f.target.empty() || !f.stance.empty())
+      std::printf("      sentence: target %s; stance %s\n", f.target.empty() ? "-" : f.target.c_str(),
+                  f.stance.empty() ? "-" : f.stance.c_str());
     std::printf("      policy: %s\n", f.clause.c_str());
   };
   std::printf("  findings:%s\n", v.findings.empty() ? " (none)" : "");

@@ -79,10 +79,16 @@ Config load_config(const std::filesystem::path& path) {
   c.official_social = string_list(file, *school, "official_social");
   c.whistleblowing_domains = string_list(file, *school, "whistleblowing_domains");
   c.roster = resolve((*school)["roster"].value_or(std::string()));
+  c.parent_contacts = resolve((*school)["parent_contacts"].value_or(std::string()));
 
   if (const toml::table* r = t["recipients"].as_table()) {
     c.domains.webmail = string_list(file, *r, "webmail_domains");
     read_number(file, *r, "lookalike_max_distance", c.domains.lookalike_max_distance);
+    if (const toml::node* n = r->get("disclosed_addresses")) {
+      auto v = n->value<int64_t>();
+      if (!v || *v < 0) throw ConfigError(file, line_of(n), "disclosed_addresses must be 0 (off) or a positive integer");
+      c.disclosed_addresses = static_cast<unsigned>(*v);
+    }
   }
   const toml::table* rules = t["rules"].as_table();
   c.rules_dir = resolve(rules ? (*rules)["dir"].value_or(std::string("../rules")) : "../rules");

@@ -29,6 +29,12 @@ struct Config {
   std::vector<std::string> official_social;  // host/path of the school's own accounts
   std::vector<std::string> whistleblowing_domains;
   std::filesystem::path roster;  // empty: none
+  // The MIS's parent-contacts export (policy/parent_contacts.h); empty: none.
+  std::filesystem::path parent_contacts;
+  // This many outside addresses (personal webmail or other outside domains, not partners)
+  // in To + Cc disclose each other's addresses - personal data - to every recipient
+  // ([recipients] disclosed_addresses; 0: off). Bcc discloses nothing.
+  unsigned disclosed_addresses = 4;
   std::filesystem::path rules_dir;
   std::filesystem::path cache_dir;  // compiled-rules cache ([milter].cache_dir); may be empty
   std::map<std::string, ActionCells> actions;

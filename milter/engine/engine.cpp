@@ -10,6 +10,8 @@
 #include "match/matcher.h"
 #include "match/rules.h"
 #include "policy/judge.h"
+#include "policy/parent_contacts.h"
+#include "policy/recipient_role.h"
 #include "policy/recipients.h"
 #include "util/error.h"
 #include "util/strings.h"
@@ -53,7 +55,8 @@ std::vector<std::string> forwards_by_others(const DecodedMessage& d, const std::
     std::string first = std::string(s.text.substr(0, s.text.find('\n')));
     auto lt = first.find('<'), gt = first.find('>');
     std::string author = lt != std::string::npos && gt != std::string::npos && gt > lt
-                             ? first.substr(lt + 1, gt - lt - 1) : std::string(trim(first));
+                             ? first.substr(lt + 1, gt - lt - 1)
+                             : std::string(trim(first));
     if (me.empty() || to_lower_ascii(author) != me) out.push_back(prefix);
   }
   return out;
@@ -63,7 +66,45 @@ std::vector<std::string> forwards_by_others(const DecodedMessage& d, const std::
 std::string squash(std::string_view s) {
   std::string out;
   for (char c : s)
-    if (std::isalnum(static_cast<unsigned char>(c))) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  return out;
+}
+
+// Parts of the sender's name a personal site would carry: the From display name's words
+// and the address's local part, 4 letters or more, and first + last run together
+// ("Jo Marsh <j.marsh@...>" -> =marsh, jomarsh: see Matcher::scan_segment).
+std::vector<std::string> name_parts(const DecodedMessage& d, const std::string& sender) {
+  std::vector<std::string> out;
+  auto add = [&](std::string w) {
+    std::size_t len = w.size() - (w.starts_with('=') ? 1 : 0);
+    if (len >= 4 && std::find(out.begin(), out.end(), w) == out.end()) out.push_back(std::move(w));
+  };
+  if (!d.from.empty()) {
+    std::vector<std::string> words;
+    for (auto part : split(d.from.front().display, ' ')) {
+      std::string p = squash(part);
+      static const char* const titles[] = {"mr", "mrs", "ms", "miss", "mx", "dr"};
+      if (p.empty() ||
+          std::any_of(std::begin(titles), std::end(titles), [&](const char* t) { return p == t; }))
+        continue;
+      words.push_back(p);
+    }
+    for (const auto& w : words) add("=" + w);
+    if (words.size() >= 2) add(words.front() + words.back());
+  }
+  std::string local = to_lower_ascii(sender.substr(0, sender.find('@')));
+  for (auto part : split(local, '.')) add("=" + squash(part));
+  // Words that name a role, not a person ("office", "admin") would match any site.
+  static const char* const roles[] = {
+      "office",    "admin",   "head",    "headteacher", "school", "info",      "enquiries",
+      "bursar",    "senco",   "staff",   "class",       "year",   "reception", "noreply",
+      "governors", "finance", "teacher", "annes",       "stannes"};
+  std::erase_if(out, [&](const std::string& w) {
+    std::string_view bare = std::string_view(w).substr(w.starts_with('=') ? 1 : 0);
+    return std::any_of(std::begin(roles), std::end(roles),
+                       [&](const char* r) { return bare == r; });
+  });
   return out;
 }
 
@@ -98,11 +139,145 @@ void Engine::drop_credited(std::vector<RuleHit>& hits, const DecodedMessage& d) 
   if (names.empty()) return;
   std::erase_if(hits, [&](const RuleHit& h) {
     if (!rules[h.rule].credited_exempt) return false;
-    std::string url = squash(std::string_view(d.segments[h.segment].text).substr(h.start, h.end - h.start));
+    // The site's own name: its host and, on a platform, the first path segment - not a
+    // post's slug, which names whatever the post is about ("/young-voices.html").
+    std::string_view raw =
+        std::string_view(d.segments[h.segment].text).substr(h.start, h.end - h.start);
+    std::size_t scheme = raw.find("://");
+    std::size_t from = scheme == std::string_view::npos ? 0 : scheme + 3;
+    std::size_t slash = raw.find('/', from);
+    std::size_t cut = slash == std::string_view::npos ? raw.size() : raw.find('/', slash + 1);
+    std::string url = squash(raw.substr(0, cut == std::string_view::npos ? raw.size() : cut));
+    // A site that carries the sender's own name is theirs, whoever else the text names.
+    for (const auto& sp : sender)
+      if (sp.size() >= 4 && url.find(sp) != std::string::npos) return false;
     for (const auto& n : names)
       if (url.find(n) != std::string::npos) return true;
     return false;
   });
+}
+
+void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits,
+                              const DecodedMessage& d, Verdict& v) const {
+  const auto& rules = rules_->rules();
+  bool wants_roles = false, confidential = false;
+  for (const RuleHit& h : hits) {
+    const CategoryDef* c = rules_->category(rules[h.rule].category);
+    wants_roles |= c && !c->roles.empty();
+    confidential |= rules[h.rule].category == "confidential";
+  }
+  const bool check_contacts = confidential && !contacts_->empty();
+  bool outside = false;
+  for (const auto& r : in.recipients)
+    outside |= is_outside(r.cls) && r.cls != RecipientClass::pupil;
+  bool quoted_conf = confidential;
+  for (const RuleHit& h : hits)
+    if (rules[h.rule].category == "confidential") quoted_conf = quoted_conf && h.quoted;
+  if (!wants_roles && !check_contacts && !quoted_conf) return;
+  // Cues of whom the message is written to, in the sender's own words (and the quoted mail
+  // it answers). One scan of the body text, only for messages that need it.
+  RoleCues cues;
+  auto lex = [&](const char* n) { return matcher_->ref_index(n); };
+  const int salutation = lex("parent-salutation"), child = lex("your-child"),
+            supplier = lex("supplier-context"), press = lex("press-recipient"),
+            voice = lex("parent-voice");
+  bool quoted_voice = false;
+  std::string quoted_text;
+  for (const Segment& s : d.segments) {
+    if (!outside) break;  // pupils and staff only: their class says who they are
+    // The text a person reads: Subject, bodies, and attachments (a letter sent as a file).
+    if (s.kind != SegmentKind::body && s.kind != SegmentKind::attachment && s.origin != "subject")
+      continue;
+    const bool forwarded = s.origin.starts_with("forward/");
+    // Cues sit at the start (a greeting, the first lines); a long attachment is read no further.
+    Matcher::Presence p =
+        matcher_->lexicon_presence(s.text, {salutation, child, supplier, press, voice}, 16384);
+    auto own = [&](int ref) { return ref >= 0 && !forwarded && p.own[ref]; };
+    cues.parent_salutation |= own(salutation);
+    cues.your_child |= own(child);
+    cues.supplier_context |= own(supplier);
+    cues.press_context |= own(press);
+    if (voice >= 0 && (p.quoted[voice] || (forwarded && p.own[voice]))) {
+      quoted_voice = true;
+      quoted_text += s.text;
+    }
+  }
+  if (quoted_voice) {
+    // The parent whose mail is answered: a recipient the quoted mail names (its "On ...,
+    // <address> wrote:" line), else the only outside recipient.
+    std::vector<std::string> outside_addrs;
+    for (const auto& r : in.recipients)
+      if (is_outside(r.cls)) outside_addrs.push_back(r.address);
+    const std::string lower = to_lower_ascii(quoted_text);
+    for (const auto& a : outside_addrs)
+      if (lower.find(a) != std::string::npos) cues.parent_authors.push_back(a);
+    if (cues.parent_authors.empty() && outside_addrs.size() == 1)
+      cues.parent_authors = outside_addrs;
+  }
+  // A reply that quotes the recipient's own mail tells them nothing new: confidential
+  // detail found only in the quoted text does not count for its author (the recipient the
+  // quoted mail names, else the only outside recipient).
+  bool all_quoted = confidential;
+  for (const RuleHit& h : hits)
+    if (rules[h.rule].category == "confidential") all_quoted = all_quoted && h.quoted;
+  std::vector<std::string> quoted_authors;
+  if (all_quoted) {
+    std::string quoted_lower;
+    for (const Segment& s : d.segments)
+      if (s.kind == SegmentKind::body) quoted_lower += to_lower_ascii(s.text);
+    std::vector<std::string> outside_addrs;
+    for (const auto& r : in.recipients)
+      if (is_outside(r.cls)) outside_addrs.push_back(r.address);
+    for (const auto& a : outside_addrs)
+      if (quoted_lower.find(a) != std::string::npos) quoted_authors.push_back(a);
+    if (quoted_authors.empty() && outside_addrs.size() == 1) quoted_authors = outside_addrs;
+  }
+  // Whose data the confidential findings are: the persons named where each one is.
+  std::vector<std::vector<std::string>> named;
+  if (check_contacts)
+    for (const RuleHit& h : hits)
+      if (rules[h.rule].category == "confidential") named.push_back(h.persons);
+  for (std::size_t i = 0; i < in.recipients.size(); ++i) {
+    JudgeRecipient& r = in.recipients[i];
+    RoleInference ri =
+        r.whistleblowing ? RoleInference{RecipientRole::business, "prescribed whistleblowing body"}
+                         : infer_role(r.address, r.cls,
+                                      !contacts_->empty() && contacts_->listed(r.address), cues);
+    r.role = ri.role;
+    v.recipients[i].role = to_string(ri.role);
+    v.recipients[i].role_reason = ri.reason;
+    if (std::find(quoted_authors.begin(), quoted_authors.end(), r.address) != quoted_authors.end())
+      r.cleared.push_back("confidential");
+    if (check_contacts && is_outside(r.cls) && r.cls != RecipientClass::partner) {
+      ParentContacts::Check c = contacts_->check(named, r.address);
+      if (c.cleared)
+        r.cleared.push_back("confidential");
+      else
+        v.recipients[i].mismatch = c.mismatch;
+    }
+  }
+}
+
+bool Engine::endorses(const DecodedMessage& d, const std::vector<std::string>& others) const {
+  // Only mail that carries someone else's words (a forward, a quoted reply) can endorse.
+  const int ref = matcher_->ref_index("endorsement");
+  if (ref < 0) return false;
+  bool carries = !others.empty();
+  for (const Segment& s : d.segments) {
+    if (carries || s.kind != SegmentKind::body) continue;
+    const std::string t = to_lower_ascii(s.text);
+    for (const char* mark : {"\n>", "wrote:", "forwarded message", "original message", "\nfrom:"})
+      carries |= t.find(mark) != std::string::npos;
+  }
+  if (!carries) return false;
+  for (const Segment& s : d.segments) {
+    if (s.kind != SegmentKind::body) continue;
+    if (std::any_of(others.begin(), others.end(),
+                    [&](const std::string& p) { return s.origin.starts_with(p); }))
+      continue;
+    if (matcher_->lexicon_presence(s.text, {ref}, 8192, true).own[ref]) return true;
+  }
+  return false;
 }
 
 Engine::Engine() = default;
@@ -119,6 +294,20 @@ std::shared_ptr<const Engine> Engine::load(const std::filesystem::path& config_f
   for (const auto& r : roster) roster_given.push_back(r.substr(0, r.find(' ')));
   e->rules_ = RuleSet::load(c.rules_dir, official, roster_given, c.cache_dir);
   std::vector<std::string> not_names = e->rules_->name_stopwords();
+  e->contacts_ = std::make_unique<ParentContacts>();
+  if (!c.parent_contacts.empty()) {
+    std::string content;
+    try {
+      content = read_file(c.parent_contacts.string());
+    } catch (const std::exception&) {
+      throw ConfigError(c.parent_contacts.string(), 0, "cannot read the parent-contacts export");
+    }
+    try {
+      *e->contacts_ = ParentContacts::parse(content);
+    } catch (const std::invalid_argument& ex) {
+      throw ConfigError(c.parent_contacts.string(), 0, ex.what());
+    }
+  }
   e->matcher_ = std::make_unique<Matcher>(
       *e->rules_, NameLexicon::build(e->rules_->given_names(), not_names, roster));
 
@@ -140,6 +329,7 @@ std::shared_ptr<const Engine> Engine::load(const std::filesystem::path& config_f
     // The policy sends staff with a concern to the whistleblowing procedure: what they
     // tell a prescribed body is neither disrepute nor an unlawful disclosure.
     p.exempt_whistleblowing = d.id == "disrepute" || d.id == "confidential";
+    p.roles = d.roles;
     policy->categories.push_back(p);
   }
   CategoryPolicy un;
@@ -185,7 +375,8 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
   std::set<std::string> seen;
   for (auto& r : rcpts) {
     std::string addr = to_lower_ascii(trim(r));
-    if (addr.size() > 2 && addr.front() == '<' && addr.back() == '>') addr = addr.substr(1, addr.size() - 2);
+    if (addr.size() > 2 && addr.front() == '<' && addr.back() == '>')
+      addr = addr.substr(1, addr.size() - 2);
     if (addr.empty() || !seen.insert(addr).second) continue;
     JudgeRecipient jr;
     jr.address = addr;
@@ -197,16 +388,27 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
   // Match + validate, segment by segment.
   std::vector<RuleHit> hits;
   const std::vector<std::string> others = forwards_by_others(d, v.sender);
+  const std::vector<std::string> sender_names = name_parts(d, v.sender);
+  const bool endorsed = endorses(d, others);
   for (std::size_t i = 0; i < d.segments.size(); ++i) {
     const std::string& o = d.segments[i].origin;
-    bool theirs = std::any_of(others.begin(), others.end(), [&](const std::string& p) { return o.starts_with(p); });
-    matcher_->scan_segment(d.segments[i], i, hits, -1, theirs);
+    SegmentContext ctx;
+    ctx.others_words = std::any_of(others.begin(), others.end(),
+                                   [&](const std::string& p) { return o.starts_with(p); });
+    ctx.endorsed = endorsed;
+    ctx.sender_names = &sender_names;
+    matcher_->scan_segment(d.segments[i], i, hits, -1, ctx);
   }
   const auto& rules = rules_->rules();
   drop_credited(hits, d);
+  // Display names are labels of mailboxes ("Early Help Hub <...>"), not data about anyone.
+  std::erase_if(hits, [&](const RuleHit& h) {
+    return rules[h.rule].category == "confidential" &&
+           d.segments[h.segment].origin.ends_with("addresses");
+  });
   std::vector<Finding> findings;
   std::set<std::tuple<int, std::string>> evidence_seen;  // (rule, evidence)
-  std::set<int> fired;  // distinct rules
+  std::set<int> fired;                                   // distinct rules
   for (const RuleHit& h : hits) {
     const Rule& r = rules[h.rule];
     const Segment& seg = d.segments[h.segment];
@@ -224,8 +426,34 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
     f.start = h.start;
     f.end = h.end;
     f.evidence = std::move(evidence);
+    f.target = h.target;
+    f.stance = h.stance;
     findings.push_back(std::move(f));
     if (fired.insert(h.rule).second) in.hits.push_back({r.category, r.id, r.weight, r.applies_to});
+  }
+  // Many outside addresses in To/Cc (not Bcc) are shown to each other: personal data
+  // disclosed to every recipient (POLICY.md, "Confidential content").
+  if (c.disclosed_addresses > 0) {
+    std::set<std::string> shown;
+    for (const auto* list : {&d.to, &d.cc})
+      for (const auto& a : *list) {
+        std::string addr = to_lower_ascii(trim(a.address));
+        RecipientClass cls = classify_recipient(addr, c.domains);
+        if (cls == RecipientClass::personal_webmail || cls == RecipientClass::external)
+          shown.insert(addr);
+      }
+    if (shown.size() >= c.disclosed_addresses) {
+      const CategoryDef* conf = rules_->category("confidential");
+      Finding f;
+      f.rule = "confidential.addresses-disclosed";
+      f.category = "confidential";
+      f.clause = conf ? conf->clause : std::string();
+      f.origin = "addresses";
+      f.segment = d.segments.size();  // the headers as a whole, no span
+      f.evidence = std::to_string(shown.size()) + " outside addresses in To/Cc";
+      findings.push_back(std::move(f));
+      in.hits.push_back({"confidential", "confidential.addresses-disclosed", 1.0, {}});
+    }
   }
   in.unscannable = !d.unscannable.empty();
   for (const Unscannable& u : d.unscannable) {
@@ -238,32 +466,36 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
     findings.push_back(std::move(f));
   }
 
+  v.recipients.resize(in.recipients.size());
+  judge_recipients(in, hits, d, v);
   Judgement j = judge(in, *policy_);
   v.action = j.action;
   v.categories = j.categories;
   v.notes = j.notes;
   for (std::size_t i = 0; i < in.recipients.size() && i < j.recipients.size(); ++i) {
-    RecipientVerdict rv;
+    RecipientVerdict& rv = v.recipients[i];
     rv.address = in.recipients[i].address;
     rv.cls = in.recipients[i].cls;
     rv.action = j.recipients[i].action;
     rv.categories = j.recipients[i].categories;
-    v.recipients.push_back(std::move(rv));
   }
+  v.recipients.resize(std::min(in.recipients.size(), j.recipients.size()));
   // Keep the findings of the categories that hold; the others were content that matched
   // but did not count for these recipients (policyctl --explain reports them).
   std::set<std::string> held(v.categories.begin(), v.categories.end());
   for (auto& f : findings) {
-    if (held.count(f.category)) v.findings.push_back(std::move(f));
-    else v.unapplied.push_back(std::move(f));
+    if (held.count(f.category))
+      v.findings.push_back(std::move(f));
+    else
+      v.unapplied.push_back(std::move(f));
   }
   v.segments = std::move(d.segments);
   v.attachments = std::move(d.attachments);
   v.subject = std::move(d.subject);
   v.message_id = std::move(d.message_id);
-  v.elapsed_us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                std::chrono::steady_clock::now() - t0)
-                                                .count());
+  v.elapsed_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
   return v;
 }
 

@@ -35,6 +35,8 @@ class Matcher;
 struct JudgePolicy;
 struct RuleHit;
 struct DecodedMessage;
+class ParentContacts;
+struct JudgeInput;
 
 class Engine {
  public:
@@ -56,10 +58,18 @@ class Engine {
  private:
   Engine();
   void drop_credited(std::vector<RuleHit>& hits, const DecodedMessage& d) const;
+  // Does the sender, in their own words, endorse the forwarded or quoted words they pass
+  // on ("couldn't agree more")? Then those words count as theirs.
+  bool endorses(const DecodedMessage& d, const std::vector<std::string>& others) const;
+  // Recipient roles and the parent-contacts check (policy/recipient_role.h,
+  // policy/parent_contacts.h): fills in.recipients[].role / cleared and `v`'s reasons.
+  void judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, const DecodedMessage& d,
+                        Verdict& v) const;
   std::unique_ptr<Config> config_;
   std::unique_ptr<RuleSet> rules_;
   std::unique_ptr<Matcher> matcher_;
   std::unique_ptr<JudgePolicy> policy_;
+  std::unique_ptr<ParentContacts> contacts_;  // empty when not configured
   std::string snapshot_;
 };
 

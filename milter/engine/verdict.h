@@ -15,14 +15,18 @@
 namespace pm {
 
 struct Finding {
-  std::string rule;      // rule id, e.g. "confidential.nhs-number"
-  std::string category;  // one of the five category ids, or "unscannable"
-  std::string clause;    // the policy sentence the rule enforces
-  std::string origin;    // Segment::origin
+  std::string rule;         // rule id, e.g. "confidential.nhs-number"
+  std::string category;     // one of the five category ids, or "unscannable"
+  std::string clause;       // the policy sentence the rule enforces
+  std::string origin;       // Segment::origin
   std::size_t segment = 0;  // index into Verdict::segments
   std::size_t start = 0;    // byte offsets into that segment's text
   std::size_t end = 0;
   std::string evidence;  // segment text [start, end): personal data - never log it
+  // Findings of rules that read the sentence layer: the target and the stance found in the
+  // unit (sentence, row, item, Subject), e.g. `parent "your son"`, `demeaning "can't even
+  // spell"`. Personal data like evidence. Empty for other rules.
+  std::string target, stance;
 };
 
 struct RecipientVerdict {
@@ -30,6 +34,12 @@ struct RecipientVerdict {
   RecipientClass cls = RecipientClass::external;
   Action action = Action::accept;
   std::vector<std::string> categories;  // categories that hold for this recipient
+  // Who the recipient is (policy/recipient_role.h) and why; asked only when a finding's
+  // category depends on it (social-contact) or the parent-contacts export is configured.
+  std::string role, role_reason;
+  // With the parent-contacts export: why a named pupil's details to this address are not
+  // cleared ("pupil X is not listed for ADDR"). Personal data: --explain, never logs.
+  std::string mismatch;
 };
 
 struct Verdict {

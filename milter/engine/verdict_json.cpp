@@ -7,9 +7,13 @@ namespace pm {
 namespace {
 
 nlohmann::ordered_json finding_json(const Finding& f) {
-  return {{"rule", f.rule},   {"category", f.category}, {"clause", f.clause},
-          {"origin", f.origin}, {"start", f.start},     {"end", f.end},
-          {"evidence", f.evidence}};
+  nlohmann::ordered_json j = {
+      {"rule", f.rule},   {"category", f.category}, {"clause", f.clause},    {"origin", f.origin},
+      {"start", f.start}, {"end", f.end},           {"evidence", f.evidence}};
+  // The sentence layer's reading, when the rule used it (personal data, like evidence).
+  if (!f.target.empty()) j["target"] = f.target;
+  if (!f.stance.empty()) j["stance"] = f.stance;
+  return j;
 }
 
 }  // namespace
@@ -21,8 +25,13 @@ std::string verdict_to_json(const Verdict& v, const std::string& file, const Jso
 
   j["categories"] = v.categories;
   auto& rs = j["recipients"] = nlohmann::ordered_json::array();
-  for (const auto& r : v.recipients)
-    rs.push_back({{"address", r.address}, {"class", to_string(r.cls)}, {"action", to_string(r.action)}});
+  for (const auto& r : v.recipients) {
+    nlohmann::ordered_json o = {
+        {"address", r.address}, {"class", to_string(r.cls)}, {"action", to_string(r.action)}};
+    if (!r.role.empty()) o["role"] = r.role;
+    if (!r.mismatch.empty()) o["mismatch"] = r.mismatch;
+    rs.push_back(std::move(o));
+  }
   j["notes"] = v.notes;
   auto& fs = j["findings"] = nlohmann::ordered_json::array();
   for (const auto& f : v.findings) fs.push_back(finding_json(f));
@@ -37,7 +46,8 @@ std::string verdict_to_json(const Verdict& v, const std::string& file, const Jso
   j["message_id"] = v.message_id;
   auto& as = j["attachments"] = nlohmann::ordered_json::array();
   for (const auto& a : v.attachments)
-    as.push_back({{"origin", a.origin}, {"name", a.name}, {"type", a.content_type}, {"size", a.size}});
+    as.push_back(
+        {{"origin", a.origin}, {"name", a.name}, {"type", a.content_type}, {"size", a.size}});
   if (opt.segments) {
     auto& ss = j["segments"] = nlohmann::ordered_json::array();
     for (const auto& s : v.segments)

@@ -3,7 +3,10 @@
 #include <hs.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
+#include <exception>
+#include <thread>
 #include <cstdint>
 
 #include <fstream>
@@ -167,6 +170,7 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
     out->ids_[static_cast<int>(p.view)].push_back(static_cast<unsigned>(i));
   }
 
+  std::atomic<bool> from_cache{false};
   auto build = [&](const std::vector<unsigned>& ids, const char* view) -> DbPtr {
     if (ids.empty()) return nullptr;
     if (!cache_file.empty()) {
@@ -174,7 +178,7 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
       if (!blob.empty()) {
         hs_database_t* db = nullptr;
         if (hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
-          out->from_cache_ = true;
+          from_cache = true;
           return DbPtr(db);
         }
       }
@@ -207,16 +211,15 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
     return ptr;
   };
   const char* names[kHsViews] = {"anchors", "compact", "context"};
-  for (int v = 0; v < kHsViews; ++v) out->dbs_[v] = build(out->ids_[v], names[v]);
-  for (std::size_t i = 0; i < patterns.size(); ++i) {
-    if (!needs_refine[i]) continue;
+  // One start-finding database per pattern that needs it (its own SOM compile).
+  auto refine = [&](std::size_t i) {
     hs_database_t* db = nullptr;
-    const std::string cached = cache_file.empty() ? "" : cache_file.string() + ".start" + std::to_string(i);
-    if (!cached.empty()) {
-      const std::string blob = read_blob(cached);
+    const std::string start_file = cache_file.empty() ? "" : cache_file.string() + ".start" + std::to_string(i);
+    if (!start_file.empty()) {
+      const std::string blob = read_blob(start_file);
       if (!blob.empty() && hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
         out->refine_[i].reset(db);
-        continue;
+        return;
       }
     }
     hs_compile_error_t* err = nullptr;
@@ -226,14 +229,40 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
       refuse(patterns[i].origin, std::string("Hyperscan cannot track where this pattern starts: ") + err->message);
     }
     out->refine_[i].reset(db);
-    if (!cached.empty()) {
+    if (!start_file.empty()) {
       std::string blob = serialize(db);
-      std::ofstream o(cached + ".tmp", std::ios::binary);
+      std::ofstream o(start_file + ".tmp", std::ios::binary);
       std::error_code ec;
       if (o && o.write(blob.data(), static_cast<std::streamsize>(blob.size())) && (o.close(), true))
-        std::filesystem::rename(cached + ".tmp", cached, ec);
+        std::filesystem::rename(start_file + ".tmp", start_file, ec);
     }
-  }
+  };
+  // The views and the start-finding databases are independent, and Hyperscan compiles each
+  // on one core: a cold start or reload compiles them on every core. Each task writes only
+  // its own slot; the first error is rethrown once all have finished.
+  std::vector<std::function<void()>> tasks;
+  for (int v = 0; v < kHsViews; ++v) tasks.push_back([&, v] { out->dbs_[v] = build(out->ids_[v], names[v]); });
+  for (std::size_t i = 0; i < patterns.size(); ++i)
+    if (needs_refine[i]) tasks.push_back([&, i] { refine(i); });
+  std::vector<std::exception_ptr> errors(tasks.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t t = next++; t < tasks.size(); t = next++) {
+      try {
+        tasks[t]();
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    }
+  };
+  const unsigned cores = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (unsigned k = 1; k < cores; ++k) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  out->from_cache_ = from_cache;
 
   hs_scratch_t* scratch = nullptr;
   std::vector<const DbPtr*> all;

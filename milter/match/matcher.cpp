@@ -7,6 +7,8 @@
 #include "match/normalize.h"
 #include "match/urls.h"
 #include "policy/validators.h"
+#include "sentence/reading.h"
+#include "sentence/units.h"
 
 namespace pm {
 
@@ -14,73 +16,57 @@ namespace {
 
 using Span = std::pair<std::size_t, std::size_t>;  // half-open, normalised text
 
-bool is_abbreviation(std::string_view text, std::size_t dot) {
-  std::size_t s = dot;
-  while (s > 0 && std::isalpha(static_cast<unsigned char>(text[s - 1]))) --s;
-  std::string_view w = text.substr(s, dot - s);
-  if (w.size() == 1) return true;  // an initial: "J. Smith"
-  static const std::array<std::string_view, 16> abbr = {
-      "mr", "mrs", "ms", "dr", "st", "mx", "prof", "no", "tel", "ext", "approx", "dept", "vs", "eg", "ie", "etc"};
-  for (auto a : abbr)
-    if (w == a) return true;
-  return false;
-}
-
-// Offsets where a new sentence / line / paragraph starts. Hard-wrapped prose (plain-text
-// mail breaks lines near 72 columns) is not cut at its line ends; short lines (lists,
-// tables, addresses, signatures) are.
-struct Breaks {
-  std::vector<std::size_t> sentence, line, paragraph;
-};
-
-Breaks compute_breaks(std::string_view t) {
-  Breaks b;
-  std::size_t line_start = 0;
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    char c = t[i];
-    if (c == '\n') {
-      bool para = i + 1 < t.size() && t[i + 1] == '\n';
-      std::size_t next = para ? i + 2 : i + 1;
-      b.line.push_back(next);
-      if (para) {
-        b.paragraph.push_back(next);
-        b.sentence.push_back(next);
-      } else if (i - line_start < 60 || (next < t.size() && (t[next] == '-' || t[next] == '*')) ||
-                 (i > line_start && std::string_view(".!?:;/").find(t[i - 1]) != std::string_view::npos)) {
-        // A short line (list, table, address, signature), a bullet, or a line that ends a
-        // sentence: the next line starts a new one. Wrapped prose runs on.
-        b.sentence.push_back(next);
-      }
-      if (para) ++i;
-      line_start = next;
-    } else if ((c == '.' || c == '!' || c == '?' || c == '\t' || c == '|') &&
-               (i + 1 >= t.size() || t[i + 1] == ' ' || t[i + 1] == '\n')) {
-      if (c == '.' && is_abbreviation(t, i)) continue;
-      b.sentence.push_back(i + 1);
-    }
-  }
-  return b;
-}
-
 Span window_of(const std::vector<std::size_t>& breaks, Span anchor, std::size_t n) {
-  auto lo = std::upper_bound(breaks.begin(), breaks.end(), anchor.first);
-  std::size_t ws = lo == breaks.begin() ? 0 : *(lo - 1);
-  std::size_t last = anchor.second > anchor.first ? anchor.second - 1 : anchor.first;
-  auto hi = std::upper_bound(breaks.begin(), breaks.end(), last);
-  std::size_t we = hi == breaks.end() ? n : *hi;
-  return {ws, we};
+  return unit_of(breaks, anchor, n);
 }
 
 // Spans of one lexicon, detector or URL class in a segment, sorted by start. The longest
 // span bounds how far before a window a span that reaches into it can start, so a lookup
 // is a binary search, not a walk (a 4 MB spreadsheet has tens of thousands of spans).
+// A lexicon hit's start is approximate (its end less the lexicon's shortest term: finding
+// the exact start costs a small scan per hit); `ids` keeps each span's pattern so the exact
+// start can be found for the few spans that need it - a finding's evidence, the cues of a
+// unit the sentence layer reads.
+constexpr unsigned kNoPattern = ~0u;
 struct SpanList {
   std::vector<Span> v;
+  std::vector<unsigned> ids;  // parallel to v after seal(); kNoPattern: exact already
   std::size_t max_len = 0;
-  void push(Span s) { v.push_back(s); }
+  void push(Span s, unsigned id = kNoPattern) {
+    v.push_back(s);
+    ids.push_back(id);
+  }
   void seal() {
-    std::sort(v.begin(), v.end());
+    ids.resize(v.size(), kNoPattern);  // spans assigned directly (v = ...) carry no pattern
+    max_len = 0;
+    if (std::is_sorted(v.begin(), v.end())) {  // the usual case: hits arrive in order
+      for (const Span& s : v) max_len = std::max(max_len, s.second - s.first);
+      return;
+    }
+    if (std::all_of(ids.begin(), ids.end(), [](unsigned id) { return id == kNoPattern; })) {
+      std::sort(v.begin(), v.end());
+      for (const Span& s : v) max_len = std::max(max_len, s.second - s.first);
+      return;
+    }
+    std::vector<std::size_t> order(v.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return v[a] < v[b]; });
+    std::vector<Span> sv;
+    std::vector<unsigned> si;
+    sv.reserve(v.size());
+    si.reserve(v.size());
+    for (std::size_t i : order) {
+      sv.push_back(v[i]);
+      si.push_back(ids[i]);
+    }
+    v.swap(sv);
+    ids.swap(si);
     for (const Span& s : v) max_len = std::max(max_len, s.second - s.first);
+  }
+  unsigned id_of(Span s) const {
+    auto it = std::lower_bound(v.begin(), v.end(), s);
+    return it != v.end() && *it == s ? ids[static_cast<std::size_t>(it - v.begin())] : kNoPattern;
   }
 };
 
@@ -176,7 +162,8 @@ bool acronym_in_source(std::string_view src, std::size_t s, std::size_t e) {
 
 }  // namespace
 
-Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names_(std::move(names)) {
+Matcher::Matcher(const RuleSet& rules, NameLexicon names)
+    : rules_(rules), names_(std::move(names)) {
   const auto& refs = rules_.refs();
   auto find = [&](std::string_view n) {
     for (std::size_t i = 0; i < refs.size(); ++i)
@@ -186,10 +173,12 @@ Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names
   ref_person_ = find("person-name");
   ref_people_list_ = find("people-list");
   ref_list_detail_ = find("list-detail");
-  for (UrlClass c : {UrlClass::official, UrlClass::allow, UrlClass::social_profile,
-                     UrlClass::social_content, UrlClass::blog, UrlClass::shortener, UrlClass::other})
+  for (UrlClass c :
+       {UrlClass::official, UrlClass::allow, UrlClass::social_profile, UrlClass::social_content,
+        UrlClass::blog, UrlClass::shortener, UrlClass::other})
     url_refs_.push_back(find(to_string(c)));
   url_refs_.push_back(find("url:any"));
+  ref_sender_named_ = find("url:sender-named");
   for (const Rule& r : rules_.rules()) {
     const CategoryDef* c = rules_.category(r.category);
     own_words_.push_back(c && c->own_words);
@@ -197,15 +186,27 @@ Matcher::Matcher(const RuleSet& rules, NameLexicon names) : rules_(rules), names
     for (const auto* conds : {&r.with, &r.without, &r.without_before})
       for (const Condition& cond : *conds)
         for (int ref : cond.refs) names |= ref == ref_person_ || ref == ref_people_list_;
+    names |= !r.targets.empty();  // a named person is a target
     uses_names_.push_back(names);
   }
+  for (std::size_t i = 0; i < refs.size(); ++i)
+    if (refs[i].target >= 0 || refs[i].stance >= 0) typed_refs_.push_back(static_cast<int>(i));
   anchors_ref_.assign(rules_.refs().size(), false);
   for (const Rule& r : rules_.rules())
     if (r.anchor_ref >= 0) anchors_ref_[r.anchor_ref] = true;
+  exact_ref_ = anchors_ref_;
+  for (int ref : typed_refs_) exact_ref_[ref] = true;
+  // A typed lexicon that anchors only sentence-layer rules: its hits are located by their
+  // end until a rule fires or its unit is read (most hits of common words never are).
+  lazy_ref_.assign(refs.size(), false);
+  for (int ref : typed_refs_) lazy_ref_[ref] = anchors_ref_[ref];
+  for (const Rule& r : rules_.rules())
+    if (r.anchor_ref >= 0 && !r.reads_sentence()) lazy_ref_[r.anchor_ref] = false;
 }
 
 void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vector<RuleHit>& out,
-                           int only_rule, bool others_words) const {
+                           int only_rule, const SegmentContext& ctx) const {
+  const std::vector<std::string>* sender_names = ctx.sender_names;
   if (seg.text.empty()) return;
   const auto& rules = rules_.rules();
   const auto& info = rules_.pattern_info();
@@ -220,8 +221,11 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
   auto take = [&](std::vector<HsHit>& hits) {
     for (HsHit& h : hits) {
       const auto& pi = info[h.id];
-      // Anchors' exact starts are found per hit (see HsDatabases::exact_start).
-      if (!pi.url && (pi.rule >= 0 || (pi.lexicon >= 0 && anchors_ref_[pi.lexicon])))
+      // Rule patterns and anchors get their exact start now (a validator checks the bytes;
+      // windows and evidence start there); the sentence layer's context cues keep an
+      // approximate one until a reading needs it.
+      if (!pi.url &&
+          (pi.rule >= 0 || (pi.lexicon >= 0 && anchors_ref_[pi.lexicon] && !lazy_ref_[pi.lexicon])))
         h.from = dbs.exact_start(h.id, norm.text, h.from, h.to);
       if (pi.url) {
         url_hints.push_back(h.from);
@@ -230,7 +234,9 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
           auto [s, e] = norm.source_range(h.from, h.to, seg.text);
           if (!acronym_in_source(seg.text, s, e)) continue;
         }
-        ref_spans[pi.lexicon].push({h.from, h.to});
+        const bool pending = exact_ref_[pi.lexicon] &&
+                             (!anchors_ref_[pi.lexicon] || lazy_ref_[pi.lexicon]) && !pi.acronym;
+        ref_spans[pi.lexicon].push({h.from, h.to}, pending ? h.id : kNoPattern);
       } else if (pi.rule >= 0 && (only_rule < 0 || pi.rule == only_rule)) {
         const Rule& r = rules[pi.rule];
         if (!r.validator.empty() &&
@@ -254,8 +260,8 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       if (ri < 0 || (only_rule >= 0 && ri != only_rule)) continue;
       h.from = dbs.exact_start(h.id, compact.text, h.from, h.to);
       const Rule& r = rules[ri];
-      if (!r.validator.empty() &&
-          !find_validator(r.validator)(std::string_view(compact.text).substr(h.from, h.to - h.from)))
+      if (!r.validator.empty() && !find_validator(r.validator)(
+                                      std::string_view(compact.text).substr(h.from, h.to - h.from)))
         continue;
       rule_anchors[ri].push_back({compact.to_orig[h.from], compact.to_orig[h.to - 1] + 1});
     }
@@ -266,6 +272,30 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       int ref = url_refs_[static_cast<int>(u.cls)];
       if (ref >= 0) ref_spans[ref].push({u.start, u.end});
       if (url_refs_.back() >= 0) ref_spans[url_refs_.back()].push({u.start, u.end});
+      if (sender_names && ref_sender_named_ >= 0 && u.cls != UrlClass::official &&
+          u.cls != UrlClass::allow && u.cls != UrlClass::shortener) {
+        // The host (less its public suffix) or, on a platform, the path's first segment.
+        std::string where = u.host.substr(0, u.host.rfind('.'));
+        if (u.cls != UrlClass::other) where += "/" + u.path.substr(0, u.path.find('/'));
+        auto word_in = [&](std::string_view w) {
+          // A whole word of the host or path: between separators ('.', '-', '_', '/', '@').
+          for (std::size_t p = where.find(w); p != std::string::npos; p = where.find(w, p + 1)) {
+            auto sep = [](char c) {
+              return c == '.' || c == '-' || c == '_' || c == '/' || c == '@';
+            };
+            bool l = p == 0 || sep(where[p - 1]),
+                 r = p + w.size() == where.size() || sep(where[p + w.size()]);
+            if (l && r) return true;
+          }
+          return false;
+        };
+        for (const auto& name : *sender_names)
+          if (name.starts_with('=') ? word_in(std::string_view(name).substr(1))
+                                    : where.find(name) != std::string::npos) {
+            ref_spans[ref_sender_named_].push({u.start, u.end});
+            break;
+          }
+      }
     }
   }
   // Nothing that could start a finding: the rest of the pass has nothing to do.
@@ -281,13 +311,18 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
   // The window of rule `r` around anchor `a` (the same one its conditions are checked in).
   auto window = [&](const Rule& r, Span a) -> Span {
     WindowKind wk = r.window;
-    if (seg.kind == SegmentKind::header && (wk == WindowKind::paragraph || wk == WindowKind::segment))
+    if (seg.kind == SegmentKind::header &&
+        (wk == WindowKind::paragraph || wk == WindowKind::segment))
       wk = WindowKind::line;  // headers are one item per line
     switch (wk) {
-      case WindowKind::sentence: return window_of(breaks.sentence, a, n);
-      case WindowKind::line: return window_of(breaks.line, a, n);
-      case WindowKind::paragraph: return window_of(breaks.paragraph, a, n);
-      case WindowKind::segment: return {0, n};
+      case WindowKind::sentence:
+        return window_of(breaks.sentence, a, n);
+      case WindowKind::line:
+        return window_of(breaks.line, a, n);
+      case WindowKind::paragraph:
+        return window_of(breaks.paragraph, a, n);
+      case WindowKind::segment:
+        return {0, n};
       case WindowKind::chars:
         return {a.first > static_cast<std::size_t>(r.window_chars) ? a.first - r.window_chars : 0,
                 std::min(n, a.second + r.window_chars)};
@@ -306,14 +341,32 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     for (std::size_t ri = 0; ri < rules.size(); ++ri) {
       const Rule& r = rules[ri];
       if (only_rule >= 0 && static_cast<int>(ri) != only_rule) continue;
-      if (r.with.empty() && r.without.empty() && r.without_before.empty()) continue;
-      const std::vector<Span>& anchors = r.anchor_ref >= 0 ? ref_spans[r.anchor_ref].v : rule_anchors[ri];
+      if (r.with.empty() && r.without.empty() && r.without_before.empty() && !r.reads_sentence())
+        continue;
+      const std::vector<Span>& anchors =
+          r.anchor_ref >= 0 ? ref_spans[r.anchor_ref].v : rule_anchors[ri];
       for (const Span& a : anchors) {
         Span w = window(r, a);
+        // The sentence layer reads the unit before too (a group it names is what "they" means).
+        // (only the sentence before, in the same paragraph: what read() looks at).
+        if (r.reads_sentence()) {
+          Span unit =
+              window_of(seg.kind == SegmentKind::header ? breaks.line : breaks.sentence, a, n);
+          std::size_t from = unit.first;
+          if (unit.first > 0 && seg.kind != SegmentKind::header) {
+            Span p = window_of(breaks.sentence, {unit.first - 1, unit.first}, n);
+            if (window_of(breaks.paragraph, {p.first, p.first + 1}, n) ==
+                window_of(breaks.paragraph, a, n))
+              from = p.first;
+          }
+          w = {std::min(w.first, from), w.second};
+        }
         w.first = std::max(w.first, a.first > 2000 ? a.first - 2000 : 0);
         w.second = std::min(w.second, a.second + 2000);
-        while (w.first > 0 && norm.text[w.first - 1] != ' ' && norm.text[w.first - 1] != '\n') --w.first;
-        while (w.second < n && norm.text[w.second] != ' ' && norm.text[w.second] != '\n') ++w.second;
+        while (w.first > 0 && norm.text[w.first - 1] != ' ' && norm.text[w.first - 1] != '\n')
+          --w.first;
+        while (w.second < n && norm.text[w.second] != ' ' && norm.text[w.second] != '\n')
+          ++w.second;
         regions.push_back(w);
       }
     }
@@ -321,8 +374,10 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     std::vector<HsHit> chits;
     for (std::size_t k = 0; k < regions.size();) {
       Span r = regions[k++];
-      while (k < regions.size() && regions[k].first <= r.second) r.second = std::max(r.second, regions[k++].second);
-      dbs.scan(HsView::context, std::string_view(norm.text).substr(r.first, r.second - r.first), chits, r.first);
+      while (k < regions.size() && regions[k].first <= r.second)
+        r.second = std::max(r.second, regions[k++].second);
+      dbs.scan(HsView::context, std::string_view(norm.text).substr(r.first, r.second - r.first),
+               chits, r.first);
     }
     take(chits);
   }
@@ -334,8 +389,9 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
   for (std::size_t ri = 0; ri < rules.size() && !need_names && ref_person_ >= 0; ++ri) {
     if (!uses_names_[ri]) continue;
     const Rule& r = rules[ri];
-    need_names = r.anchor_ref == ref_person_ || (r.anchor_ref >= 0 ? !ref_spans[r.anchor_ref].v.empty()
-                                                                     : !rule_anchors[ri].empty());
+    need_names =
+        r.anchor_ref == ref_person_ ||
+        (r.anchor_ref >= 0 ? !ref_spans[r.anchor_ref].v.empty() : !rule_anchors[ri].empty());
   }
   if (need_names) {
     // On the original text, where capitals still say something.
@@ -371,20 +427,71 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     lists.seal();
   }
 
-  const bool forwarded = others_words;
+  const bool forwarded = ctx.others_words && !ctx.endorsed;
   SpanList quoted;
   bool quoted_done = false;
+  // The sentence layer's cues, built once per segment when a rule first needs them.
+  std::vector<Cue> cues;
+  bool cues_done = false;
+  const auto& refs = rules_.refs();
+  std::vector<unsigned> cue_ids;  // pattern of each cue whose start is still approximate
+  auto read = [&](Span a) {
+    if (!cues_done) {
+      for (int ref : typed_refs_)
+        for (std::size_t k = 0; k < ref_spans[ref].v.size(); ++k)
+          cues.push_back({ref_spans[ref].v[k], refs[ref].target >= 0,
+                          refs[ref].target >= 0 ? refs[ref].target : refs[ref].stance,
+                          refs[ref].detail,
+                          static_cast<int>(ref_spans[ref].ids[k] == kNoPattern
+                                               ? -1
+                                               : static_cast<int>(ref_spans[ref].ids[k]))});
+      // By end: ends are exact (a start may still be refined below), so the order holds.
+      std::sort(cues.begin(), cues.end(),
+                [](const Cue& x, const Cue& y) { return x.span.second < y.span.second; });
+      cues_done = true;
+    }
+    // A header (the Subject) is one unit; in a body, a sentence, table row or list item.
+    Span unit = window_of(seg.kind == SegmentKind::header ? breaks.line : breaks.sentence, a, n);
+    // A semicolon joins two sentences in one: the reading stays in the anchor's clause.
+    std::string_view ut(norm.text.data() + unit.first, unit.second - unit.first);
+    std::size_t before = ut.rfind("; ", a.first - unit.first);
+    if (before != std::string_view::npos && unit.first + before + 2 <= a.first)
+      unit.first += before + 2;
+    std::size_t after = std::string_view(norm.text).substr(0, unit.second).find("; ", a.second);
+    if (after != std::string_view::npos) unit.second = after + 1;
+    Span prev{0, 0};
+    if (unit.first > 0 && seg.kind != SegmentKind::header) {
+      Span p = window_of(breaks.sentence, {unit.first - 1, unit.first}, n);
+      if (window_of(breaks.paragraph, {p.first, p.first + 1}, n) ==
+          window_of(breaks.paragraph, a, n))
+        prev = {p.first, unit.first};
+    }
+    // The cues of these units get their exact starts (how close a stance is to its
+    // target, what a negation reaches, what --explain shows).
+    const std::size_t from = prev.second > prev.first ? prev.first : unit.first;
+    auto it = std::lower_bound(cues.begin(), cues.end(), from + 1,
+                               [](const Cue& c, std::size_t end) { return c.span.second < end; });
+    for (; it != cues.end() && it->span.second <= unit.second; ++it)
+      if (it->tag >= 0) {
+        it->span.first = dbs.exact_start(static_cast<unsigned>(it->tag), norm.text, it->span.first,
+                                         it->span.second);
+        it->tag = -1;
+      }
+    return read_unit(norm.text, unit, prev, cues);
+  };
   for (std::size_t ri = 0; ri < rules.size(); ++ri) {
     if (only_rule >= 0 && static_cast<int>(ri) != only_rule) continue;
     const Rule& r = rules[ri];
     if (own_words_[ri] && forwarded) continue;
     if (own_words_[ri] && !quoted_done) {
-      quoted.v = quoted_spans(norm.text);
+      if (!ctx.endorsed) quoted.v = quoted_spans(norm.text);
       quoted.seal();
       quoted_done = true;
     }
-    if (!r.scope.empty() && std::find(r.scope.begin(), r.scope.end(), seg.kind) == r.scope.end()) continue;
-    const std::vector<Span>& anchors = r.anchor_ref >= 0 ? ref_spans[r.anchor_ref].v : rule_anchors[ri];
+    if (!r.scope.empty() && std::find(r.scope.begin(), r.scope.end(), seg.kind) == r.scope.end())
+      continue;
+    const std::vector<Span>& anchors =
+        r.anchor_ref >= 0 ? ref_spans[r.anchor_ref].v : rule_anchors[ri];
     Span last_hit{n + 1, n + 1};
     for (const Span& a : anchors) {
       if (a == last_hit) continue;
@@ -394,39 +501,205 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       for (const Condition& c : r.with) {
         bool any = false;
         for (int ref : c.refs) any = any || any_in(ref_spans[ref], w, a);
-        if (!any) { ok = false; break; }
+        if (!any) {
+          ok = false;
+          break;
+        }
       }
       for (const Condition& c : r.without) {
         if (!ok) break;
         for (int ref : c.refs)
-          if (any_in(ref_spans[ref], w, a)) { ok = false; break; }
+          if (any_in(ref_spans[ref], w, a)) {
+            ok = false;
+            break;
+          }
       }
       if (ok && !r.without_before.empty()) {
         Span before{std::max(w.first, a.first > 60 ? a.first - 60 : 0), a.first};
         for (const Condition& c : r.without_before) {
           for (int ref : c.refs)
-            if (any_in(ref_spans[ref], before, a)) { ok = false; break; }
+            if (any_in(ref_spans[ref], before, a)) {
+              ok = false;
+              break;
+            }
           if (!ok) break;
         }
       }
+      RuleHit hit{static_cast<int>(ri), seg_index, 0, 0, {}, {}, {}, false};
+      if (ok && r.reads_sentence()) {
+        Reading rd = read(a);
+        // For each entry, the cue of one of its kinds nearest the anchor (what --explain shows).
+        auto dist = [&](Span x) {
+          return x.second <= a.first   ? a.first - x.second
+                 : a.second <= x.first ? x.first - a.second
+                                       : 0;
+        };
+        // A target before the anchor (the subject: "his mum can't spell") is preferred to
+        // one after it ("...her own son's name"), by a few words' worth of distance.
+        auto nearest = [&](const std::vector<Found>& found, auto kinds,
+                           bool target) -> const Found* {
+          const Found* best = nullptr;
+          auto cost = [&](Span x) { return dist(x) + (target && x.first >= a.second ? 40 : 0); };
+          for (const Found& f : found)
+            if (std::find(kinds.begin(), kinds.end(), f.kind) != kinds.end() &&
+                (!best || cost(f.span) < cost(best->span)))
+              best = &f;
+          return best;
+        };
+        auto ints = [](const auto& v) {
+          std::vector<int> out;
+          for (auto k : v) out.push_back(static_cast<int>(k));
+          return out;
+        };
+        const Found* tf = nullptr;
+        for (const auto& any : r.targets) {
+          const Found* got = nearest(rd.targets, ints(any), true);
+          if (!got) {
+            ok = false;
+            break;
+          }
+          if (!tf) tf = got;
+        }
+        const Found* sf = nullptr;
+        for (const auto& any : r.stances) {
+          if (!ok) break;
+          const Found* got = nearest(rd.stances, ints(any), false);
+          if (!got) {
+            ok = false;
+            break;
+          }
+          if (!sf) sf = got;
+        }
+        if (ok && r.reach > 0) {
+          // Some target of the first entry close to some stance of the first entry.
+          auto gap = [](Span x, Span y) {
+            return x.second <= y.first   ? y.first - x.second
+                   : y.second <= x.first ? x.first - y.second
+                                         : 0;
+          };
+          const Found *bt = nullptr, *bs = nullptr;
+          for (const Found& t : rd.targets) {
+            if (std::find(r.targets[0].begin(), r.targets[0].end(), static_cast<Target>(t.kind)) ==
+                r.targets[0].end())
+              continue;
+            for (const Found& st : rd.stances) {
+              if (std::find(r.stances[0].begin(), r.stances[0].end(),
+                            static_cast<Stance>(st.kind)) == r.stances[0].end())
+                continue;
+              Span between = t.span.second <= st.span.first ? Span{t.span.second, st.span.first}
+                                                            : Span{st.span.second, t.span.first};
+              // A stance inside its target is part of a name ("Mr Twit"); a target inside its
+              // stance is what the stance is about ("too old for").
+              const bool overlap = st.span.first >= t.span.first && st.span.second <= t.span.second;
+              if (gap(t.span, st.span) <= static_cast<std::size_t>(r.reach) && !overlap &&
+                  !clause_break(norm.text, between.first, between.second)) {
+                bt = &t;
+                bs = &st;
+                break;
+              }
+            }
+            if (bt) break;
+          }
+          ok = bt != nullptr;
+          if (ok) {
+            tf = bt;
+            sf = bs;
+          }
+        }
+        for (Stance st : r.without_stance) ok = ok && !rd.has_stance(st);
+        for (Target t : r.without_target) ok = ok && !rd.has_target(t);
+        if (ok) {
+          if (!tf && !rd.targets.empty()) tf = &rd.targets.front();
+          if (!sf && !rd.stances.empty()) sf = &rd.stances.front();
+          if (tf) hit.target = describe(norm.text, *tf, true);
+          if (sf) hit.stance = describe(norm.text, *sf, false);
+          for (const Found& f : rd.targets)
+            if (f.kind == static_cast<int>(Target::named)) {
+              auto [ps, pe] = norm.source_range(f.span.first, f.span.second, seg.text);
+              hit.persons.push_back(seg.text.substr(ps, pe - ps));
+            }
+        }
+      }
+      if (ok && hit.persons.empty() && uses_names_[ri] && ref_person_ >= 0) {
+        // The persons the finding is about (the parent-contacts check asks whose data it is).
+        const SpanList& ps = ref_spans[ref_person_];
+        for (const Span& p : ps.v)
+          if (p.second > w.first && p.first < w.second) {
+            auto [s0, e0] = norm.source_range(p.first, p.second, seg.text);
+            hit.persons.push_back(seg.text.substr(s0, e0 - s0));
+          }
+      }
       if (!ok) continue;
       last_hit = a;
-      auto [s, e] = norm.source_range(a.first, a.second, seg.text);
-      out.push_back(RuleHit{static_cast<int>(ri), seg_index, s, e});
+      Span ev = a;
+      if (r.anchor_ref >= 0) {
+        unsigned id = ref_spans[r.anchor_ref].id_of(a);
+        if (id != kNoPattern) ev.first = dbs.exact_start(id, norm.text, a.first, a.second);
+      }
+      if (!quoted_done) {
+        if (!ctx.endorsed) quoted.v = quoted_spans(norm.text);
+        quoted.seal();
+        quoted_done = true;
+      }
+      hit.quoted = any_in(quoted, {a.first, a.second}, {n + 1, n + 1});
+      auto [s, e] = norm.source_range(ev.first, ev.second, seg.text);
+      hit.start = s;
+      hit.end = e;
+      out.push_back(std::move(hit));
     }
   }
+}
+
+int Matcher::ref_index(std::string_view name) const {
+  const auto& refs = rules_.refs();
+  for (std::size_t i = 0; i < refs.size(); ++i)
+    if (refs[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+Matcher::Presence Matcher::lexicon_presence(std::string_view text, const std::vector<int>& wanted,
+                                            std::size_t max_bytes, bool own_only) const {
+  Presence p;
+  p.own.assign(rules_.refs().size(), false);
+  p.quoted = p.own;
+  bool in_anchors = false, in_context = false;
+  for (int ref : wanted)
+    if (ref >= 0) (anchors_ref_[ref] ? in_anchors : in_context) = true;
+  if (!in_anchors && !in_context) return p;
+  NormText norm = normalize(text.substr(0, std::min(text.size(), max_bytes)));
+  if (norm.text.empty()) return p;
+  std::vector<Span> quoted = quoted_spans(norm.text);
+  std::string_view scanned = norm.text;
+  if (own_only && !quoted.empty()) scanned = scanned.substr(0, quoted.front().first);
+  const HsDatabases& dbs = rules_.databases();
+  std::vector<HsHit> hits;
+  if (in_anchors) dbs.scan(HsView::anchors, scanned, hits);
+  if (in_context && dbs.has(HsView::context)) dbs.scan(HsView::context, scanned, hits);
+  const auto& info = rules_.pattern_info();
+  for (const HsHit& h : hits) {
+    int lex = info[h.id].lexicon;
+    if (lex < 0) continue;
+    bool q = std::any_of(quoted.begin(), quoted.end(),
+                         [&](const Span& s) { return h.to > s.first && h.to <= s.second; });
+    (q ? p.quoted : p.own)[lex] = true;
+  }
+  return p;
 }
 
 std::vector<std::string> Matcher::check_examples() const {
   std::vector<std::string> errors;
   const auto& rules = rules_.rules();
+  // Examples are read as if Jo Marsh sent them (url:sender-named: "jomarsh.example").
+  static const std::vector<std::string> example_sender = {"=marsh", "jomarsh"};
   for (std::size_t ri = 0; ri < rules.size(); ++ri) {
     const Rule& r = rules[ri];
     auto fires = [&](const std::string& text) {
       Segment seg{"example", SegmentKind::body, text};
       if (!r.scope.empty()) seg.kind = r.scope.front();
       std::vector<RuleHit> hits;
-      scan_segment(seg, 0, hits, static_cast<int>(ri));
+      SegmentContext ctx;
+      ctx.sender_names = &example_sender;
+      scan_segment(seg, 0, hits, static_cast<int>(ri), ctx);
       return !hits.empty();
     };
     for (const auto& ex : r.examples_match)

@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "match/hs.h"
+#include "match/psl.h"
 #include "match/urls.h"
+#include "sentence/stem.h"
 #include "policy/validators.h"
 #include "util/error.h"
 #include "util/toml_read.h"
@@ -24,7 +26,7 @@ namespace {
 const char* const kDetectors[] = {"person-name", "people-list"};
 const char* const kUrlClasses[] = {"url:official", "url:allow",   "url:social-profile",
                                    "url:social-content", "url:blog", "url:shortener",
-                                   "url:other",    "url:any"};
+                                   "url:other",    "url:any",  "url:sender-named"};
 
 // Start of a URL in normalised text: a scheme, "www.", or a dot before a common TLD. The
 // matcher expands each hint to the whole URL token (match/urls.cpp).
@@ -39,6 +41,7 @@ class RuleLoader {
  public:
   RuleLoader(RuleSet& rs) : rs_(rs) {
     for (const char* d : kDetectors) add_ref(RefKind::detector, d);
+    rs_.refs_[0].target = static_cast<int>(Target::named);  // person-name: a named person
     for (const char* u : kUrlClasses) add_ref(RefKind::url_class, u);
   }
 
@@ -121,8 +124,11 @@ class RuleLoader {
           if (origin.empty()) origin = t.origin;
         }
         if (merged.empty()) continue;
+        // The sentence layer's cues need their starts too (how close a stance is to its
+        // target, what --explain shows).
+        const bool typed = rs_.refs_[ref].target >= 0 || rs_.refs_[ref].stance >= 0;
         patterns.push_back({merged, everywhere.count(ref) ? HsView::anchors : HsView::context, origin,
-                            anchors.count(ref) > 0 || acronym, acronym, std::move(parts)});
+                            anchors.count(ref) > 0 || acronym || typed, acronym, std::move(parts)});
         rs_.pattern_info_.push_back({-1, ref, false, acronym});
       }
     }
@@ -201,10 +207,52 @@ class RuleLoader {
       }
       if (terms.empty())
         throw ConfigError(file, line_of(node), "lexicon " + n + " needs a non-empty `terms` or `acronyms` list");
+      static const std::set<std::string> known = {"terms", "acronyms", "description", "target", "stance", "detail", "inflect"};
       for (const auto& [k, v] : *lt)
-        if (k.str() != "terms" && k.str() != "acronyms" && k.str() != "description")
+        if (!known.count(std::string(k.str())))
           throw ConfigError(file, line_of(v), "unknown key '" + std::string(k.str()) + "' in lexicon " + n);
+      // A typed lexicon is a cue of the sentence layer (sentence/reading.h).
+      Ref& rf = rs_.refs_[ref];
+      if (const toml::node* tn = lt->get("target")) {
+        auto tk = parse_target(tn->value_or(std::string()));
+        if (!tk) throw ConfigError(file, line_of(*tn), "lexicon " + n + ": unknown target '" + tn->value_or(std::string()) + "'");
+        rf.target = static_cast<int>(*tk);
+      }
+      if (const toml::node* sn = lt->get("stance")) {
+        auto sk = parse_stance(sn->value_or(std::string()));
+        if (!sk) throw ConfigError(file, line_of(*sn), "lexicon " + n + ": unknown stance '" + sn->value_or(std::string()) + "'");
+        rf.stance = static_cast<int>(*sk);
+      }
+      if (rf.target >= 0 && rf.stance >= 0)
+        throw ConfigError(file, line_of(node), "lexicon " + n + ": a lexicon is a target or a stance, not both");
+      rf.detail = (*lt)["detail"].value_or(std::string());
+      // `inflect = true`: every plain word of a term (letters only, 4 or more) also
+      // matches its inflections, generated with the Snowball stemmer (sentence/stem.h).
+      if ((*lt)["inflect"].value_or(false))
+        for (Term& t : terms)
+          if (!t.acronym) t.text = inflect_term(t.text);
     }
+  }
+
+  // "sneer at" -> "(?:sneer|sneers|sneered|sneering) at": words of letters only are
+  // inflected; anything with regular-expression syntax is kept as written.
+  static std::string inflect_term(const std::string& term) {
+    for (char c : term)
+      if (!((c >= 'a' && c <= 'z') || c == ' ' || c == '\'' || c == '-')) return term;
+    std::string out;
+    for (auto word : split(term, ' ')) {
+      if (!out.empty()) out += ' ';
+      bool plain = word.size() >= 4 && word.find_first_not_of("abcdefghijklmnopqrstuvwxyz") == std::string_view::npos;
+      std::vector<std::string> forms = plain ? inflections(word) : std::vector<std::string>{std::string(word)};
+      if (forms.size() == 1) {
+        out += std::string(word);
+        continue;
+      }
+      std::string alt;
+      for (const auto& f : forms) alt += (alt.empty() ? "" : "|") + f;
+      out += "(?:" + alt + ")";
+    }
+    return out;
   }
 
   static std::vector<std::string> strings(const std::string& file, const toml::node* node,
@@ -224,9 +272,33 @@ class RuleLoader {
     add("blog", rs_.urls_.blog);
     add("shortener", rs_.urls_.shortener);
     add("official", rs_.urls_.official);
+    // The allow list never holds a suffix anyone can register under (org.uk, co.uk,
+    // sch.uk): it would allow every site registered there. A restricted-registration suffix
+    // POLICY.md allows as a whole (gov.uk, nhs.uk, police.uk, ac.uk) must be marked as such.
+    std::vector<std::string> restricted;
+    for (auto& s : strings(file, u->get("restricted_suffixes"), "urls.restricted_suffixes")) {
+      s = to_lower_ascii(s);
+      if (!is_public_suffix(s))
+        throw ConfigError(file, line_of(*u->get("restricted_suffixes")),
+                          "urls.restricted_suffixes: '" + s + "' is not a public suffix");
+      restricted.push_back(s);
+    }
+    if (const toml::node* al = u->get("allow"))
+      if (const toml::array* arr = al->as_array())
+        for (const auto& e : *arr) {
+          std::string entry = to_lower_ascii(e.value_or(std::string()));
+          std::string host = entry.substr(0, entry.find('/'));
+          if (!is_public_suffix(host)) continue;
+          if (std::find(restricted.begin(), restricted.end(), host) == restricted.end())
+            throw ConfigError(file, line_of(e),
+                              "urls.allow: '" + entry + "' is a public suffix anyone can register under (Public Suffix "
+                              "List): list the sites themselves, or mark a restricted-registration suffix in "
+                              "urls.restricted_suffixes");
+          rs_.restricted_allowed_.push_back(host);
+        }
     for (const auto& [k, v] : *u) {
       static const std::set<std::string> known = {"allow", "social", "social_content", "blog",
-                                                  "shortener", "official", "description"};
+                                                  "shortener", "official", "description", "restricted_suffixes"};
       if (!known.count(std::string(k.str())))
         throw ConfigError(file, line_of(v), "unknown key '" + std::string(k.str()) + "' in [urls]");
     }
@@ -268,6 +340,11 @@ class RuleLoader {
       if (def.applies_to.empty()) throw ConfigError(file, def.line, "category " + def.id + " needs applies_to");
       def.threshold = (*c)["threshold"].value_or(1.0);
       def.own_words = (*c)["own_words"].value_or(false);
+      for (const auto& r : strings(file, c->get("roles"), "roles")) {
+        static const std::set<std::string> roles = {"pupil", "parent", "business", "partner", "staff", "unknown"};
+        if (!roles.count(r)) throw ConfigError(file, line_of(*c->get("roles")), "unknown recipient role '" + r + "'");
+        def.roles.push_back(r);
+      }
       default_category = def.id;
       default_clause = def.clause;
       rs_.categories_.push_back(std::move(def));
@@ -276,7 +353,8 @@ class RuleLoader {
     if (!rules) return;
     static const std::set<std::string> known = {
         "id", "category", "clause", "pattern", "anchor", "view", "validator", "with", "without",
-        "window", "weight", "scope", "match", "no_match", "description", "applies_to", "without_before", "credited_exempt"};
+        "window", "weight", "scope", "match", "no_match", "description", "applies_to", "without_before", "credited_exempt",
+        "target", "stance", "without_stance", "without_target", "reach"};
     for (const auto& node : *rules) {
       const toml::table* rt = node.as_table();
       int line = line_of(node);
@@ -315,6 +393,32 @@ class RuleLoader {
       r.with = conditions(file, rt->get("with"), "rule " + r.id + ": with");
       r.without = conditions(file, rt->get("without"), "rule " + r.id + ": without");
       r.without_before = conditions(file, rt->get("without_before"), "rule " + r.id + ": without_before");
+      // The sentence layer: each entry is "a|b" (any of); every entry must hold in the unit.
+      auto entries = [&](const char* key, auto parse, const char* what) {
+        std::vector<std::vector<std::decay_t<decltype(*parse(std::string_view()))>>> out;
+        for (const auto& e : strings(file, rt->get(key), "rule " + r.id + ": " + key)) {
+          out.emplace_back();
+          for (auto part : split(e, '|')) {
+            auto k = parse(trim(part));
+            if (!k)
+              throw ConfigError(file, line, "rule " + r.id + ": unknown " + what + " '" + std::string(trim(part)) + "'");
+            out.back().push_back(*k);
+          }
+        }
+        return out;
+      };
+      auto flat = [](auto lists) {
+        std::vector<typename decltype(lists)::value_type::value_type> out;
+        for (auto& l : lists) out.insert(out.end(), l.begin(), l.end());
+        return out;
+      };
+      r.targets = entries("target", parse_target, "target");
+      r.stances = entries("stance", parse_stance, "stance");
+      r.without_stance = flat(entries("without_stance", parse_stance, "stance"));
+      r.without_target = flat(entries("without_target", parse_target, "target"));
+      r.reach = static_cast<int>((*rt)["reach"].value_or(int64_t{0}));
+      if (r.reach < 0 || (r.reach > 0 && (r.targets.empty() || r.stances.empty())))
+        throw ConfigError(file, line, "rule " + r.id + ": reach needs a target and a stance and must be positive");
       if (const toml::node* w = rt->get("window")) {
         if (auto n = w->value<int64_t>()) {
           r.window = WindowKind::chars;

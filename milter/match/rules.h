@@ -21,6 +21,7 @@
 
 #include "decode/segment.h"
 #include "policy/recipient_class.h"
+#include "sentence/reading.h"
 
 namespace pm {
 
@@ -31,6 +32,9 @@ struct CategoryDef {
   double threshold = 1.0;                  // sum of rule weights needed
   // Only the sender's own words count: forwarded messages and quoted replies are skipped.
   bool own_words = false;
+  // Recipient roles it counts for besides applies_to (policy/recipient_role.h): "pupil",
+  // "parent" (known or presumed), "business", "partner", "staff". Empty: any.
+  std::vector<std::string> roles;
   std::string file;
   int line = 0;
 };
@@ -69,6 +73,19 @@ struct Rule {
   bool credited_exempt = false;
   // Narrows the category's recipient condition for this rule (empty: the category's).
   std::vector<RecipientClass> applies_to;
+  // The sentence layer (sentence/reading.h): the anchor's unit must have, for each entry,
+  // one of its targets / stances, and none of `without_stance`.
+  std::vector<std::vector<Target>> targets;
+  std::vector<std::vector<Stance>> stances;
+  std::vector<Stance> without_stance;
+  std::vector<Target> without_target;
+  // > 0: the target and the stance must be this close (characters between them) - an
+  // adjective is predicated of the person next to it, not of one five clauses away.
+  int reach = 0;
+  bool reads_sentence() const {
+    return !targets.empty() || !stances.empty() || !without_stance.empty() ||
+           !without_target.empty();
+  }
   std::vector<std::string> examples_match, examples_no_match;
 };
 
@@ -77,18 +94,22 @@ enum class RefKind { lexicon, detector, url_class };
 struct Ref {
   RefKind kind;
   std::string name;
+  // A typed lexicon is a cue of the sentence layer: a target (with a detail such as the
+  // protected characteristic of a group) or a stance. -1: untyped.
+  int target = -1, stance = -1;
+  std::string detail;
 };
 
 struct UrlClasses {
   // Built by index_url_classes(): host -> (path prefix, class rank) for the lists below, so
   // classifying a URL is a few hash lookups (one per label of its host), not a walk.
   std::unordered_map<std::string, std::vector<std::pair<std::string, int>>> index;
-  std::vector<std::string> official;   // school site + official accounts (host[/path])
-  std::vector<std::string> allow;      // hosts never personal (gov.uk, bbc.co.uk, ...)
-  std::vector<std::string> social;     // hosts whose paths are profiles
+  std::vector<std::string> official;        // school site + official accounts (host[/path])
+  std::vector<std::string> allow;           // hosts never personal (gov.uk, bbc.co.uk, ...)
+  std::vector<std::string> social;          // hosts whose paths are profiles
   std::vector<std::string> social_content;  // first path segments that are content, not a profile
-  std::vector<std::string> blog;       // blogging / personal-site platforms
-  std::vector<std::string> shortener;  // link shorteners
+  std::vector<std::string> blog;            // blogging / personal-site platforms
+  std::vector<std::string> shortener;       // link shorteners
 };
 
 class HsDatabases;  // match/hs.h
@@ -113,14 +134,17 @@ class RuleSet {
   // Given names for the name detector (rules/names/given-names.txt + roster first names).
   const std::vector<std::string>& given_names() const { return given_names_; }
   const std::vector<std::string>& name_stopwords() const { return name_stopwords_; }
+  // Allow-list entries that are whole restricted-registration suffixes (gov.uk, nhs.uk...),
+  // accepted as such: `policyctl rules check` lists them.
+  const std::vector<std::string>& restricted_allowed() const { return restricted_allowed_; }
   std::size_t pattern_count() const;
   const std::string& hash() const { return hash_; }
 
   // Internal: used by the matcher.
   struct PatternInfo {
-    int rule = -1;     // own pattern of this rule, or
-    int lexicon = -1;  // a term of this lexicon (ref index)
-    bool url = false;  // the URL shape pattern
+    int rule = -1;         // own pattern of this rule, or
+    int lexicon = -1;      // a term of this lexicon (ref index)
+    bool url = false;      // the URL shape pattern
     bool acronym = false;  // counts only where the source text is in capitals ("SEND", not "send")
   };
   const std::vector<PatternInfo>& pattern_info() const { return pattern_info_; }
@@ -132,7 +156,7 @@ class RuleSet {
   std::vector<Rule> rules_;
   std::vector<Ref> refs_;
   UrlClasses urls_;
-  std::vector<std::string> given_names_, name_stopwords_;
+  std::vector<std::string> given_names_, name_stopwords_, restricted_allowed_;
   std::vector<PatternInfo> pattern_info_;
   std::unique_ptr<HsDatabases> dbs_;
   std::string hash_;

@@ -7,11 +7,12 @@ namespace pm {
 
 Judgement judge(const JudgeInput& in, const JudgePolicy& policy) {
   Judgement j;
-  // A file scan with no recipients at all is judged as if it were going outside: the
-  // cautious reading when nobody can tell where it goes.
+  // A file scan with no recipients at all is judged as if it were going outside, perhaps to
+  // a parent: the cautious reading when nobody can tell where it goes.
   std::vector<JudgeRecipient> recips = in.recipients;
   const bool synthetic = recips.empty();
-  if (synthetic) recips.push_back({"", RecipientClass::external, false});
+  if (synthetic)
+    recips.push_back({"", RecipientClass::external, false, RecipientRole::presumed_parent, {}});
   j.recipients.resize(recips.size());
 
   std::set<std::string> cats;
@@ -24,6 +25,12 @@ Judgement judge(const JudgeInput& in, const JudgePolicy& policy) {
       bool applies = false;
       if (c.id == "unscannable") {
         applies = in.unscannable;
+      } else if (!c.roles.empty() &&
+                 std::none_of(c.roles.begin(), c.roles.end(),
+                              [&](const std::string& n) { return role_matches(n, rc.role); })) {
+        applies = false;
+      } else if (std::find(rc.cleared.begin(), rc.cleared.end(), c.id) != rc.cleared.end()) {
+        applies = false;
       } else if (!(c.exempt_whistleblowing && rc.whistleblowing)) {
         double sum = 0;
         for (const JudgeHit& h : in.hits) {
@@ -53,7 +60,8 @@ Judgement judge(const JudgeInput& in, const JudgePolicy& policy) {
         any_outside = true;
     for (std::size_t r = 0; r < recips.size(); ++r) {
       auto& rc = j.recipients[r];
-      if (std::find(rc.categories.begin(), rc.categories.end(), c.id) == rc.categories.end()) continue;
+      if (std::find(rc.categories.begin(), rc.categories.end(), c.id) == rc.categories.end())
+        continue;
       j.action = max(j.action, any_outside ? c.outside : c.internal);
     }
   }

@@ -7,8 +7,10 @@
 // satisfy a category marked exempt_whistleblowing (disrepute, confidential).
 // Each recipient's action is the worst matrix cell over the categories that hold for it
 // (its own class picks the column); the message's action is the worst recipient action.
-// `unscannable` holds for every recipient. A lookalike recipient adds the note
-// "probable-misaddress" and, with no category, the configured misaddress action.
+// A category with `roles` holds only for recipients of those roles; a category in a
+// recipient's `cleared` list never holds for it. `unscannable` holds for every recipient. A
+// lookalike recipient adds the note "probable-misaddress" and, with no category, the configured
+// misaddress action.
 #pragma once
 
 #include <map>
@@ -17,6 +19,7 @@
 
 #include "policy/action.h"
 #include "policy/recipient_class.h"
+#include "policy/recipient_role.h"
 
 namespace pm {
 
@@ -27,12 +30,19 @@ struct CategoryPolicy {
   Action internal = Action::accept;  // matrix cell when the recipient is internal
   Action outside = Action::quarantine;
   bool exempt_whistleblowing = false;  // prescribed bodies do not count
+  // Recipient roles (policy/recipient_role.h) the category counts for, besides its
+  // classes: social-contact needs a pupil or a parent/carer. Empty: any role.
+  std::vector<std::string> roles;
 };
 
 struct JudgeRecipient {
   std::string address;
   RecipientClass cls = RecipientClass::external;
   bool whistleblowing = false;
+  RecipientRole role = RecipientRole::unknown;
+  // Categories that do not hold for this recipient whatever the content: a named pupil's
+  // details to an address the parent-contacts export lists for that pupil.
+  std::vector<std::string> cleared;
 };
 
 // One distinct rule that fired.
@@ -56,7 +66,7 @@ struct JudgedRecipient {
 
 struct Judgement {
   Action action = Action::accept;
-  std::vector<std::string> categories;  // sorted
+  std::vector<std::string> categories;      // sorted
   std::vector<JudgedRecipient> recipients;  // parallel to JudgeInput::recipients
   std::vector<std::string> notes;           // sorted
 };

@@ -15,8 +15,8 @@
 
 namespace {
 
-const char* const kCategories[] = {"abusive", "confidential", "disrepute", "personal-link",
-                                   "social-contact", "unscannable"};
+const char* const kCategories[] = {"abusive",       "confidential",   "disrepute",
+                                   "personal-link", "social-contact", "unscannable"};
 
 struct Result {
   int messages = 0, exact = 0;
@@ -61,9 +61,12 @@ Result run(const std::string& set) {
     ++r.messages;
     for (const char* c : kCategories) {
       bool w = want.count(c), g = got.count(c);
-      if (w && g) ++r.tp[c];
-      else if (g) ++r.fp[c];
-      else if (w) ++r.fn[c];
+      if (w && g)
+        ++r.tp[c];
+      else if (g)
+        ++r.fp[c];
+      else if (w)
+        ++r.fn[c];
     }
     if (want == got && want_notes == got_notes) {
       ++r.exact;
@@ -78,8 +81,8 @@ Result run(const std::string& set) {
       r.mismatches.push_back(m.str());
     }
   }
-  std::printf("\n%s: %d messages, %d exact\n%-16s %4s %4s %4s %7s %7s %7s\n", set.c_str(), r.messages,
-              r.exact, "category", "TP", "FP", "FN", "prec", "recall", "F1");
+  std::printf("\n%s: %d messages, %d exact\n%-16s %4s %4s %4s %7s %7s %7s\n", set.c_str(),
+              r.messages, r.exact, "category", "TP", "FP", "FN", "prec", "recall", "F1");
   double sum = 0;
   int n = 0;
   for (const char* c : kCategories) {
@@ -132,6 +135,28 @@ TEST(Corpus, BlindSetIsReported) {
   Result r = run("blind");
   EXPECT_GE(r.messages, 60);
   EXPECT_GE(r.macro_f1, 0.85);
+}
+
+// Three sets written for issue 10 by three writers who never saw the rules, each from its own
+// brief (the office and site staff; pastoral and SEN; the staffroom and governors), half
+// near misses. Their first-look scores (with the rules before issue 10) are in the README;
+// the rules were then generalised on them - never by a message's own phrase - so they are
+// reported per category and guarded against regression, not matched exactly.
+// Reported per category; the bound only catches a regression.
+void expect_reported(const char* set, int min_messages, double min_f1) {
+  Result r = run(set);
+  EXPECT_GE(r.messages, min_messages) << set;
+  EXPECT_GE(r.macro_f1, min_f1) << set;
+}
+
+TEST(Corpus, TuningSetAIsReported) {
+  expect_reported("tune-a", 100, 0.95);
+}
+TEST(Corpus, TuningSetBIsReported) {
+  expect_reported("tune-b", 100, 0.97);
+}
+TEST(Corpus, TuningSetCIsReported) {
+  expect_reported("tune-c", 100, 0.95);
 }
 
 }  // namespace

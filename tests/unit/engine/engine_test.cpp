@@ -25,10 +25,10 @@ bool has(const Verdict& v, const std::string& cat) {
 }
 
 TEST(Engine, PersonalLinkInSignatureWithZeroWidthCharacters) {
-  Verdict v = engine().scan(
-      mail("parent@gmail.com", "Content-Type: text/plain; charset=utf-8\r\n",
-           "See you at sports day.\r\n\r\nKind regards,\r\nJo\r\ninstagram.com/jo\u200B.marsh\u200B.teach\r\n"),
-      nullptr);
+  Verdict v = engine().scan(mail("parent@gmail.com", "Content-Type: text/plain; charset=utf-8\r\n",
+                                 "See you at sports day.\r\n\r\nKind "
+                                 "regards,\r\nJo\r\ninstagram.com/jo\u200B.marsh\u200B.teach\r\n"),
+                            nullptr);
   EXPECT_TRUE(has(v, "personal-link"));
   EXPECT_EQ(v.action, Action::quarantine);
   ASSERT_FALSE(v.findings.empty());
@@ -40,17 +40,19 @@ TEST(Engine, PersonalLinkInSignatureWithZeroWidthCharacters) {
 
 TEST(Engine, QuotedPrintableSoftBreakInsideAUrl) {
   Verdict v = engine().scan(mail("parent@gmail.com",
-                                 "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+                                 "Content-Type: text/plain; "
+                                 "charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n",
                                  "My blog: https://missholt.word=\r\npress.com/po=73ts\r\n"),
                             nullptr);
   EXPECT_TRUE(has(v, "personal-link"));
 }
 
 TEST(Engine, HtmlEntitiesInsideHref) {
-  Verdict v = engine().scan(
-      mail("parent@gmail.com", "Content-Type: text/html; charset=utf-8\r\n",
-           "<p>Our class news</p><a href=\"https&#58;&#x2F;&#47;jessbakes.blogspot.com&#x2F;\">here</a>"),
-      nullptr);
+  Verdict v =
+      engine().scan(mail("parent@gmail.com", "Content-Type: text/html; charset=utf-8\r\n",
+                         "<p>Our class news</p><a "
+                         "href=\"https&#58;&#x2F;&#47;jessbakes.blogspot.com&#x2F;\">here</a>"),
+                    nullptr);
   EXPECT_TRUE(has(v, "personal-link"));
 }
 
@@ -82,7 +84,8 @@ TEST(Engine, HmrcExampleAndInvoiceNumbersPass) {
 TEST(Engine, Rfc2047SubjectIsScanned) {
   std::string raw =
       "From: j.marsh@stannes.example\r\nTo: news@paper.example\r\n"
-      "Subject: =?utf-8?B?VGhlIGhlYWQgaXMgaW5jb21wZXRlbnQgYW5kIHRoZSBzY2hvb2w=?=\r\n =?utf-8?Q?_is_a_shambles?=\r\n\r\nsee above\r\n";
+      "Subject: =?utf-8?B?VGhlIGhlYWQgaXMgaW5jb21wZXRlbnQgYW5kIHRoZSBzY2hvb2w=?=\r\n "
+      "=?utf-8?Q?_is_a_shambles?=\r\n\r\nsee above\r\n";
   Verdict v = engine().scan(raw, nullptr);
   EXPECT_EQ(v.subject, "The head is incompetent and the school is a shambles");
   EXPECT_TRUE(has(v, "disrepute"));
@@ -99,7 +102,8 @@ TEST(Engine, EnvelopeOverridesHeaders) {
 }
 
 TEST(Engine, LookalikeRecipientIsAProbableMisaddress) {
-  Verdict v = engine().scan(mail("h.ashdown@stannes.exampel", "Content-Type: text/plain\r\n", "Lunch?\r\n"), nullptr);
+  Verdict v = engine().scan(
+      mail("h.ashdown@stannes.exampel", "Content-Type: text/plain\r\n", "Lunch?\r\n"), nullptr);
   EXPECT_EQ(v.action, Action::tag);
   EXPECT_EQ(v.notes, std::vector<std::string>{"probable-misaddress"});
   EXPECT_EQ(v.recipients.at(0).cls, RecipientClass::lookalike);
@@ -107,8 +111,9 @@ TEST(Engine, LookalikeRecipientIsAProbableMisaddress) {
 
 TEST(Engine, EncryptedMailIsUnscannableNotAnError) {
   Verdict v = engine().scan(
-      mail("parent@gmail.com", "Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\r\n"
-                               "Content-Transfer-Encoding: base64\r\n",
+      mail("parent@gmail.com",
+           "Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\r\n"
+           "Content-Transfer-Encoding: base64\r\n",
            "MIAGCSqGSIb3DQEHA6CAMIACAQAxggE=\r\n"),
       nullptr);
   EXPECT_TRUE(has(v, "unscannable"));
@@ -117,7 +122,8 @@ TEST(Engine, EncryptedMailIsUnscannableNotAnError) {
 
 TEST(Engine, IdiomIsNotAbuse) {
   Verdict v = engine().scan(mail("t.pellow@stannes.example", "Content-Type: text/plain\r\n",
-                                 "I could kill for a cup of tea. The Year 5s were savage at rounders, you absolute legend!\r\n"),
+                                 "I could kill for a cup of tea. The Year 5s were savage at "
+                                 "rounders, you absolute legend!\r\n"),
                             nullptr);
   EXPECT_TRUE(v.categories.empty());
 }
@@ -128,6 +134,43 @@ TEST(Engine, HostileInputGivesAVerdict) {
     Verdict v = engine().scan(raw, nullptr);
     EXPECT_LE(static_cast<int>(v.action), static_cast<int>(Action::quarantine));
   }
+}
+
+// Many parents' addresses in To/Cc show them to each other: personal data disclosed. In
+// Bcc they are not shown.
+TEST(Engine, ManyOutsideAddressesInToDiscloseEachOther) {
+  const std::string to =
+      "a.parent@gmail.com, b.parent@hotmail.co.uk, c.parent@yahoo.co.uk, d.parent@icloud.com, "
+      "e@family-e.example";
+  Verdict shown = engine().scan(
+      mail(to, "Content-Type: text/plain\r\n", "Trip money is due on Friday.\r\n"), nullptr);
+  EXPECT_TRUE(has(shown, "confidential"));
+  EXPECT_EQ(shown.action, Action::quarantine);
+  bool rule = false;
+  for (const auto& f : shown.findings) rule |= f.rule == "confidential.addresses-disclosed";
+  EXPECT_TRUE(rule);
+  Verdict hidden = engine().scan(
+      mail("office@stannes.example", "Bcc: " + to + "\r\nContent-Type: text/plain\r\n",
+           "Trip money is due on Friday.\r\n"),
+      nullptr);
+  EXPECT_FALSE(has(hidden, "confidential"));
+}
+
+// A personal mobile given to a plumber is no invitation; to a parent's webmail it is.
+TEST(Engine, PersonalMobileToAContractorIsNotAnInvitation) {
+  const std::string body =
+      "Text me on 07700 900123 when you're on your way with the boiler parts, and send the invoice "
+      "to the office.\r\n";
+  Verdict plumber = engine().scan(
+      mail("dave@quickfix-plumbing.example", "Content-Type: text/plain\r\n", body), nullptr);
+  EXPECT_FALSE(has(plumber, "social-contact"));
+  ASSERT_EQ(plumber.recipients.size(), 1u);
+  EXPECT_EQ(plumber.recipients[0].role, "business");
+  Verdict parent = engine().scan(mail("kerry.x@gmail.com", "Content-Type: text/plain\r\n",
+                                      "Text me on 07700 900123 if your son is upset tonight.\r\n"),
+                                 nullptr);
+  EXPECT_TRUE(has(parent, "social-contact"));
+  EXPECT_EQ(parent.recipients[0].role, "parent");
 }
 
 }  // namespace

@@ -20,7 +20,9 @@ class RulesTest : public ::testing::Test {
                                ::testing::UnitTest::GetInstance()->current_test_info()->name());
   void SetUp() override { std::filesystem::create_directories(dir); }
   void TearDown() override { std::filesystem::remove_all(dir); }
-  void write(const std::string& name, const std::string& text) { std::ofstream(dir / name) << text; }
+  void write(const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+  }
   static std::string category() {
     return "[category]\nid = \"abusive\"\nclause = \"c\"\napplies_to = [\"internal\"]\n";
   }
@@ -41,16 +43,46 @@ TEST_F(RulesTest, TomlSyntaxErrorNamesFileAndLine) {
 }
 
 TEST_F(RulesTest, UnknownLexiconIsRefusedAtItsRule) {
-  write("a.toml", category() + "\n[[rule]]\nid = \"x\"\nanchor = \"nope\"\nmatch=[\"a\"]\nno_match=[\"b\"]\n");
+  write(
+      "a.toml",
+      category() + "\n[[rule]]\nid = \"x\"\nanchor = \"nope\"\nmatch=[\"a\"]\nno_match=[\"b\"]\n");
   std::string e = load_error();
   EXPECT_NE(e.find("a.toml:6"), std::string::npos) << e;
   EXPECT_NE(e.find("unknown anchor 'nope'"), std::string::npos) << e;
 }
 
 TEST_F(RulesTest, PatternHyperscanRefusesNamesItsLine) {
-  write("a.toml", category() + "\n[[rule]]\nid = \"x\"\npattern = '(?<=a)b'\nmatch=[\"ab\"]\nno_match=[\"b\"]\n");
+  write("a.toml",
+        category() +
+            "\n[[rule]]\nid = \"x\"\npattern = '(?<=a)b'\nmatch=[\"ab\"]\nno_match=[\"b\"]\n");
   std::string e = load_error();
   EXPECT_NE(e.find("a.toml:6"), std::string::npos) << e;
+}
+
+// The allow list never holds a suffix anyone can register under (Public Suffix List);
+// a restricted one POLICY.md allows as a whole stays when marked, and is listed as such.
+TEST_F(RulesTest, AllowListRefusesAnOpenRegistrationSuffix) {
+  const std::string rule =
+      "\n[[rule]]\nid = \"abusive.x\"\npattern = 'zzq'\nmatch=[\"zzq\"]\nno_match=[\"b\"]\n";
+  for (const char* open : {"org.uk", "co.uk", "me.uk", "sch.uk"}) {
+    write("a.toml", category() + rule + "\n[urls]\nallow = [\"bbc.co.uk\", \"" + open + "\"]\n");
+    std::string e = load_error();
+    EXPECT_NE(e.find("a.toml:"), std::string::npos) << e;
+    EXPECT_NE(e.find(std::string("'") + open + "' is a public suffix"), std::string::npos) << e;
+  }
+  // Restricted, but not marked: refused too.
+  write("a.toml", category() + rule + "\n[urls]\nallow = [\"gov.uk\"]\n");
+  EXPECT_NE(load_error().find("'gov.uk' is a public suffix"), std::string::npos);
+  // Marked restricted: accepted, and listed.
+  write("a.toml", category() + rule +
+                      "\n[urls]\nrestricted_suffixes = [\"gov.uk\", \"nhs.uk\"]\nallow = "
+                      "[\"gov.uk\", \"nhs.uk\", \"bbc.co.uk\"]\n");
+  auto rs = RuleSet::load(dir, {}, {});
+  EXPECT_EQ(rs->restricted_allowed(), (std::vector<std::string>{"gov.uk", "nhs.uk"}));
+  // A name that is no public suffix cannot be marked restricted.
+  write("a.toml", category() + rule +
+                      "\n[urls]\nrestricted_suffixes = [\"bbc.co.uk\"]\nallow = [\"bbc.co.uk\"]\n");
+  EXPECT_NE(load_error().find("is not a public suffix"), std::string::npos);
 }
 
 TEST_F(RulesTest, RuleNeedsExamples) {
@@ -65,35 +97,42 @@ TEST_F(RulesTest, ContextConditionsAndExamples) {
         "[lexicons.neg]\nterms = [\"not\"]\n"
         "[lexicons.quote]\nterms = [\"said\"]\n");
   write("a.toml", category() +
-                      "\n[[rule]]\nid = \"aimed\"\nanchor = \"insult\"\nwith = [\"you\"]\nwithout = [\"quote\"]\n"
+                      "\n[[rule]]\nid = \"aimed\"\nanchor = \"insult\"\nwith = [\"you\"]\nwithout "
+                      "= [\"quote\"]\n"
                       "without_before = [\"neg\"]\n"
                       "match = [\"you idiot\", \"You are an IDIOT and not welcome\"]\n"
-                      "no_match = [\"idiot\", \"he said you idiot\", \"you are not an idiot\", \"you. Idiot.\"]\n");
+                      "no_match = [\"idiot\", \"he said you idiot\", \"you are not an idiot\", "
+                      "\"you. Idiot.\"]\n");
   auto rs = RuleSet::load(dir, {}, {});
   Matcher m(*rs, NameLexicon::build({}, {}, {}));
   EXPECT_TRUE(m.check_examples().empty());
   // A failing example is reported with the rule's file:line.
-  write("a.toml", category() + "\n[[rule]]\nid = \"aimed\"\nanchor = \"insult\"\nwith = [\"you\"]\n"
-                               "match = [\"idiot\"]\nno_match = [\"x\"]\n");
+  write("a.toml", category() +
+                      "\n[[rule]]\nid = \"aimed\"\nanchor = \"insult\"\nwith = [\"you\"]\n"
+                      "match = [\"idiot\"]\nno_match = [\"x\"]\n");
   auto rs2 = RuleSet::load(dir, {}, {});
   Matcher m2(*rs2, NameLexicon::build({}, {}, {}));
   auto errors = m2.check_examples();
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_NE(errors[0].find("a.toml:6: rule aimed: example should match"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("a.toml:6: rule aimed: example should match"), std::string::npos)
+      << errors[0];
 }
 
 TEST_F(RulesTest, AcronymsCountOnlyInCapitals) {
   write("lex.toml", "[lexicons.need]\nacronyms = [\"SEND\"]\n");
-  write("a.toml", category() + "\n[[rule]]\nid = \"n\"\nanchor = \"need\"\nmatch = [\"SEND support\"]\n"
-                               "no_match = [\"please send it\"]\n");
+  write("a.toml", category() +
+                      "\n[[rule]]\nid = \"n\"\nanchor = \"need\"\nmatch = [\"SEND support\"]\n"
+                      "no_match = [\"please send it\"]\n");
   auto rs = RuleSet::load(dir, {}, {});
   Matcher m(*rs, NameLexicon::build({}, {}, {}));
   EXPECT_TRUE(m.check_examples().empty());
 }
 
 TEST_F(RulesTest, ValidatorDropsLookalikes) {
-  write("a.toml", category() + "\n[[rule]]\nid = \"nhs\"\npattern = '\\b\\d{10}\\b'\nview = \"compact\"\n"
-                               "validator = \"nhs\"\nmatch = [\"943 476 5919\"]\nno_match = [\"943 476 5918\"]\n");
+  write("a.toml",
+        category() +
+            "\n[[rule]]\nid = \"nhs\"\npattern = '\\b\\d{10}\\b'\nview = \"compact\"\n"
+            "validator = \"nhs\"\nmatch = [\"943 476 5919\"]\nno_match = [\"943 476 5918\"]\n");
   auto rs = RuleSet::load(dir, {}, {});
   Matcher m(*rs, NameLexicon::build({}, {}, {}));
   EXPECT_TRUE(m.check_examples().empty());

@@ -1,0 +1,151 @@
+#include "sentence/reading.h"
+
+#include <algorithm>
+#include <array>
+
+namespace pm {
+
+namespace {
+
+constexpr std::array<const char*, 10> kTargets = {"person", "you",    "pupil",   "parent", "group",
+                                                  "school", "sender", "anaphor", "named",  "staff"};
+constexpr std::array<const char*, 11> kStances = {
+    "derogatory", "demeaning", "generalising", "threatening", "discriminatory", "criticism",
+    "praise",     "reported",  "negation",     "endorsement", "irony"};
+
+bool evaluative(Stance s) {
+  switch (s) {
+    case Stance::derogatory:
+    case Stance::demeaning:
+    case Stance::generalising:
+    case Stance::threatening:
+    case Stance::discriminatory:
+    case Stance::criticism:
+    case Stance::praise:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool inside(TextRange r, TextRange u) {
+  return r.first >= u.first && r.second <= u.second;
+}
+
+}  // namespace
+
+bool clause_break(std::string_view text, std::size_t from, std::size_t to) {
+  if (to <= from) return false;
+  std::string_view gap = text.substr(from, to - from);
+  if (gap.find_first_of(",;:()") != std::string_view::npos) return true;
+  for (std::string_view w : {" but ", " and ", " - ", " because ", " though ", " although "})
+    if (gap.find(w) != std::string_view::npos) return true;
+  return false;
+}
+
+const char* to_string(Target t) {
+  return kTargets[static_cast<int>(t)];
+}
+const char* to_string(Stance s) {
+  return kStances[static_cast<int>(s)];
+}
+
+std::optional<Target> parse_target(std::string_view s) {
+  for (std::size_t i = 0; i < kTargets.size(); ++i)
+    if (s == kTargets[i]) return static_cast<Target>(i);
+  return std::nullopt;
+}
+
+std::optional<Stance> parse_stance(std::string_view s) {
+  for (std::size_t i = 0; i < kStances.size(); ++i)
+    if (s == kStances[i]) return static_cast<Stance>(i);
+  return std::nullopt;
+}
+
+bool Reading::has_target(Target t) const {
+  return std::any_of(targets.begin(), targets.end(),
+                     [&](const Found& f) { return f.kind == static_cast<int>(t); });
+}
+
+bool Reading::has_stance(Stance s) const {
+  return std::any_of(stances.begin(), stances.end(),
+                     [&](const Found& f) { return f.kind == static_cast<int>(s); });
+}
+
+Reading read_unit(std::string_view text, TextRange unit, TextRange previous,
+                  const std::vector<Cue>& cues) {
+  Reading r;
+  r.unit = unit;
+  std::vector<const Cue*> negations;
+  bool reported = false, endorsed = false, irony = false;
+  auto first = std::lower_bound(cues.begin(), cues.end(), unit.first + 1,
+                                [](const Cue& c, std::size_t end) { return c.span.second < end; });
+  for (auto it = first; it != cues.end(); ++it) {
+    const Cue& c = *it;
+    if (c.span.second > unit.second) break;
+    if (!inside(c.span, unit)) continue;
+    if (c.is_target) {
+      r.targets.push_back({c.span, c.kind, c.detail});
+      continue;
+    }
+    Stance s = static_cast<Stance>(c.kind);
+    if (s == Stance::negation) negations.push_back(&c);
+    reported |= s == Stance::reported;
+    endorsed |= s == Stance::endorsement;
+    irony |= s == Stance::irony;
+    r.stances.push_back({c.span, c.kind, c.detail});
+  }
+  // Anaphora: "they" with no group of its own refers to the group the unit before named.
+  if (previous.second > previous.first && !r.has_target(Target::group) &&
+      r.has_target(Target::anaphor)) {
+    auto pf = std::lower_bound(cues.begin(), cues.end(), previous.first + 1,
+                               [](const Cue& c, std::size_t end) { return c.span.second < end; });
+    for (auto it = pf; it != cues.end(); ++it) {
+      const Cue& c = *it;
+      if (c.span.second > previous.second) break;
+      if (c.is_target && c.kind == static_cast<int>(Target::group) && inside(c.span, previous))
+        r.targets.push_back({c.span, c.kind, c.detail});
+    }
+  }
+  for (Found& f : r.stances) {
+    Stance s = static_cast<Stance>(f.kind);
+    if (!evaluative(s)) continue;
+    // Negated: a negation that ends at most a few words before the evaluation, in its
+    // clause. A negation inside the evaluation's own words ("doesn't care") is its meaning.
+    for (const Cue* n : negations) {
+      if (n->span.second > f.span.first || n->span.first >= f.span.first) continue;
+      if (f.span.first - n->span.second > 14 || clause_break(text, n->span.second, f.span.first))
+        continue;
+      f.kind = static_cast<int>(Stance::negation);
+      break;
+    }
+    s = static_cast<Stance>(f.kind);
+    if (s == Stance::praise && irony)
+      f.kind = static_cast<int>(Stance::criticism);  // mock praise
+    else if (reported && !endorsed && s != Stance::praise && s != Stance::negation)
+      f.kind = static_cast<int>(Stance::reported);
+  }
+  // Irony aimed at the school or one of its people with no evaluation of its own ("the
+  // 'leadership' strikes again", "the deputy is very \"supportive\"") is criticism.
+  if (irony &&
+      (r.has_target(Target::school) || r.has_target(Target::staff) || r.has_target(Target::named) ||
+       r.has_target(Target::person)) &&
+      !r.has_stance(Stance::criticism))
+    for (const Found& f : r.stances)
+      if (f.kind == static_cast<int>(Stance::irony)) {
+        r.stances.push_back({f.span, static_cast<int>(Stance::criticism), "irony"});
+        break;
+      }
+  return r;
+}
+
+std::string describe(std::string_view text, const Found& f, bool target) {
+  std::string out =
+      target ? to_string(static_cast<Target>(f.kind)) : to_string(static_cast<Stance>(f.kind));
+  if (!f.detail.empty() && target) out += "/" + f.detail;
+  if (f.span.second <= text.size() && f.span.second > f.span.first)
+    out += " \"" + std::string(text.substr(f.span.first, f.span.second - f.span.first)) + "\"";
+  return out;
+}
+
+}  // namespace pm
