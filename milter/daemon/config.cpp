@@ -1,5 +1,6 @@
 #include "daemon/config.h"
 
+#include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
 #include "util/error.h"
@@ -118,6 +119,15 @@ DaemonConfig load_daemon_config(const fs::path& file_in) {
       static_cast<unsigned>(r.integer(m, "scan_timeout_seconds", 30, 1, 3600, "milter"));
   c.idle_timeout_seconds =
       static_cast<unsigned>(r.integer(m, "idle_timeout_seconds", 300, 1, 86400, "milter"));
+  // Renamed in 0.2 (it now bounds a connection idle between commands): still read, with a
+  // warning, for one release, so an upgrade does not silently drop an admin's setting.
+  if (const toml::node* old = m.get("milter_timeout_seconds")) {
+    if (!m.get("idle_timeout_seconds"))
+      c.idle_timeout_seconds = static_cast<unsigned>(
+          r.integer(m, "milter_timeout_seconds", 300, 1, 86400, "milter"));
+    spdlog::warn("{}:{}: milter.milter_timeout_seconds is deprecated: use idle_timeout_seconds",
+                 file.string(), r.line_of(*old));
+  }
   c.handshake_timeout_seconds =
       static_cast<unsigned>(r.integer(m, "handshake_timeout_seconds", 10, 1, 3600, "milter"));
   c.max_connections =

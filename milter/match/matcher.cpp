@@ -16,6 +16,14 @@ namespace {
 
 using Span = std::pair<std::size_t, std::size_t>;  // half-open, normalised text
 
+// The longest unit (sentence, row, item) the sentence layer reads whole; see read().
+constexpr std::size_t kMaxUnitBytes = 2048;
+// The most persons one finding records for the parent-contacts check; see scan_segment().
+constexpr std::size_t kMaxPersonsPerHit = 32;
+// The most findings of one rule in one segment: a 30 MB class list has a finding on every
+// row, and past a few hundred more evidence changes no verdict, only memory and time.
+constexpr std::size_t kMaxHitsPerRule = 256;
+
 Span window_of(const std::vector<std::size_t>& breaks, Span anchor, std::size_t n) {
   return unit_of(breaks, anchor, n);
 }
@@ -459,11 +467,25 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       unit.first += before + 2;
     std::size_t after = std::string_view(norm.text).substr(0, unit.second).find("; ", a.second);
     if (after != std::string_view::npos) unit.second = after + 1;
+    // A "sentence" with no full stop in a large table or CSV can be megabytes long: reading
+    // it once per anchor would cost time and memory quadratic in the segment. Past
+    // kMaxUnitBytes the unit is the anchor's line (a table row), and past that again a
+    // window of kMaxUnitBytes around the anchor.
+    const bool clipped = unit.second - unit.first > kMaxUnitBytes;
+    if (clipped) {
+      Span line = window_of(breaks.line, a, n);
+      unit = {std::max(unit.first, line.first), std::min(unit.second, line.second)};
+      if (unit.second - unit.first > kMaxUnitBytes) {
+        unit.first =
+            std::max(unit.first, a.first > kMaxUnitBytes / 2 ? a.first - kMaxUnitBytes / 2 : 0);
+        unit.second = std::min(unit.second, a.second + kMaxUnitBytes / 2);
+      }
+    }
     Span prev{0, 0};
-    if (unit.first > 0 && seg.kind != SegmentKind::header) {
+    if (!clipped && unit.first > 0 && seg.kind != SegmentKind::header) {
       Span p = window_of(breaks.sentence, {unit.first - 1, unit.first}, n);
-      if (window_of(breaks.paragraph, {p.first, p.first + 1}, n) ==
-          window_of(breaks.paragraph, a, n))
+      if (p.second - p.first <= kMaxUnitBytes && window_of(breaks.paragraph, {p.first, p.first + 1},
+                                                           n) == window_of(breaks.paragraph, a, n))
         prev = {p.first, unit.first};
     }
     // The cues of these units get their exact starts (how close a stance is to its
@@ -479,6 +501,14 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       }
     return read_unit(norm.text, unit, prev, cues);
   };
+  // A finding in a long list (a class list's window is the whole list) would otherwise copy
+  // every name in it for every anchor in it: quadratic in the list. Past kMaxPersonsPerHit
+  // a marker stands for "many people", which no parent-contacts entry clears.
+  auto add_person = [](RuleHit& h) {
+    if (h.persons.size() < kMaxPersonsPerHit) return true;
+    if (h.persons.size() == kMaxPersonsPerHit) h.persons.push_back("(many people)");
+    return false;
+  };
   for (std::size_t ri = 0; ri < rules.size(); ++ri) {
     if (only_rule >= 0 && static_cast<int>(ri) != only_rule) continue;
     const Rule& r = rules[ri];
@@ -493,7 +523,9 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     const std::vector<Span>& anchors =
         r.anchor_ref >= 0 ? ref_spans[r.anchor_ref].v : rule_anchors[ri];
     Span last_hit{n + 1, n + 1};
+    std::size_t rule_hits = 0;
     for (const Span& a : anchors) {
+      if (rule_hits >= kMaxHitsPerRule) break;
       if (a == last_hit) continue;
       if (own_words_[ri] && any_in(quoted, {a.first, a.second}, {n + 1, n + 1})) continue;
       Span w = window(r, a);
@@ -614,7 +646,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
           if (tf) hit.target = describe(norm.text, *tf, true);
           if (sf) hit.stance = describe(norm.text, *sf, false);
           for (const Found& f : rd.targets)
-            if (f.kind == static_cast<int>(Target::named)) {
+            if (f.kind == static_cast<int>(Target::named) && add_person(hit)) {
               auto [ps, pe] = norm.source_range(f.span.first, f.span.second, seg.text);
               hit.persons.push_back(seg.text.substr(ps, pe - ps));
             }
@@ -625,6 +657,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
         const SpanList& ps = ref_spans[ref_person_];
         for (const Span& p : ps.v)
           if (p.second > w.first && p.first < w.second) {
+            if (!add_person(hit)) break;
             auto [s0, e0] = norm.source_range(p.first, p.second, seg.text);
             hit.persons.push_back(seg.text.substr(s0, e0 - s0));
           }
@@ -646,6 +679,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       hit.start = s;
       hit.end = e;
       out.push_back(std::move(hit));
+      ++rule_hits;
     }
   }
 }

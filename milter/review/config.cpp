@@ -1,5 +1,6 @@
 #include "review/config.h"
 
+#include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
 #include "util/error.h"
@@ -77,6 +78,16 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
   positive(file, *r, "session_minutes", c.session_minutes);
   positive(file, *r, "session_max_hours", c.session_max_hours);
   positive(file, *r, "signin_free_attempts", c.signin_free_attempts);
+  // Replaced in 0.2 by growing delays (no hard lock-out): still read for one release.
+  if (const toml::node* old = r->get("signin_attempts")) {
+    if (!r->get("signin_free_attempts")) positive(file, *r, "signin_attempts", c.signin_free_attempts);
+    spdlog::warn("{}:{}: review.signin_attempts is deprecated: use signin_free_attempts",
+                 file, line_of(old));
+  }
+  if (const toml::node* old = r->get("signin_lockout_minutes"))
+    spdlog::warn("{}:{}: review.signin_lockout_minutes is ignored: failed sign-ins now get "
+                 "growing delays up to signin_max_delay_seconds",
+                 file, line_of(old));
   positive(file, *r, "signin_max_delay_seconds", c.signin_max_delay_seconds);
   positive(file, *r, "max_connections", c.max_connections);
   positive(file, *r, "max_connections_per_client", c.max_connections_per_client);

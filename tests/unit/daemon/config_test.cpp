@@ -53,6 +53,18 @@ void expect_refused_at(const std::string& text, int line) {
   }
 }
 
+TEST(DaemonConfig, RenamedKeyIsStillReadForOneRelease) {
+  test::TempDir d;
+  auto old_only = d.write("old.toml",
+                          "[school]\nstaff_domains=[\"stannes.example\"]\n"
+                          "[milter]\nmilter_timeout_seconds=77\n");
+  EXPECT_EQ(load_daemon_config(old_only).idle_timeout_seconds, 77u);
+  auto both = d.write("both.toml",
+                      "[school]\nstaff_domains=[\"stannes.example\"]\n"
+                      "[milter]\nmilter_timeout_seconds=77\nidle_timeout_seconds=90\n");
+  EXPECT_EQ(load_daemon_config(both).idle_timeout_seconds, 90u);  // the new name wins
+}
+
 TEST(DaemonConfig, BadValuesAreRefusedWithFileAndLine) {
   const std::string school = "[school]\nstaff_domains=[\"stannes.example\"]\n";
   expect_refused_at(school + "[milter]\non_error=\"maybe\"\n", 4);
