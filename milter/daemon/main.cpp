@@ -13,8 +13,8 @@
 //
 // Signals: libmilter's signal thread sigwait()s SIGHUP, SIGTERM and SIGINT and treats
 // SIGHUP as "stop". To make SIGHUP mean "reload", SIGHUP stays unblocked (with a handler)
-// in the main thread only; Linux delivers a process signal to the main thread first when
-// it accepts it, so libmilter never sees SIGHUP. SIGTERM/SIGINT stay blocked here.
+// in the main thread only, and libmilter's sigwait() is wrapped to leave SIGHUP out
+// (milter_io.cpp), so it never sees SIGHUP. SIGTERM/SIGINT stay blocked here.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>

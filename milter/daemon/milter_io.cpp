@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -24,6 +25,20 @@ int __wrap_poll(struct pollfd* fds, nfds_t nfds, int timeout);
 ssize_t __real_read(int fd, void* buf, size_t n);
 ssize_t __wrap_read(int fd, void* buf, size_t n);
 ssize_t __wrap_writev(int fd, const struct iovec* iov, int iovcnt);
+int __real_sigwait(const sigset_t* set, int* sig);
+int __wrap_sigwait(const sigset_t* set, int* sig);
+}
+
+// libmilter's signal thread sigwait()s SIGHUP and takes it for "stop". A process-directed
+// SIGHUP goes to the main thread (which reloads) only while that thread can take it: with
+// one SIGHUP already pending there, the kernel hands the next to a thread that waits for
+// it - libmilter's, and `systemctl reload` twice in a row stopped the daemon. Taking SIGHUP
+// out of libmilter's set leaves it blocked in every thread but the main one, so every
+// SIGHUP reaches the reload (coalesced while one is pending: a reload is queued anyway).
+int __wrap_sigwait(const sigset_t* set, int* sig) {
+  sigset_t without_hup = *set;
+  sigdelset(&without_hup, SIGHUP);
+  return __real_sigwait(&without_hup, sig);
 }
 
 namespace pm {
