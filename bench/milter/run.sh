@@ -13,7 +13,6 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build}
 N=${2:-2000}
-export CCACHE_DIR=${CCACHE_DIR:-/work/.ccache}
 [ -f "$BUILD/build.ninja" ] || cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" --target policy-milter milter_bench >/dev/null
 MILTER=$BUILD/milter/daemon/policy-milter
