@@ -17,6 +17,8 @@ int rules(const std::filesystem::path& config, const Args& args);
 // The quarantine's part of `policyctl status`: the daemon's view of the store (health.json:
 // quarantining stopped, re-indexed files, orphans, held mail without its file) and a
 // check of the index by policyctl itself. 0 healthy, 1 the admin must look.
+// policyctl store backup FILE | restore FILE [--force] (store_cmd.cpp).
+int store(const std::filesystem::path& config, const Args& args);
 int store_status(const std::filesystem::path& config, std::ostream& out, bool quiet);
 
 }  // namespace pm::cli

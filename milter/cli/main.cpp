@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
   if (cmd == "reload") return pm::policyctl_reload(config, std::cout, std::cerr);
   if (cmd == "quarantine") return pm::cli::quarantine(config, args);
   if (cmd == "users") return pm::cli::users(config, args);
+  if (cmd == "store") return pm::cli::store(config, args);
   std::fprintf(stderr, "policyctl: unknown command '%s' (see policyctl --help)\n", cmd.c_str());
   return 2;
 }

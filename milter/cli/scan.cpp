@@ -6,9 +6,15 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "cli/commands.h"
+#include "cli/mail_source.h"
+#include "daemon/config.h"
+#include "daemon/outgoing.h"
+#include "engine/config.h"
 #include "engine/engine.h"
 #include "engine/verdict_json.h"
 #include "util/error.h"
@@ -18,35 +24,6 @@
 namespace pm::cli {
 
 namespace {
-
-// A whole file in one read() into a buffer of its size (more reads only if it grows or the
-// kernel returns less); "-" is standard input, read in 64 KiB blocks.
-std::string read_input(const std::string& path) {
-  int fd = path == "-" ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() {
-      if (fd != STDIN_FILENO) ::close(fd);
-    }
-  } closer{fd};
-  struct stat st {};
-  std::size_t want = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0;
-  std::string out(want + 1, '\0');  // +1: end of file is seen without a second resize
-  std::size_t have = 0;
-  for (;;) {
-    if (have == out.size()) out.resize(out.size() + (64u << 10));
-    ssize_t n = ::read(fd, out.data() + have, out.size() - have);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error(path + ": " + std::strerror(errno));
-    }
-    if (n == 0) break;
-    have += static_cast<std::size_t>(n);
-  }
-  out.resize(have);
-  return out;
-}
 
 // A few bytes either side of [start, end), on UTF-8 character boundaries, one line.
 std::string in_context(const std::string& text, std::size_t start, std::size_t end, std::size_t pad = 50) {
@@ -89,26 +66,42 @@ void explain(const Verdict& v, const std::string& file) {
     for (const auto& x : v.notes) n += (n.empty() ? "" : ", ") + x;
     std::printf("  notes:      %s\n", printable(n).c_str());
   }
-  auto print_finding = [&](const Finding& f) {
-    std::printf("    [%s] %s\n      in %s", f.category.c_str(), f.rule.c_str(),
-                printable(f.origin).c_str());
-    if (f.segment < v.segments.size()) {
-      std::printf(", bytes %zu-%zu\n", f.start, f.end);
-      std::printf("      %s\n",
-                  printable(in_context(v.segments[f.segment].text, f.start, f.end)).c_str());
-    } else {
-      std::printf("\n");
+  // Findings grouped by rule: the rule and its policy clause once, then every piece of
+  // evidence it found (in finding order; rules in the order they first fired).
+  auto print_findings = [&](const std::vector<Finding>& findings) {
+    std::vector<std::vector<const Finding*>> groups;
+    std::map<std::string, std::size_t> index;
+    for (const auto& f : findings) {
+      auto [it, fresh] = index.emplace(f.rule, groups.size());
+      if (fresh) groups.emplace_back();
+      groups[it->second].push_back(&f);
     }
-    if (!f.target.empty() || !f.stance.empty())
-      std::printf("      sentence: target %s; stance %s\n", f.target.empty() ? "-" : f.target.c_str(),
-                  f.stance.empty() ? "-" : f.stance.c_str());
-    std::printf("      policy: %s\n", f.clause.c_str());
+    for (const auto& g : groups) {
+      const Finding& first = *g.front();
+      std::printf("    [%s] %s%s\n", first.category.c_str(), first.rule.c_str(),
+                  g.size() > 1 ? (" (" + std::to_string(g.size()) + " findings)").c_str() : "");
+      for (const Finding* f : g) {
+        std::printf("      in %s", printable(f->origin).c_str());
+        if (f->segment < v.segments.size()) {
+          std::printf(", bytes %zu-%zu\n", f->start, f->end);
+          std::printf("        %s\n",
+                      printable(in_context(v.segments[f->segment].text, f->start, f->end)).c_str());
+        } else {
+          std::printf("\n");
+        }
+        if (!f->target.empty() || !f->stance.empty())
+          std::printf("        sentence: target %s; stance %s\n",
+                      f->target.empty() ? "-" : printable(f->target).c_str(),
+                      f->stance.empty() ? "-" : printable(f->stance).c_str());
+      }
+      std::printf("      policy: %s\n", first.clause.c_str());
+    }
   };
   std::printf("  findings:%s\n", v.findings.empty() ? " (none)" : "");
-  for (const auto& f : v.findings) print_finding(f);
+  print_findings(v.findings);
   if (!v.unapplied.empty()) {
     std::printf("  matched but not counted (the category's recipient condition does not hold):\n");
-    for (const auto& f : v.unapplied) print_finding(f);
+    print_findings(v.unapplied);
   }
   if (!v.attachments.empty()) {
     std::printf("  attachments:\n");
@@ -120,10 +113,35 @@ void explain(const Verdict& v, const std::string& file) {
               static_cast<unsigned long long>(v.elapsed_us));
 }
 
+// Why the milter would pass mail from `sender` without filtering it ("" when it filters
+// it): only outgoing mail is filtered - from a trusted client (SASL, internal network,
+// local submission) with an envelope sender on a staff domain (daemon/outgoing.h).
+std::string unfiltered_reason(const std::filesystem::path& config, const std::string& sender) {
+  DaemonConfig dc;
+  try {
+    dc = load_daemon_config(config);
+  } catch (const std::exception&) {
+    return "";  // the engine's own load reports configuration errors
+  }
+  ClientInfo trusted;  // local submission: the client is trusted, only the sender decides
+  trusted.local = true;
+  if (is_outgoing(trusted, sender, dc)) return "";
+  std::string domains;
+  for (const auto& d : dc.domains.staff) domains += (domains.empty() ? "" : ", ") + d;
+  return "the milter would not filter mail from " + printable(sender) +
+         ": only senders on a staff domain (" + domains +
+         ") are filtered ([school] staff_domains); this verdict is what the rules say, but "
+         "such mail passes untouched";
+}
+
+// Exit status of a scan: the worst verdict (0 accept, 3 tag, 4 quarantine), unless a path
+// could not be scanned (1: the results are incomplete).
+constexpr int kExitTag = 3, kExitQuarantine = 4;
+
 }  // namespace
 
 int scan(const std::filesystem::path& config, const Args& args) {
-  bool json = false, expl = false, show_segments = false;
+  bool json = false, expl = false, show_segments = false, recursive = false, summary_json = false;
   Envelope env;
   bool have_env = false;
   std::vector<std::string> files;
@@ -132,6 +150,8 @@ int scan(const std::filesystem::path& config, const Args& args) {
     if (a == "--json") json = true;
     else if (a == "--explain") expl = true;
     else if (a == "--segments") show_segments = true;
+    else if (a == "--recursive" || a == "-r") recursive = true;
+    else if (a == "--summary") summary_json = true;
     else if (a == "--from" && i + 1 < args.size()) { env.sender = args[++i]; have_env = true; }
     else if (a == "--rcpt" && i + 1 < args.size()) { env.recipients.push_back(args[++i]); have_env = true; }
     else if (a == "-" || a.empty() || a[0] != '-') files.push_back(a);
@@ -154,29 +174,37 @@ int scan(const std::filesystem::path& config, const Args& args) {
     std::fprintf(stderr, "policyctl: %s: %s\n", config.c_str(), e.what());
     return 2;
   }
-  int status = 0;
-  for (const auto& f : files) {
-    std::string raw;
-    try {
-      raw = read_input(f);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "policyctl: %s\n", e.what());
-      status = 1;
-      continue;
-    }
-    Envelope e = env;
-    if (have_env && e.recipients.empty()) {
-      // --from alone: recipients still come from the headers.
-      have_env = false;
-    }
+  if (!env.sender.empty())
+    if (std::string why = unfiltered_reason(config, env.sender); !why.empty())
+      std::fprintf(stderr, "policyctl: note: %s\n", why.c_str());
+  // --from alone: recipients still come from the headers.
+  if (have_env && env.recipients.empty()) have_env = false;
+
+  std::size_t messages = 0, errors = 0;
+  std::map<std::string, std::size_t> by_action, by_category;
+  Action worst = Action::accept;
+  WalkOptions walk;
+  walk.recursive = recursive;
+  walk.max_message_bytes = engine->config().limits.max_message_bytes;
+  auto on_error = [&](const std::string& name, const std::string& why) {
+    std::fprintf(stderr, "policyctl: %s: %s\n", printable(name).c_str(), why.c_str());
+    ++errors;
+  };
+  auto on_item = [&](MailItem& item) {
     Verdict v;
     try {
-      v = engine->scan(raw, have_env ? &e : nullptr);
+      // Larger than [limits] max_message_bytes: judged without its bytes (unscannable).
+      v = engine->scan(item.bytes, have_env ? &env : nullptr,
+                       item.truncated ? "limit:max_message_bytes" : nullptr);
     } catch (const std::exception& ex) {
-      std::fprintf(stderr, "policyctl: %s: scan failed: %s\n", f.c_str(), ex.what());
-      status = 1;
-      continue;
+      on_error(item.name, std::string("scan failed: ") + ex.what());
+      return;
     }
+    ++messages;
+    ++by_action[to_string(v.action)];
+    for (const auto& c : v.categories) ++by_category[c];
+    if (v.action == Action::quarantine || (v.action == Action::tag && worst == Action::accept))
+      worst = v.action;
     if (!env.sender.empty()) v.sender = env.sender;
     if (show_segments) {
       // What the filter reads: every decoded segment, as a person would see it.
@@ -185,17 +213,39 @@ int scan(const std::filesystem::path& config, const Args& args) {
                     to_string(seg.kind), seg.text.size(), printable_text(seg.text).c_str());
     }
     if (json) {
-      std::printf("%s\n", verdict_to_json(v, f).c_str());
+      std::printf("%s\n", verdict_to_json(v, item.name).c_str());
     } else if (expl) {
-      explain(v, f);
+      explain(v, item.name);
     } else {
       std::string cats;
       for (const auto& c : v.categories) cats += (cats.empty() ? "" : ",") + c;
-      std::printf("%s: %s %s\n", printable(f).c_str(), to_string(v.action),
+      std::printf("%s: %s %s\n", printable(item.name).c_str(), to_string(v.action),
                   cats.empty() ? "-" : cats.c_str());
     }
+  };
+  for (const auto& f : files) walk_mail(f, walk, on_item, on_error);
+
+  // The summary: after several results (text), or as a last JSON line with --summary.
+  if (json && summary_json) {
+    nlohmann::json j = {{"messages", messages},
+                        {"errors", errors},
+                        {"by_action", by_action},
+                        {"by_category", by_category}};
+    std::printf("%s\n", nlohmann::json{{"summary", j}}.dump().c_str());
+  } else if (!json && messages + errors > 1) {
+    std::printf("\nsummary: %zu message(s), %zu error(s)\n", messages, errors);
+    std::printf("  %-16s %8s\n", "action", "messages");
+    for (const char* a : {"accept", "tag", "quarantine"})
+      std::printf("  %-16s %8zu\n", a, by_action.count(a) ? by_action[a] : 0);
+    if (!by_category.empty()) {
+      std::printf("  %-16s %8s\n", "category", "messages");
+      for (const auto& [c, n] : by_category) std::printf("  %-16s %8zu\n", c.c_str(), n);
+    }
   }
-  return status;
+  std::fflush(stdout);
+  if (errors) return 1;
+  if (messages == 0) return 1;
+  return worst == Action::quarantine ? kExitQuarantine : worst == Action::tag ? kExitTag : 0;
 }
 
 }  // namespace pm::cli

@@ -49,6 +49,16 @@ std::string local_time(std::int64_t epoch) {
 
 }  // namespace
 
+long running_daemon_pid(const std::filesystem::path& config_file) {
+  try {
+    auto stats = read_stats(load_daemon_config(config_file).stats_file);
+    long pid = stats ? stats->value("pid", 0L) : 0L;
+    return daemon_alive(pid) ? pid : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
 int policyctl_status(const std::filesystem::path& config_file, std::ostream& out, std::ostream& err,
                      bool json) {
   DaemonConfig cfg;

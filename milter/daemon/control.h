@@ -20,6 +20,9 @@ namespace pm {
 
 int policyctl_status(const std::filesystem::path& config_file, std::ostream& out,
                      std::ostream& err, bool json = false);
+// The pid of the policy-milter running with this configuration (its stats file names a
+// live policy-milter process), or 0. For commands that must not run under it (restore).
+long running_daemon_pid(const std::filesystem::path& config_file);
 int policyctl_reload(const std::filesystem::path& config_file, std::ostream& out,
                      std::ostream& err, unsigned wait_seconds = 60);
 

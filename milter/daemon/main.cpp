@@ -36,6 +36,7 @@
 #include "daemon/config.h"
 #include "daemon/milter_io.h"
 #include "daemon/runtime.h"
+#include "metrics/listener.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -103,6 +104,13 @@ void publish_figures(pm::Runtime& rt) {
                                        {"accepted", g.accepted},
                                        {"closed_silent", g.closed_silent},
                                        {"closed_over_limit", g.closed_over_limit}});
+  if (rt.store) {  // the store's health as gauges too (metrics; status reads health.json)
+    auto h = rt.store->health();
+    rt.stats.set_figures("quarantine", {{"ok", h.ok ? 1u : 0u},
+                                        {"reindexed", h.reindexed},
+                                        {"orphans", h.orphans},
+                                        {"missing", h.missing}});
+  }
   auto w = rt.pool->figures();
   rt.stats.set_figures("workers", {{"workers", w.workers},
                                    {"busy", w.busy},
@@ -151,6 +159,13 @@ int main(int argc, char** argv) {
   }
   runtime.snapshot.store(snap);
   runtime.stats.set_snapshot(snap->engine->snapshot_id());
+  pm::MetricsSettings metrics_settings;  // [metrics]: sized at start, a reload keeps it
+  try {
+    metrics_settings = pm::read_metrics_settings(config_file);
+  } catch (const std::exception& e) {
+    spdlog::critical("refusing to start: {}", e.what());
+    return 78;
+  }
 
   // 2. quarantine store and socket
   try {
@@ -182,6 +197,15 @@ int main(int argc, char** argv) {
   runtime.pool =
       std::make_unique<pm::ScanPool>(snap->config->scan_workers, snap->config->large_message_bytes);
   if (!pm::milter_open(runtime, socket, *snap->config)) return 69;
+  pm::MetricsListener metrics;
+  if (metrics_settings.enabled()) {
+    try {
+      metrics.start(metrics_settings, [&runtime] { return runtime.stats.metrics().render(); });
+      spdlog::info("metrics on http://{}/metrics", metrics_settings.listen);
+    } catch (const std::exception& e) {  // mail matters more than its counters
+      spdlog::error("{} (mail is filtered; no metrics)", e.what());
+    }
+  }
 
   std::atomic<bool> milter_done{false};
   std::thread milter_thread([&] {

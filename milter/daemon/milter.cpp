@@ -395,6 +395,7 @@ sfsistat finish_message(SMFICTX* ctx, Connection& conn) {
   }
   std::uint64_t us = elapsed_us();
   g_runtime->stats.record_message(to_string(plan.outcome), us);
+  g_runtime->stats.record_verdict(*verdict, plan.rules);
   // One line per message: ids, counts, rule names - never content or evidence.
   spdlog::info(
       "msg queue={} from={} rcpts={} action={} categories={} rules={} held={} elapsed_ms={:.1f} "

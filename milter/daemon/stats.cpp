@@ -20,6 +20,7 @@ Stats::Stats() : started_at_(now_s()) {
 }
 
 void Stats::record_message(const std::string& outcome, std::uint64_t elapsed_us) {
+  metrics_.record_message(outcome, elapsed_us);
   std::lock_guard lock(mu_);
   ++by_outcome_[outcome];
   ++total_;
@@ -33,18 +34,30 @@ void Stats::record_message(const std::string& outcome, std::uint64_t elapsed_us)
 }
 
 void Stats::set_snapshot(const std::string& snapshot) {
+  metrics_.set_snapshot(snapshot);
   std::lock_guard lock(mu_);
   snapshot_ = snapshot;
 }
 
 void Stats::record_reload(bool ok, const std::string& error) {
+  metrics_.record_reload(ok);
   std::lock_guard lock(mu_);
   (ok ? reloads_ok_ : reloads_failed_)++;
   last_reload_at_ = now_s();
   last_reload_error_ = ok ? "" : error;
 }
 
+void Stats::record_verdict(const Verdict& verdict, const std::vector<std::string>& rules) {
+  std::vector<std::string_view> classes;
+  classes.reserve(verdict.recipients.size());
+  for (const auto& r : verdict.recipients) classes.emplace_back(to_string(r.cls));
+  metrics_.record_verdict(verdict.categories, rules, classes);
+  // Exceptions (issue 13): when the verdict lists the exceptions it applied, count each
+  // here with metrics_.record_exception(id).
+}
+
 void Stats::set_figures(const std::string& group, std::map<std::string, std::uint64_t> figures) {
+  metrics_.set_gauges(group, figures);
   std::lock_guard lock(mu_);
   figures_[group] = std::move(figures);
 }

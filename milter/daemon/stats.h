@@ -2,6 +2,8 @@
 // start, the rules snapshot in use, reload results. The daemon writes them as JSON to the
 // configured stats_file (atomically: temporary file + rename) every few seconds and after
 // each reload; policyctl reads the file. Counts and ids only, no addresses.
+// Every figure is also counted in metrics() (metrics/metrics.h), which the [metrics]
+// listener serves in the Prometheus format, with what a verdict said (record_verdict).
 //
 // Thread safety: record_*() are called from every milter thread; all methods lock.
 #pragma once
@@ -12,6 +14,9 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "engine/verdict.h"
+#include "metrics/metrics.h"
 
 namespace pm {
 
@@ -26,6 +31,10 @@ class Stats {
   void record_reload(bool ok, const std::string& error);
   // A group of named gauges/counters shown as they are (e.g. "memory": budget, in_use, ...).
   void set_figures(const std::string& group, std::map<std::string, std::uint64_t> figures);
+  // What a scanned message's verdict said (metrics only): categories, the rule ids that
+  // counted (unique), each recipient's class.
+  void record_verdict(const Verdict& verdict, const std::vector<std::string>& rules);
+  Metrics& metrics() { return metrics_; }
 
   // The JSON document written to the stats file.
   std::string to_json() const;
@@ -44,6 +53,7 @@ class Stats {
   std::int64_t last_reload_at_ = 0;
   std::string last_reload_error_;
   std::map<std::string, std::map<std::string, std::uint64_t>> figures_;
+  Metrics metrics_;  // its own lock
 };
 
 }  // namespace pm
