@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <map>
+#include <set>
 
 #include "cli/review_commands.h"
 #include "review/service.h"
@@ -21,7 +23,7 @@ using nlohmann::json;
 const char* const kUsage =
     "usage: policyctl quarantine list [--status held|released|refused|all] [--category C] "
     "[--sender S] [--json]\n"
-    "       policyctl quarantine show ID [--json]\n"
+    "       policyctl quarantine show ID [--json | --raw]\n"
     "       policyctl quarantine release ID [--to ADDR]... [--note TEXT]\n"
     "       policyctl quarantine refuse ID [--note TEXT]\n"
     "       policyctl quarantine delete ID [--note TEXT]\n"
@@ -71,12 +73,14 @@ int run(ReviewService& svc, const Args& args) {
   const std::string cmd = args[0];
   std::vector<std::string> positional, to;
   std::string note, status = "held", category, sender;
-  bool as_json = false, digest = false;
+  bool as_json = false, digest = false, raw = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
     std::optional<std::string> v;
     if (a == "--json")
       as_json = true;
+    else if (a == "--raw")
+      raw = true;
     else if (a == "--digest")
       digest = true;
     else if (a == "--note" && (v = value(args, i)))
@@ -112,6 +116,22 @@ int run(ReviewService& svc, const Args& args) {
         return 2;
       }
     }
+    if (!category.empty()) {
+      // A misspelt category would list nothing - a false "nothing held": name the valid ones
+      // (the configuration's [actions] categories, unscannable, and any the store holds).
+      std::set<std::string> valid{"unscannable"};
+      for (const auto& [c, _] : svc.config().engine.actions) valid.insert(c);
+      QuarantineFilter all;
+      all.limit = 100000;
+      for (const auto& item : svc.store().list(all)) valid.insert(item.categories.begin(), item.categories.end());
+      if (!valid.count(category)) {
+        std::string names;
+        for (const auto& c : valid) names += (names.empty() ? "" : ", ") + c;
+        std::fprintf(stderr, "policyctl: unknown category %s (valid: %s)\n", p(category).c_str(),
+                     names.c_str());
+        return 2;
+      }
+    }
     f.category = category;
     f.sender = sender;
     for (const auto& item : svc.store().list(f)) {
@@ -128,6 +148,13 @@ int run(ReviewService& svc, const Args& args) {
   }
   if (cmd == "show") {
     if (!need_id()) return 2;
+    if (raw) {
+      // The stored bytes as received (the message is children's data: audited).
+      std::string bytes = svc.store().read_message(positional[0]);
+      svc.store().audit(admin_actor(), "viewed", positional[0], "raw message");
+      std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+      return std::fflush(stdout) == 0 ? 0 : 1;
+    }
     json d = svc.detail_unscoped(admin_actor(), positional[0]);
     if (as_json) {
       std::cout << d.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
@@ -148,10 +175,21 @@ int run(ReviewService& svc, const Args& args) {
                   : r["held"].get<bool>()   ? ", held"
                                             : "",
                   p(r["why"]).c_str());
+    // Grouped by rule: the clause once, then where each piece of evidence was found.
     std::printf("findings:\n");
-    for (const auto& f : d["findings_detail"])
-      std::printf("  %s [%s] in %s\n    \"%s\"\n", p(f["rule"]).c_str(), p(f["category"]).c_str(),
-                  p(f["origin"]).c_str(), p(f["clause"]).c_str());
+    std::vector<std::string> order;
+    std::map<std::string, std::vector<const json*>> by_rule;
+    for (const auto& f : d["findings_detail"]) {
+      std::string rule = f["rule"].get<std::string>();
+      if (!by_rule.count(rule)) order.push_back(rule);
+      by_rule[rule].push_back(&f);
+    }
+    for (const auto& rule : order) {
+      const json& first = *by_rule[rule].front();
+      std::printf("  %s [%s]\n", p(rule).c_str(), p(first["category"]).c_str());
+      for (const json* f : by_rule[rule]) std::printf("    in %s\n", p((*f)["origin"]).c_str());
+      std::printf("    \"%s\"\n", p(first["clause"]).c_str());
+    }
     for (const auto& a : d["attachments"])
       std::printf("attachment:  %s (%s), %d finding(s)\n", p(a["name"]).c_str(),
                   p(a["type"]).c_str(), a["findings"].get<int>());

@@ -3,7 +3,7 @@
 // admin must look at (e.g. the MTA refused a release), 2 bad usage or configuration.
 //
 //   quarantine list [--status held|released|refused|all] [--category C] [--sender S] [--json]
-//   quarantine show ID [--json]
+//   quarantine show ID [--json | --raw]   --raw: the stored message bytes
 //   quarantine release ID [--to ADDR]... [--note TEXT]
 //   quarantine refuse ID [--note TEXT]
 //   quarantine delete ID [--note TEXT]

@@ -164,7 +164,7 @@ function highlighted(text, findings) {
       title: over.map(f => f.category + ': ' + f.clause).join('\n') }, piece);
     out.append(m);
     const ending = over.filter(f => f.end === b);
-    if (ending.length) out.append(el('sup', { class: 'flabel', text: ending.map(f => f.n).join(',') }));
+    if (ending.length) out.append(el('sup', { class: 'flabel', text: [...new Set(ending.map(f => f.n))].join(',') }));
   }
   return out;
 }
@@ -173,7 +173,16 @@ async function viewMessage(id) {
   const r = await api('GET', '/api/messages/' + encodeURIComponent(id));
   if (!r.ok) return show(status('err', r.data.error || 'Could not load the message'));
   const m = r.data;
-  m.findings_detail.forEach((f, i) => { f.n = i + 1; });
+  // Findings grouped by rule: one policy clause, many pieces of evidence; a highlight's
+  // number is its rule's place in the list.
+  const byRule = [];
+  for (const f of m.findings_detail) {
+    let g = byRule.find(x => x.rule === f.rule);
+    if (!g) { g = { rule: f.rule, category: f.category, clause: f.clause, origins: [], count: 0 }; byRule.push(g); }
+    f.n = byRule.indexOf(g) + 1;
+    g.count++;
+    if (!g.origins.includes(f.origin)) g.origins.push(f.origin);
+  }
   const result = el('div', { id: 'result' });
 
   const rcptRows = m.recipients_detail.map(rc => el('tr', {},
@@ -184,9 +193,10 @@ async function viewMessage(id) {
     el('td', { class: 'why' }, rc.why),
     el('td', {}, rc.released ? 'released' : rc.held ? 'held' : 'delivered')));
 
-  const legend = el('ol', { class: 'findings', id: 'findings' }, m.findings_detail.map(f => el('li', {},
-    el('span', { class: 'badge cat', text: f.category }), ' ', el('code', { text: f.rule }), ' in ',
-    el('span', { class: 'muted', text: f.origin }), el('br'),
+  const legend = el('ol', { class: 'findings', id: 'findings' }, byRule.map(f => el('li', {},
+    el('span', { class: 'badge cat', text: f.category }), ' ', el('code', { text: f.rule }),
+    f.count > 1 ? ' - ' + f.count + ' findings' : '', ' in ',
+    el('span', { class: 'muted', text: f.origins.join(', ') }), el('br'),
     el('span', { class: 'clause', text: '"' + f.clause + '"' }),
     m.can_decide ? el('span', {}, ' ', el('button', { type: 'button', class: 'nav', text: 'Not a violation',
       onclick: async () => {
@@ -244,7 +254,7 @@ async function viewMessage(id) {
     actions,
     el('h2', { text: 'Who it was going to, and why that matters' }),
     el('table', { id: 'recipients' }, el('tbody', {}, rcptRows)),
-    el('h2', { text: 'Why it was held (' + m.findings_detail.length + ' finding(s))' }),
+    el('h2', { text: 'Why it was held (' + m.findings_detail.length + ' finding(s) of ' + byRule.length + ' rule(s))' }),
     el('div', { class: 'card' }, legend),
     el('h2', { text: 'Attachments' }), el('div', { class: 'card' }, atts),
     el('h2', { text: 'The message as the filter read it' }),
