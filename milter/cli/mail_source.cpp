@@ -128,8 +128,10 @@ class MboxReader {
     if (!in_message_) return;
     ++count_;
     // The empty line before the next From_ line belongs to the separator.
-    if (msg_.ends_with("\r\n\r\n")) msg_.resize(msg_.size() - 2);
-    else if (msg_.ends_with("\n\n")) msg_.resize(msg_.size() - 1);
+    if (msg_.ends_with("\r\n\r\n"))
+      msg_.resize(msg_.size() - 2);
+    else if (msg_.ends_with("\n\n"))
+      msg_.resize(msg_.size() - 1);
     MailItem item;
     item.name = name_ + "#" + std::to_string(count_);
     item.size = size_;
@@ -228,8 +230,9 @@ struct Walker {
       if (ec) break;
       out.push_back(*it);
     }
-    std::sort(out.begin(), out.end(),
-              [](const auto& a, const auto& b) { return a.path().filename() < b.path().filename(); });
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+      return a.path().filename() < b.path().filename();
+    });
     return out;
   }
 
@@ -290,11 +293,13 @@ std::string not_mail_reason(std::string_view head) {
   std::size_t pos = 0;
   bool first = true, known = false;
   static constexpr std::array<std::string_view, 14> kFields = {
-      "from", "to", "cc", "bcc", "subject", "date", "message-id", "received", "return-path",
-      "mime-version", "sender", "reply-to", "delivered-to", "in-reply-to"};
+      "from",   "to",         "cc",           "bcc",         "subject",
+      "date",   "message-id", "received",     "return-path", "mime-version",
+      "sender", "reply-to",   "delivered-to", "in-reply-to"};
   while (pos < head.size()) {
     auto nl = head.find('\n', pos);
-    std::string_view line = head.substr(pos, nl == std::string_view::npos ? head.size() - pos : nl - pos);
+    std::string_view line =
+        head.substr(pos, nl == std::string_view::npos ? head.size() - pos : nl - pos);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) break;  // end of the header
     if (line[0] == ' ' || line[0] == '\t') {

@@ -24,8 +24,8 @@
 namespace pm::cli {
 
 struct MailItem {
-  std::string name;   // the path, or PATH#N for the Nth message of an mbox (from 1)
-  std::string bytes;  // the message (mbox: From_ line removed, >From unquoted)
+  std::string name;        // the path, or PATH#N for the Nth message of an mbox (from 1)
+  std::string bytes;       // the message (mbox: From_ line removed, >From unquoted)
   std::size_t size = 0;    // its full size
   bool truncated = false;  // size > max_message_bytes: `bytes` is empty
 };

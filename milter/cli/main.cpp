@@ -19,12 +19,17 @@ const char* const kUsage = R"(usage: policyctl [--config FILE] COMMAND [ARGS]
 Tests mail against the school's policy the way the milter does, and checks the rules.
 
 commands:
-  scan [--json] [--explain] [--segments] [--from ADDR] [--rcpt ADDR]... FILE...
-        Scan messages (.eml, RFC 5322). Recipients are --rcpt if given, else To + Cc + Bcc;
-        the sender is --from, else From. Prints one line per file (action, categories), or
-        with --json one JSON object per file per line, or with --explain which rule fired
-        where, with the evidence in context; --segments also prints the decoded text the
-        rules saw. "-" reads standard input.
+  scan [--json [--summary]] [--explain] [--segments] [--recursive] [--from ADDR] [--rcpt ADDR]... PATH...
+        Scan messages: a message file ("-" reads standard input), an mbox (each message
+        FILE#N), a Maildir (cur/ and new/) or a directory of message files (subdirectories
+        with --recursive). An empty file, binary data, text without a mail header or a
+        directory with no message is an error. Recipients are --rcpt if given, else
+        To + Cc + Bcc; the sender is --from (named on stderr when the milter would not
+        filter it), else From. Prints one line per message and, after several, a summary
+        (per action, per category); --json one JSON object per message per line (--summary:
+        and a last summary line); --explain which rule fired where, its clause once and
+        every piece of evidence; --segments the decoded text the rules saw.
+        Exit status: 0 all accepted, 3 worst tagged, 4 some held, 1 a path not scanned.
   rules check
         Compile every rule, run every rule's examples; errors as file:line: message.
   rules list
@@ -36,8 +41,12 @@ commands:
         quarantine needs the admin).
   quarantine list|show|release|refuse|delete|purge|notify [ARGS]
         Held mail for the IT admin (--json on list and show): list [--status S] [--category C]
-        [--sender S], show ID, release ID [--to ADDR]..., refuse ID [--note TEXT], delete ID,
-        purge (retention now), notify [--digest]. Every change is audited.
+        [--sender S], show ID [--raw: the stored bytes], release ID [--to ADDR]..., refuse ID
+        [--note TEXT], delete ID, purge (retention now), notify [--digest]. Every change is
+        audited.
+  store backup FILE | store restore FILE [--force]
+        The quarantine and the review accounts in one tar.gz, taken while the milter runs;
+        restore refuses a store holding mail or a running milter unless --force.
   users add LOGIN --role reviewer|admin [--email ADDR] [--categories a,b] [--totp]
   users remove LOGIN | passwd LOGIN | totp LOGIN [--off] | list [--json]
         Accounts of the review page (Argon2id passwords, optional TOTP second factor).
@@ -55,12 +64,13 @@ options:
 
 exit status:
   0  ok (status: the daemon is up)
-  1  a file could not be scanned or a rule check failed; status: the daemon is down or its
+  1  a path could not be scanned or a rule check failed; status: the daemon is down or its
      stats are stale; reload: the daemon refused the new rules (the old ones keep running);
      quarantine/users: the change failed
   2  usage or configuration error
-  3  reload: policy-milter is not running, or cannot be signalled
-  4  reload: no answer from policy-milter in time
+  3  scan: the worst verdict is tag; reload: policy-milter is not running, or cannot be
+     signalled
+  4  scan: some message would be held; reload: no answer from policy-milter in time
 )";
 
 }  // namespace
@@ -97,7 +107,8 @@ int main(int argc, char** argv) {
     std::error_code ec;
     if (!std::filesystem::exists(config, ec) && std::string(argv[i]) != "help") {
       std::fprintf(stderr,
-                   "policyctl: no configuration at %s (run from the repository root, or pass --config FILE)\n",
+                   "policyctl: no configuration at %s (run from the repository root, or pass "
+                   "--config FILE)\n",
                    config.c_str());
       return 2;
     }

@@ -123,7 +123,8 @@ int run(ReviewService& svc, const Args& args) {
       for (const auto& [c, _] : svc.config().engine.actions) valid.insert(c);
       QuarantineFilter all;
       all.limit = 100000;
-      for (const auto& item : svc.store().list(all)) valid.insert(item.categories.begin(), item.categories.end());
+      for (const auto& item : svc.store().list(all))
+        valid.insert(item.categories.begin(), item.categories.end());
       if (!valid.count(category)) {
         std::string names;
         for (const auto& c : valid) names += (names.empty() ? "" : ", ") + c;

@@ -26,7 +26,8 @@ namespace pm::cli {
 namespace {
 
 // A few bytes either side of [start, end), on UTF-8 character boundaries, one line.
-std::string in_context(const std::string& text, std::size_t start, std::size_t end, std::size_t pad = 50) {
+std::string in_context(const std::string& text, std::size_t start, std::size_t end,
+                       std::size_t pad = 50) {
   auto back = [&](std::size_t p) {
     while (p > 0 && (static_cast<unsigned char>(text[p]) & 0xC0) == 0x80) --p;
     return p;
@@ -109,8 +110,8 @@ void explain(const Verdict& v, const std::string& file) {
       std::printf("    %s (%s, %zu bytes)\n", printable(a.origin).c_str(),
                   printable(a.content_type).c_str(), a.size);
   }
-  std::printf("  segments:   %zu decoded, snapshot %s, %llu us\n\n", v.segments.size(), v.snapshot.c_str(),
-              static_cast<unsigned long long>(v.elapsed_us));
+  std::printf("  segments:   %zu decoded, snapshot %s, %llu us\n\n", v.segments.size(),
+              v.snapshot.c_str(), static_cast<unsigned long long>(v.elapsed_us));
 }
 
 // Why the milter would pass mail from `sender` without filtering it ("" when it filters
@@ -147,14 +148,24 @@ int scan(const std::filesystem::path& config, const Args& args) {
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--json") json = true;
-    else if (a == "--explain") expl = true;
-    else if (a == "--segments") show_segments = true;
-    else if (a == "--recursive" || a == "-r") recursive = true;
-    else if (a == "--summary") summary_json = true;
-    else if (a == "--from" && i + 1 < args.size()) { env.sender = args[++i]; have_env = true; }
-    else if (a == "--rcpt" && i + 1 < args.size()) { env.recipients.push_back(args[++i]); have_env = true; }
-    else if (a == "-" || a.empty() || a[0] != '-') files.push_back(a);
+    if (a == "--json")
+      json = true;
+    else if (a == "--explain")
+      expl = true;
+    else if (a == "--segments")
+      show_segments = true;
+    else if (a == "--recursive" || a == "-r")
+      recursive = true;
+    else if (a == "--summary")
+      summary_json = true;
+    else if (a == "--from" && i + 1 < args.size()) {
+      env.sender = args[++i];
+      have_env = true;
+    } else if (a == "--rcpt" && i + 1 < args.size()) {
+      env.recipients.push_back(args[++i]);
+      have_env = true;
+    } else if (a == "-" || a.empty() || a[0] != '-')
+      files.push_back(a);
     else {
       std::fprintf(stderr, "policyctl scan: unknown option %s\n", a.c_str());
       return 2;

@@ -24,9 +24,10 @@ void print_report(const char* what, const BackupReport& r, const std::string& fi
   std::string statuses;
   for (const auto& [s, n] : r.by_status)
     statuses += (statuses.empty() ? "" : ", ") + std::to_string(n) + " " + s;
-  std::printf("%s %s: %zu message(s)%s%s%s, %zu message file(s), %zu audit entries, %zu account(s)\n",
-              what, printable(file).c_str(), r.messages, statuses.empty() ? "" : " (",
-              statuses.c_str(), statuses.empty() ? "" : ")", r.files, r.audit, r.users);
+  std::printf(
+      "%s %s: %zu message(s)%s%s%s, %zu message file(s), %zu audit entries, %zu account(s)\n", what,
+      printable(file).c_str(), r.messages, statuses.empty() ? "" : " (", statuses.c_str(),
+      statuses.empty() ? "" : ")", r.files, r.audit, r.users);
   if (!r.preserved.empty())
     std::printf("the replaced index is kept as %s\n", printable(r.preserved).c_str());
 }

@@ -3,15 +3,15 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <toml++/toml.h>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
-#include <toml++/toml.h>
 
 #include "util/error.h"
 #include "util/toml_read.h"
@@ -69,12 +69,14 @@ MetricsSettings read_metrics_settings(const std::filesystem::path& config_file) 
     const std::string k(key.str());
     if (k == "listen") {
       auto v = node.value<std::string>();
-      if (!v) throw ConfigError(file, toml_line(&node), "metrics.listen must be a string \"HOST:PORT\"");
+      if (!v)
+        throw ConfigError(file, toml_line(&node), "metrics.listen must be a string \"HOST:PORT\"");
       s.listen = *v;
     } else if (k == "allow_non_loopback") {
       auto v = node.value<bool>();
       if (!v || !node.is_boolean())
-        throw ConfigError(file, toml_line(&node), "metrics.allow_non_loopback must be true or false");
+        throw ConfigError(file, toml_line(&node),
+                          "metrics.allow_non_loopback must be true or false");
       s.allow_non_loopback = *v;
     } else if (k == "request_timeout_ms") {
       auto v = node.value<std::int64_t>();
@@ -83,9 +85,9 @@ MetricsSettings read_metrics_settings(const std::filesystem::path& config_file) 
                           "metrics.request_timeout_ms must be an integer between 100 and 60000");
       s.request_timeout_ms = static_cast<unsigned>(*v);
     } else {
-      throw ConfigError(file, toml_line(&node),
-                        "unknown key metrics." + k +
-                            " (valid: listen, allow_non_loopback, request_timeout_ms)");
+      throw ConfigError(
+          file, toml_line(&node),
+          "unknown key metrics." + k + " (valid: listen, allow_non_loopback, request_timeout_ms)");
     }
   }
   if (s.listen.empty()) return s;

@@ -79,8 +79,7 @@ std::string number(double d) {
 }  // namespace
 
 Metrics::Metrics()
-    : started_at_(std::chrono::duration<double>(
-                      std::chrono::system_clock::now().time_since_epoch())
+    : started_at_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
                       .count()) {}
 
 void Metrics::record_message(std::string_view outcome, std::uint64_t elapsed_us) {

@@ -31,9 +31,8 @@ namespace pm {
 class Metrics {
  public:
   // Upper bounds (seconds) of the latency histogram's buckets; +Inf is implied.
-  static constexpr std::array<double, 14> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                      0.025,  0.05,  0.1,    0.25,  0.5,
-                                                      1,      2.5,   5,      10};
+  static constexpr std::array<double, 14> kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   Metrics();
 
   // One message: the milter's outcome ("accept", "tag", "quarantine", "split", "pass",

@@ -80,7 +80,8 @@ IndexFacts facts_of(const fs::path& index) {
   Stmt st(db.get(), "SELECT id, status FROM messages ORDER BY id");
   while (st.step()) {
     std::string id = st.text(0), status = st.text(1);
-    if (!store_detail::valid_id(id)) throw BackupError(index.string() + ": bad message id in the index");
+    if (!store_detail::valid_id(id))
+      throw BackupError(index.string() + ": bad message id in the index");
     ++f.by_status[status];
     f.all_ids.push_back(id);
     if (status == "held" || status == "released") f.need_file.push_back(id);
@@ -139,7 +140,8 @@ struct ArchiveWriter {
     throw BackupError(what + ": " + (archive_error_string(a) ? archive_error_string(a) : "?"));
   }
   void add(const std::string& name, std::string_view data, int mode) {
-    std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(), archive_entry_free);
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(),
+                                                               archive_entry_free);
     archive_entry_set_pathname(e.get(), (kRoot + name).c_str());
     archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
     archive_entry_set_filetype(e.get(), AE_IFREG);
@@ -219,8 +221,9 @@ BackupReport backup_store(const BackupPaths& from, const fs::path& archive_path)
       break;
     }
     if (attempt == 4)
-      throw BackupError("held or released message files kept disappearing during the backup; "
-                        "the store's files do not match its index (policyctl status)");
+      throw BackupError(
+          "held or released message files kept disappearing during the backup; "
+          "the store's files do not match its index (policyctl status)");
   }
   report.by_status = facts.by_status;
   report.messages = facts.all_ids.size();
@@ -236,14 +239,14 @@ BackupReport backup_store(const BackupPaths& from, const fs::path& archive_path)
     users_bytes = read_file_or_throw(copy);
   }
 
-  nlohmann::json manifest = {{"format", kFormat},
-                             {"created_at", static_cast<std::int64_t>(std::time(nullptr))},
-                             {"messages", report.messages},
-                             {"message_files", report.files},
-                             {"by_status", report.by_status},
-                             {"audit_entries", report.audit},
-                             {"users", users_bytes.empty() ? nlohmann::json(nullptr)
-                                                           : nlohmann::json(report.users)}};
+  nlohmann::json manifest = {
+      {"format", kFormat},
+      {"created_at", static_cast<std::int64_t>(std::time(nullptr))},
+      {"messages", report.messages},
+      {"message_files", report.files},
+      {"by_status", report.by_status},
+      {"audit_entries", report.audit},
+      {"users", users_bytes.empty() ? nlohmann::json(nullptr) : nlohmann::json(report.users)}};
 
   // Written under a temporary name (0600: children's data), renamed when complete.
   fs::path tmp = archive_path;
@@ -266,7 +269,8 @@ BackupReport backup_store(const BackupPaths& from, const fs::path& archive_path)
   }
   {
     store_detail::Fd f(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
-    if (f.fd < 0 || ::fsync(f.fd) != 0) throw BackupError(tmp.string() + ": " + std::strerror(errno));
+    if (f.fd < 0 || ::fsync(f.fd) != 0)
+      throw BackupError(tmp.string() + ": " + std::strerror(errno));
   }
   if (::rename(tmp.c_str(), archive_path.c_str()) != 0) {
     fs::remove(tmp, ec);
@@ -298,7 +302,8 @@ BackupReport restore_store(const fs::path& archive_path, const BackupPaths& to,
   while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
     std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
     if (!name.starts_with(kRoot) || archive_entry_filetype(e) != AE_IFREG)
-      throw BackupError(archive_path.string() + ": not a policy-milter backup (entry " + name + ")");
+      throw BackupError(archive_path.string() + ": not a policy-milter backup (entry " + name +
+                        ")");
     name = name.substr(std::strlen(kRoot));
     fs::path dest;
     if (name == "MANIFEST.json") {
@@ -334,9 +339,11 @@ BackupReport restore_store(const fs::path& archive_path, const BackupPaths& to,
   if (rc != ARCHIVE_EOF)
     throw BackupError(archive_path.string() + ": " + archive_error_string(a.get()));
   if (!have_manifest || !have_index)
-    throw BackupError(archive_path.string() + ": not a policy-milter backup (no manifest or index)");
+    throw BackupError(archive_path.string() +
+                      ": not a policy-milter backup (no manifest or index)");
   {
-    auto m = nlohmann::json::parse(read_file_or_throw(scratch.dir / "MANIFEST.json"), nullptr, false);
+    auto m =
+        nlohmann::json::parse(read_file_or_throw(scratch.dir / "MANIFEST.json"), nullptr, false);
     if (m.is_discarded() || m.value("format", 0) != kFormat)
       throw BackupError(archive_path.string() + ": unknown backup format");
   }
@@ -377,7 +384,8 @@ BackupReport restore_store(const fs::path& archive_path, const BackupPaths& to,
 
   // 4. Move into place: message files, then the index, then the accounts.
   struct stat dst {};
-  if (::stat(qdir.c_str(), &dst) != 0) throw BackupError(qdir.string() + ": " + std::strerror(errno));
+  if (::stat(qdir.c_str(), &dst) != 0)
+    throw BackupError(qdir.string() + ": " + std::strerror(errno));
   for (const auto& f : files)
     install(scratch.dir / "msg" / f, qdir / "msg" / f, 0660, dst.st_uid, dst.st_gid);
   store_detail::fsync_dir(qdir / "msg");

@@ -17,7 +17,8 @@ METRICS=$((BASE + 4))
 eval "store_write_config() $(declare -f write_config | tail -n +2)"
 write_config() {
   store_write_config "$@"
-  printf '\n[metrics]\nlisten = "127.0.0.1:%s"\n' "$METRICS" >> "$CONF"
+  sed -i "s|^\[metrics\]$|[metrics]\nlisten = \"127.0.0.1:$METRICS\"|" "$CONF"
+  grep -q "^listen = \"127.0.0.1:$METRICS\"" "$CONF" || fail "no [metrics] table in the shipped configuration"
 }
 scrape() { curl -sf --max-time 5 "http://127.0.0.1:$METRICS/metrics"; }
 store_setup 20000
