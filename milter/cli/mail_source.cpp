@@ -178,7 +178,7 @@ struct Walker {
     ssize_t n = read_some(fd.fd, head.data(), head.size());
     if (n < 0) return on_error(path, std::strerror(errno));
     head.resize(static_cast<std::size_t>(n));
-    if (path != "-" && head.starts_with("From ")) {
+    if (head.starts_with("From ")) {
       bool ok = true;
       const std::function<void(MailItem&)> counted = [&](MailItem& m) {
         ++found;

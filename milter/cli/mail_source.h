@@ -1,7 +1,7 @@
 // Where `policyctl scan` finds messages: a file holding one message, an mbox (each message
 // named FILE#N), a Maildir (cur/ and new/; tmp/ holds deliveries in progress and is not
 // read), a directory of message files (its subdirectories only with `recursive`), or "-"
-// (standard input, one message).
+// (standard input: one message, or an mbox when it starts with a From_ line).
 //
 // Every message is checked to be mail before it is scanned: an empty file, binary data or
 // text with no mail header is an error for that path, never a message - so a folder of

@@ -7,7 +7,8 @@
 #      held or released row of its index has its message file, byte for byte); the mail
 #      sent meanwhile is all delivered or held exactly once
 #   3. restored into an empty place: the same rows and statuses, audit log, message bytes
-#      (`quarantine show --raw`) and the account
+#      (`quarantine show --raw`) and the account; `quarantine list --category` with a typo
+#      is an error naming the valid categories
 #   4. a second restore over that store is refused without --force (it holds mail), done
 #      with it (the replaced index kept beside it); a restore under the running milter is
 #      refused; a damaged archive is rejected and changes nothing
@@ -101,6 +102,10 @@ grep -q "\"id\":\"$REFUSED\".*\"refused\"\|\"refused\".*\"id\":\"$REFUSED\"" "$R
 RC quarantine show --raw "$RELEASED" > "$RUN/raw.eml" || fail "3: show --raw"
 cmp -s "$RUN/raw.eml" "$Q/msg/$RELEASED.eml" || fail "3: show --raw bytes differ from the stored message"
 RC users list | grep -q head.teacher || fail "3: the account is not restored"
+out=$(RC quarantine list --category confidentail 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "3: list --category with a typo: exit $rc, want 2"
+echo "$out" | grep -q "unknown category confidentail (valid: abusive, confidential, disrepute" || fail "3: no valid categories named: $out"
+RC quarantine list --category abusive > /dev/null || fail "3: list --category abusive"
 [ "$(stat -c %a "$R/quarantine/index.sqlite")" = 660 ] || fail "3: index mode"
 
 # --- 4 ----------------------------------------------------------------------------------
