@@ -194,64 +194,23 @@ BackupReport backup_store(const BackupPaths& from, const fs::path& archive_path)
   Scratch scratch(out_dir);
   BackupReport report;
 
-  // The index, then the files it names; again if one of them went meanwhile.
-  IndexFacts facts;
-  std::vector<std::pair<std::string, std::string>> files;  // name in the archive, bytes
+  fs::path users_copy;
+  if (!from.users_db.empty() && fs::exists(from.users_db, ec)) {
+    users_copy = scratch.dir / "users.sqlite";
+    copy_db(from.users_db, users_copy);
+    report.users = users_of(users_copy);
+  }
+
+  // Written under a temporary name (0600: children's data), renamed when complete. The
+  // index is copied, then the files it names are streamed into the archive one at a time
+  // (memory: one message); if one of them went meanwhile, all again.
+  fs::path tmp = archive_path;
+  tmp += ".partial";
   for (int attempt = 0;; ++attempt) {
     fs::path copy = scratch.dir / ("index." + std::to_string(attempt) + ".sqlite");
     copy_db(index, copy);
-    facts = facts_of(copy);
-    files.clear();
-    bool vanished = false;
+    IndexFacts facts = facts_of(copy);
     std::set<std::string> need(facts.need_file.begin(), facts.need_file.end());
-    for (const auto& id : facts.all_ids) {
-      bool missing = false;
-      fs::path eml = from.quarantine_dir / "msg" / (id + ".eml");
-      std::string bytes = slurp(eml, missing);
-      if (missing) {
-        if (need.count(id)) vanished = true;
-        continue;
-      }
-      files.emplace_back("quarantine/msg/" + id + ".eml", std::move(bytes));
-      std::string env = slurp(store_detail::envelope_path(from.quarantine_dir, id), missing);
-      if (!missing) files.emplace_back("quarantine/msg/" + id + ".env", std::move(env));
-    }
-    if (!vanished) {
-      files.emplace_back("quarantine/index.sqlite", read_file_or_throw(copy));
-      break;
-    }
-    if (attempt == 4)
-      throw BackupError(
-          "held or released message files kept disappearing during the backup; "
-          "the store's files do not match its index (policyctl status)");
-  }
-  report.by_status = facts.by_status;
-  report.messages = facts.all_ids.size();
-  report.audit = facts.audit;
-  for (const auto& [name, _] : files)
-    if (name.ends_with(".eml")) ++report.files;
-
-  std::string users_bytes;
-  if (!from.users_db.empty() && fs::exists(from.users_db, ec)) {
-    fs::path copy = scratch.dir / "users.sqlite";
-    copy_db(from.users_db, copy);
-    report.users = users_of(copy);
-    users_bytes = read_file_or_throw(copy);
-  }
-
-  nlohmann::json manifest = {
-      {"format", kFormat},
-      {"created_at", static_cast<std::int64_t>(std::time(nullptr))},
-      {"messages", report.messages},
-      {"message_files", report.files},
-      {"by_status", report.by_status},
-      {"audit_entries", report.audit},
-      {"users", users_bytes.empty() ? nlohmann::json(nullptr) : nlohmann::json(report.users)}};
-
-  // Written under a temporary name (0600: children's data), renamed when complete.
-  fs::path tmp = archive_path;
-  tmp += ".partial";
-  {
     ArchiveWriter w;
     archive_write_add_filter_gzip(w.a);
     archive_write_set_format_pax_restricted(w.a);
@@ -259,13 +218,51 @@ BackupReport backup_store(const BackupPaths& from, const fs::path& archive_path)
     int rc = archive_write_open_filename(w.a, tmp.c_str());
     ::umask(old);
     if (rc != ARCHIVE_OK) w.fail(tmp.string());
+    bool vanished = false;
+    report.files = 0;
+    for (const auto& id : facts.all_ids) {
+      bool missing = false;
+      std::string bytes = slurp(from.quarantine_dir / "msg" / (id + ".eml"), missing);
+      if (missing) {
+        if (need.count(id)) {
+          vanished = true;
+          break;
+        }
+        continue;
+      }
+      w.add("quarantine/msg/" + id + ".eml", bytes, 0600);
+      ++report.files;
+      std::string env = slurp(store_detail::envelope_path(from.quarantine_dir, id), missing);
+      if (!missing) w.add("quarantine/msg/" + id + ".env", env, 0600);
+    }
+    if (vanished) {
+      archive_write_close(w.a);
+      fs::remove(tmp, ec);
+      if (attempt == 4)
+        throw BackupError(
+            "held or released message files kept disappearing during the backup; "
+            "the store's files do not match its index (policyctl status)");
+      continue;
+    }
+    report.by_status = facts.by_status;
+    report.messages = facts.all_ids.size();
+    report.audit = facts.audit;
+    w.add("quarantine/index.sqlite", read_file_or_throw(copy), 0600);
+    if (!users_copy.empty()) w.add("review/users.sqlite", read_file_or_throw(users_copy), 0600);
+    nlohmann::json manifest = {
+        {"format", kFormat},
+        {"created_at", static_cast<std::int64_t>(std::time(nullptr))},
+        {"messages", report.messages},
+        {"message_files", report.files},
+        {"by_status", report.by_status},
+        {"audit_entries", report.audit},
+        {"users", users_copy.empty() ? nlohmann::json(nullptr) : nlohmann::json(report.users)}};
     w.add("MANIFEST.json", manifest.dump(2) + "\n", 0600);
-    for (const auto& [name, bytes] : files) w.add(name, bytes, 0600);
-    if (!users_bytes.empty()) w.add("review/users.sqlite", users_bytes, 0600);
     if (archive_write_close(w.a) != ARCHIVE_OK) {
       fs::remove(tmp, ec);
       w.fail(tmp.string());
     }
+    break;
   }
   {
     store_detail::Fd f(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));

@@ -2,17 +2,18 @@
 // (index.sqlite with its decisions, notices, dismissals and audit log; msg/<id>.eml and
 // .env) and the review page's accounts (users.sqlite). One file, a gzip'ed tar:
 //
-//   policy-milter-backup/MANIFEST.json            format, time, counts by status
 //   policy-milter-backup/quarantine/index.sqlite  a consistent copy (VACUUM INTO)
 //   policy-milter-backup/quarantine/msg/ID.eml    every message file the copy names
 //   policy-milter-backup/quarantine/msg/ID.env
 //   policy-milter-backup/review/users.sqlite      (when the accounts file exists)
+//   policy-milter-backup/MANIFEST.json            format, time, counts by status (last)
 //
 // Consistent while the milter runs: the index is copied in one read transaction (WAL
 // readers never block the milter's writes), then the message files that copy names are
-// read - message files never change once written, so the pair is the store as it was at
-// the copy, unless a file named by it was removed meanwhile (refused, purged); then the
-// copy is taken again (up to 5 times). Mail held after the copy is not in the backup.
+// streamed into the archive one at a time (memory: one message) - message files never
+// change once written, so the pair is the store as it was at the copy, unless a file named
+// by it was removed meanwhile (refused, purged); then the copy is taken again (up to 5
+// times). Mail held after the copy is not in the backup.
 //
 // Restore checks the whole archive first (names, the index's integrity, a file for every
 // held or released message), refuses to touch a store that holds mail or accounts unless

@@ -58,7 +58,7 @@ TEST(Policyctl, JsonIsOneObjectPerFileAndBadFilesDoNotStopTheRest) {
 TEST(Policyctl, ExplainShowsRuleAndEvidence) {
   Output r = run("--config " + kSrc + "/conf/policy-milter.toml scan --explain " + kSrc +
               "/tests/corpus/dev/002-computing-youtube-vlog-to-la.eml");
-  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.status, 4);  // the worst verdict is quarantine (issue 13)
   EXPECT_NE(r.out.find("personal-link."), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("[["), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("policy:"), std::string::npos) << r.out;
