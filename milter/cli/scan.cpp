@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "engine/verdict_json.h"
+#include "match/rules.h"
 #include "util/error.h"
 #include "util/printable.h"
 #include "util/strings.h"
@@ -65,7 +66,7 @@ std::string in_context(const std::string& text, std::size_t start, std::size_t e
   return out;
 }
 
-void explain(const Verdict& v, const std::string& file) {
+void explain(const Verdict& v, const std::string& file, const RuleSet& rules) {
   std::printf("%s\n", printable(file).c_str());
   std::printf("  action:     %s\n", to_string(v.action));
   std::string cats;
@@ -103,6 +104,9 @@ void explain(const Verdict& v, const std::string& file) {
       std::printf("      sentence: target %s; stance %s\n", f.target.empty() ? "-" : f.target.c_str(),
                   f.stance.empty() ? "-" : f.stance.c_str());
     std::printf("      policy: %s\n", f.clause.c_str());
+    // A rule the school's local files added or changed says which file did it.
+    if (const Rule* r = rules.rule(f.rule); r && !r->local.empty())
+      std::printf("      local: %s\n", r->local.c_str());
   };
   std::printf("  findings:%s\n", v.findings.empty() ? " (none)" : "");
   for (const auto& f : v.findings) print_finding(f);
@@ -187,7 +191,7 @@ int scan(const std::filesystem::path& config, const Args& args) {
     if (json) {
       std::printf("%s\n", verdict_to_json(v, f).c_str());
     } else if (expl) {
-      explain(v, f);
+      explain(v, f, engine->rules());
     } else {
       std::string cats;
       for (const auto& c : v.categories) cats += (cats.empty() ? "" : ",") + c;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
+#include "config/validate.h"
 #include "util/error.h"
 
 namespace pm {
@@ -97,6 +98,7 @@ DaemonConfig load_daemon_config(const fs::path& file_in) {
     throw ConfigError(file.string(), static_cast<int>(e.source().begin.line),
                       std::string(e.description()));
   }
+  config::validate(root, file.string());  // the schema first: no typo is read as a default
   Reader r{file.string(), file.parent_path()};
   DaemonConfig c;
   c.config_file = file;
@@ -123,8 +125,8 @@ DaemonConfig load_daemon_config(const fs::path& file_in) {
   // warning, for one release, so an upgrade does not silently drop an admin's setting.
   if (const toml::node* old = m.get("milter_timeout_seconds")) {
     if (!m.get("idle_timeout_seconds"))
-      c.idle_timeout_seconds = static_cast<unsigned>(
-          r.integer(m, "milter_timeout_seconds", 300, 1, 86400, "milter"));
+      c.idle_timeout_seconds =
+          static_cast<unsigned>(r.integer(m, "milter_timeout_seconds", 300, 1, 86400, "milter"));
     spdlog::warn("{}:{}: milter.milter_timeout_seconds is deprecated: use idle_timeout_seconds",
                  file.string(), r.line_of(*old));
   }
