@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
+#include <stdexcept>
+
+#include "config/schema.h"
 #include "config/validate.h"
 #include "util/error.h"
 
@@ -33,8 +36,19 @@ struct Reader {
     throw ConfigError(file, line_of(n), what);
   }
 
+  // Every key read here is a row of the schema (config/schema.h), so the file was checked
+  // for it: a key added to the reader alone fails every test that loads a configuration.
+  static void registered(const char* section, const char* key) {
+    const config::Key* k = config::find_key(section, key);
+    if (!k || k->name != key)
+      throw std::logic_error(
+          std::string(section) + "." + key +
+          " is read but not in the configuration schema (milter/config/schema.cpp)");
+  }
+
   std::string str(const toml::table& t, const char* key, std::string dflt,
                   const char* section) const {
+    registered(section, key);
     const toml::node* n = t.get(key);
     if (!n) return dflt;
     if (!n->is_string()) bad(*n, std::string(section) + "." + key + " must be a string");
@@ -47,6 +61,7 @@ struct Reader {
   }
   std::int64_t integer(const toml::table& t, const char* key, std::int64_t dflt, std::int64_t lo,
                        std::int64_t hi, const char* section) const {
+    registered(section, key);
     const toml::node* n = t.get(key);
     if (!n) return dflt;
     if (!n->is_integer()) bad(*n, std::string(section) + "." + key + " must be an integer");
@@ -57,6 +72,7 @@ struct Reader {
     return v;
   }
   bool boolean(const toml::table& t, const char* key, bool dflt, const char* section) const {
+    registered(section, key);
     const toml::node* n = t.get(key);
     if (!n) return dflt;
     if (!n->is_boolean()) bad(*n, std::string(section) + "." + key + " must be true or false");
@@ -64,6 +80,7 @@ struct Reader {
   }
   std::vector<std::string> strings(const toml::table& t, const char* key,
                                    const char* section) const {
+    registered(section, key);
     std::vector<std::string> out;
     const toml::node* n = t.get(key);
     if (!n) return out;

@@ -3,34 +3,23 @@
 // directory adds, extends, disables and overrides, is reported by `rules check` and
 // `--explain`, and survives replacing the shipped rules directory.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "../policyctl_run.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 const std::string kSrc = PM_SOURCE_DIR;
 
-struct Output {
-  int status;
-  std::string out;
-};
-
+using pm::test::Output;
 Output run(const std::string& args) {
-  std::string cmd = std::string(PM_POLICYCTL) + " " + args + " 2>&1";
-  Output r{0, {}};
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return pm::test::policyctl(args + " 2>&1");
 }
 
 std::string slurp(const fs::path& p) {
