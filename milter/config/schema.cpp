@@ -1,5 +1,7 @@
 #include "config/schema.h"
 
+#include <stdexcept>
+
 namespace pm::config {
 
 Type Str() {
@@ -237,6 +239,14 @@ const Key* find_key(std::string_view table, std::string_view name) {
     if (k.name == "*") any = &k;
   }
   return any;
+}
+
+void require_key(std::string_view table, std::string_view key) {
+  const Key* k = find_key(table, key);
+  if (!k || k->name != key)
+    throw std::logic_error(
+        std::string(table) + "." + std::string(key) +
+        " is read but not in the configuration schema (milter/config/schema.cpp)");
 }
 
 std::vector<std::string> key_names(std::string_view table) {

@@ -76,6 +76,9 @@ const std::vector<Key>& keys();
 const Table* find_table(std::string_view name);
 // The key's row: an exact name, else the table's "*" row; nullptr when unknown.
 const Key* find_key(std::string_view table, std::string_view name);
+// For readers: throws std::logic_error unless `table`.`key` is a row of the schema, so a key
+// read without being registered (and so never checked) fails every test that reads it.
+void require_key(std::string_view table, std::string_view key);
 // The names of a table's keys (not "*"), current ones only, in schema order.
 std::vector<std::string> key_names(std::string_view table);
 

@@ -36,19 +36,9 @@ struct Reader {
     throw ConfigError(file, line_of(n), what);
   }
 
-  // Every key read here is a row of the schema (config/schema.h), so the file was checked
-  // for it: a key added to the reader alone fails every test that loads a configuration.
-  static void registered(const char* section, const char* key) {
-    const config::Key* k = config::find_key(section, key);
-    if (!k || k->name != key)
-      throw std::logic_error(
-          std::string(section) + "." + key +
-          " is read but not in the configuration schema (milter/config/schema.cpp)");
-  }
-
   std::string str(const toml::table& t, const char* key, std::string dflt,
                   const char* section) const {
-    registered(section, key);
+    config::require_key(section, key);  // every key read here was checked
     const toml::node* n = t.get(key);
     if (!n) return dflt;
     if (!n->is_string()) bad(*n, std::string(section) + "." + key + " must be a string");
@@ -61,7 +51,7 @@ struct Reader {
   }
   std::int64_t integer(const toml::table& t, const char* key, std::int64_t dflt, std::int64_t lo,
                        std::int64_t hi, const char* section) const {
-    registered(section, key);
+    config::require_key(section, key);  // every key read here was checked
     const toml::node* n = t.get(key);
     if (!n) return dflt;
     if (!n->is_integer()) bad(*n, std::string(section) + "." + key + " must be an integer");
@@ -72,7 +62,7 @@ struct Reader {
     return v;
   }
   bool boolean(const toml::table& t, const char* key, bool dflt, const char* section) const {
-    registered(section, key);
+    config::require_key(section, key);  // every key read here was checked
     const toml::node* n = t.get(key);
     if (!n) return dflt;
     if (!n->is_boolean()) bad(*n, std::string(section) + "." + key + " must be true or false");
@@ -80,7 +70,7 @@ struct Reader {
   }
   std::vector<std::string> strings(const toml::table& t, const char* key,
                                    const char* section) const {
-    registered(section, key);
+    config::require_key(section, key);  // every key read here was checked
     std::vector<std::string> out;
     const toml::node* n = t.get(key);
     if (!n) return out;
