@@ -20,8 +20,7 @@ if(_at LESS 0)
   message(FATAL_ERROR "conf/policy-milter.toml: no 'dir = \"../rules\"' line in [rules] to point at ${PM_DATADIR}/rules")
 endif()
 string(REPLACE "\ndir = \"../rules\"" "\ndir = \"${PM_DATADIR}/rules\"
-# The school's own rule files (README there). Read by the local-rules feature when it lands;
-# until then this directory is created empty and not read.
+# The school's own rule files (README there), read after the shipped ones.
 local_dir = \"${PM_SYSCONFDIR}/local.d\"" _conf "${_conf}")
 if(PM_MILTER_SOCKET)
   string(REGEX REPLACE "\nsocket = \"[^\"]*\"" "\nsocket = \"${PM_MILTER_SOCKET}\"" _conf "${_conf}")

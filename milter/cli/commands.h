@@ -8,12 +8,22 @@
 #include <string>
 #include <vector>
 
+namespace pm {
+class Engine;
+}
+
 namespace pm::cli {
 
 using Args = std::vector<std::string>;
 
 int scan(const std::filesystem::path& config, const Args& args);
 int rules(const std::filesystem::path& config, const Args& args);
+// `policyctl config check`: the configuration against its schema (config/schema.h), then
+// everything the daemon and the review page read from it, then the rules (check_rules).
+int config(const std::filesystem::path& config, const Args& args);
+// The rules' part of `rules check` and `config check`: examples, allow-list suffixes, what
+// the local files changed. 0 all pass, 1 a failure (printed).
+int check_rules(const Engine& engine);
 // The quarantine's part of `policyctl status`: the daemon's view of the store (health.json:
 // quarantining stopped, re-indexed files, orphans, held mail without its file) and a
 // check of the index by policyctl itself. 0 healthy, 1 the admin must look.

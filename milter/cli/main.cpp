@@ -30,8 +30,13 @@ commands:
         and a last summary line); --explain which rule fired where, its clause once and
         every piece of evidence; --segments the decoded text the rules saw.
         Exit status: 0 all accepted, 3 worst tagged, 4 some held, 1 a path not scanned.
+  config check [--config FILE]
+        Check everything the daemon and the review page read: every table and key of the
+        configuration against its schema (unknown names with the nearest valid one, types,
+        ranges, choices, networks), then the rules as `rules check` does; file:line: message.
   rules check
-        Compile every rule, run every rule's examples; errors as file:line: message.
+        Compile every rule (the school's local_dir files too, and what they changed), run
+        every rule's examples; errors as file:line: message.
   rules list
         One line per rule: id, category, anchor, weight.
   status [--json]
@@ -64,7 +69,8 @@ options:
 
 exit status:
   0  ok (status: the daemon is up)
-  1  a path could not be scanned or a rule check failed; status: the daemon is down or its
+  1  a path could not be scanned or a rule or configuration check failed; status: the
+     daemon is down or its
      stats are stale; reload: the daemon refused the new rules (the old ones keep running);
      quarantine/users: the change failed
   2  usage or configuration error
@@ -117,6 +123,7 @@ int main(int argc, char** argv) {
   pm::cli::Args args(argv + i, argv + argc);
   if (cmd == "scan") return pm::cli::scan(config, args);
   if (cmd == "rules") return pm::cli::rules(config, args);
+  if (cmd == "config") return pm::cli::config(config, args);
   if (cmd == "status") {
     bool json = args.size() == 1 && args[0] == "--json";
     if (!args.empty() && !json) {

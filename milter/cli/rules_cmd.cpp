@@ -1,4 +1,4 @@
-// policyctl rules check|list
+// policyctl rules check|list (check_rules is shared with `policyctl config check`)
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -29,20 +29,31 @@ int rules(const std::filesystem::path& config, const Args& args) {
   if (sub == "list") {
     for (const Rule& r : rs.rules()) {
       std::string anchor = r.pattern.empty() ? rs.refs()[r.anchor_ref].name : "pattern";
-      std::printf("%-45s %-15s %-20s %.2f\n", r.id.c_str(), r.category.c_str(), anchor.c_str(), r.weight);
+      std::printf("%-45s %-15s %-20s %.2f\n", r.id.c_str(), r.category.c_str(), anchor.c_str(),
+                  r.weight);
     }
     return 0;
   }
+  return check_rules(*engine);
+}
+
+int check_rules(const Engine& engine) {
+  const RuleSet& rs = engine.rules();
   // Whole suffixes in the allow list: only restricted-registration ones are accepted (an
   // open one such as org.uk was refused when loading), and they are shown as such.
   for (const auto& s : rs.restricted_allowed())
-    std::printf("urls.allow: %s is a whole suffix, allowed as restricted registration\n", s.c_str());
-  auto errors = engine->matcher().check_examples();
+    std::printf("urls.allow: %s is a whole suffix, allowed as restricted registration\n",
+                s.c_str());
+  // What the school's local files changed, file:line first, so an admin sees at once which
+  // of their files disabled, reweighted, added or extended what.
+  for (const auto& c : rs.local_changes())
+    std::printf("local: %s:%d: %s\n", c.file.c_str(), c.line, c.what.c_str());
+  auto errors = engine.matcher().check_examples();
   for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
   std::size_t examples = 0;
   for (const Rule& r : rs.rules()) examples += r.examples_match.size() + r.examples_no_match.size();
-  std::printf("%zu rules in %zu categories, %zu patterns compiled, %zu examples: %s\n", rs.rules().size(),
-              rs.categories().size(), rs.pattern_count(), examples,
+  std::printf("%zu rules in %zu categories, %zu patterns compiled, %zu examples: %s\n",
+              rs.rules().size(), rs.categories().size(), rs.pattern_count(), examples,
               errors.empty() ? "all pass" : (std::to_string(errors.size()) + " failed").c_str());
   return errors.empty() ? 0 : 1;
 }

@@ -17,6 +17,7 @@
 #include "engine/config.h"
 #include "engine/engine.h"
 #include "engine/verdict_json.h"
+#include "match/rules.h"
 #include "util/error.h"
 #include "util/printable.h"
 #include "util/strings.h"
@@ -43,7 +44,7 @@ std::string in_context(const std::string& text, std::size_t start, std::size_t e
   return out;
 }
 
-void explain(const Verdict& v, const std::string& file) {
+void explain(const Verdict& v, const std::string& file, const RuleSet& rules) {
   std::printf("%s\n", printable(file).c_str());
   std::printf("  action:     %s\n", to_string(v.action));
   std::string cats;
@@ -96,6 +97,9 @@ void explain(const Verdict& v, const std::string& file) {
                       f->stance.empty() ? "-" : printable(f->stance).c_str());
       }
       std::printf("      policy: %s\n", first.clause.c_str());
+      // A rule the school's local files added or changed says which file did it.
+      if (const Rule* r = rules.rule(first.rule); r && !r->local.empty())
+        std::printf("      local: %s\n", r->local.c_str());
     }
   };
   std::printf("  findings:%s\n", v.findings.empty() ? " (none)" : "");
@@ -226,7 +230,7 @@ int scan(const std::filesystem::path& config, const Args& args) {
     if (json) {
       std::printf("%s\n", verdict_to_json(v, item.name).c_str());
     } else if (expl) {
-      explain(v, item.name);
+      explain(v, item.name, engine->rules());
     } else {
       std::string cats;
       for (const auto& c : v.categories) cats += (cats.empty() ? "" : ",") + c;

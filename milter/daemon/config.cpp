@@ -3,6 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
+#include <stdexcept>
+
+#include "config/schema.h"
+#include "config/validate.h"
 #include "util/error.h"
 
 namespace pm {
@@ -34,6 +38,7 @@ struct Reader {
 
   std::string str(const toml::table& t, const char* key, std::string dflt,
                   const char* section) const {
+    config::require_key(section, key);  // every key read here was checked
     const toml::node* n = t.get(key);
     if (!n) return dflt;
     if (!n->is_string()) bad(*n, std::string(section) + "." + key + " must be a string");
@@ -46,6 +51,7 @@ struct Reader {
   }
   std::int64_t integer(const toml::table& t, const char* key, std::int64_t dflt, std::int64_t lo,
                        std::int64_t hi, const char* section) const {
+    config::require_key(section, key);  // every key read here was checked
     const toml::node* n = t.get(key);
     if (!n) return dflt;
     if (!n->is_integer()) bad(*n, std::string(section) + "." + key + " must be an integer");
@@ -56,6 +62,7 @@ struct Reader {
     return v;
   }
   bool boolean(const toml::table& t, const char* key, bool dflt, const char* section) const {
+    config::require_key(section, key);  // every key read here was checked
     const toml::node* n = t.get(key);
     if (!n) return dflt;
     if (!n->is_boolean()) bad(*n, std::string(section) + "." + key + " must be true or false");
@@ -63,6 +70,7 @@ struct Reader {
   }
   std::vector<std::string> strings(const toml::table& t, const char* key,
                                    const char* section) const {
+    config::require_key(section, key);  // every key read here was checked
     std::vector<std::string> out;
     const toml::node* n = t.get(key);
     if (!n) return out;
@@ -97,6 +105,7 @@ DaemonConfig load_daemon_config(const fs::path& file_in) {
     throw ConfigError(file.string(), static_cast<int>(e.source().begin.line),
                       std::string(e.description()));
   }
+  config::validate(root, file.string());  // the schema first: no typo is read as a default
   Reader r{file.string(), file.parent_path()};
   DaemonConfig c;
   c.config_file = file;
@@ -123,8 +132,8 @@ DaemonConfig load_daemon_config(const fs::path& file_in) {
   // warning, for one release, so an upgrade does not silently drop an admin's setting.
   if (const toml::node* old = m.get("milter_timeout_seconds")) {
     if (!m.get("idle_timeout_seconds"))
-      c.idle_timeout_seconds = static_cast<unsigned>(
-          r.integer(m, "milter_timeout_seconds", 300, 1, 86400, "milter"));
+      c.idle_timeout_seconds =
+          static_cast<unsigned>(r.integer(m, "milter_timeout_seconds", 300, 1, 86400, "milter"));
     spdlog::warn("{}:{}: milter.milter_timeout_seconds is deprecated: use idle_timeout_seconds",
                  file.string(), r.line_of(*old));
   }

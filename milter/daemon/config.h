@@ -1,8 +1,9 @@
 // DaemonConfig: the daemon's own settings, read from the same policy-milter.toml the
 // engine reads ([milter], [quarantine], and [school] domains for "is this outgoing?").
 //
-// Relative paths are taken relative to the configuration file's directory. Unknown keys
-// are left to the engine's linter (`policyctl rules check`).
+// Relative paths are taken relative to the configuration file's directory. The file is
+// checked against the schema (config/schema.h) first: unknown keys, wrong types and
+// out-of-range values are refused before anything is read.
 //
 // Errors: load_daemon_config() throws ConfigError("file:line: ...") on a missing file, a
 // TOML syntax error or a value of the wrong type/range; nothing is half-applied.

@@ -19,6 +19,7 @@ namespace pm {
 struct ActionCells {
   Action internal = Action::accept;
   Action outside = Action::quarantine;
+  int line = 0;  // in the configuration file
 };
 
 struct Config {
@@ -36,6 +37,10 @@ struct Config {
   // ([recipients] disclosed_addresses; 0: off). Bcc discloses nothing.
   unsigned disclosed_addresses = 4;
   std::filesystem::path rules_dir;
+  // [rules] local_dir: the school's own rule files (match/rules.h, "Local rules").
+  std::filesystem::path local_dir;
+  bool local_dir_required = false;  // named in the file (then it must exist)
+  int local_dir_line = 0;
   std::filesystem::path cache_dir;  // compiled-rules cache ([milter].cache_dir); may be empty
   std::map<std::string, ActionCells> actions;
   Action misaddress = Action::tag;

@@ -13,6 +13,7 @@
 #include "policy/parent_contacts.h"
 #include "policy/recipient_role.h"
 #include "policy/recipients.h"
+#include "config/check.h"
 #include "util/error.h"
 #include "util/strings.h"
 
@@ -292,7 +293,7 @@ std::shared_ptr<const Engine> Engine::load(const std::filesystem::path& config_f
   official.insert(official.end(), c.official_social.begin(), c.official_social.end());
   std::vector<std::string> roster_given;
   for (const auto& r : roster) roster_given.push_back(r.substr(0, r.find(' ')));
-  e->rules_ = RuleSet::load(c.rules_dir, official, roster_given, c.cache_dir);
+  e->rules_ = RuleSet::load(c.rules_dir, official, roster_given, c.cache_dir, c.local_dir, c.local_dir_required);
   std::vector<std::string> not_names = e->rules_->name_stopwords();
   e->contacts_ = std::make_unique<ParentContacts>();
   if (!c.parent_contacts.empty()) {
@@ -319,6 +320,12 @@ std::shared_ptr<const Engine> Engine::load(const std::filesystem::path& config_f
       throw ConfigError(c.file.string(), 0, "[actions] has no entry for category '" + id + "'");
     return it->second;
   };
+  // Every [actions] cell names a category: a misspelt one would leave the real one unset.
+  std::vector<std::string> known = {"unscannable"};
+  for (const CategoryDef& d : e->rules_->categories()) known.push_back(d.id);
+  for (const auto& [id, cell] : c.actions)
+    if (std::find(known.begin(), known.end(), id) == known.end())
+      throw ConfigError(c.file.string(), cell.line, "[actions]: " + config::unknown("category", id, known));
   for (const CategoryDef& d : e->rules_->categories()) {
     CategoryPolicy p;
     p.id = d.id;

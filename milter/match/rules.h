@@ -8,8 +8,17 @@
 // "line", "paragraph", "segment", or a number of characters either side. A `validator`
 // (upn, nhs, uln, nino, sort-account) checks the anchor's bytes. See rules/README.md.
 //
+// Local rules: files of the school's own directory ([rules] local_dir) are read after the
+// shipped ones and kept apart from them. A local file may add lexicons and rules (a rule's
+// category is its id's prefix: "abusive.staffroom-slang"), extend a shipped lexicon (a
+// `[lexicons.NAME]` that exists already gets the terms added), and change a shipped rule by
+// id: `[[rule]] id = "..."` with only `enabled = false` and/or `weight = N`. Every change is
+// recorded (local_changes(), Rule::local) for `policyctl rules check` and `--explain`.
+//
 // Errors: RuleSet::load throws ConfigError with the file:line of the offending rule (TOML
-// syntax, unknown lexicon, a pattern Hyperscan refuses). Thread safety: immutable after
+// syntax, an unknown key or table - with the nearest valid name -, a value of the wrong type
+// or range, an id whose prefix is not its category, an upper-case term, an unknown lexicon,
+// a pattern Hyperscan refuses). Thread safety: immutable after
 // load; scanning state lives in the caller's Scratch.
 #pragma once
 
@@ -87,6 +96,17 @@ struct Rule {
            !without_target.empty();
   }
   std::vector<std::string> examples_match, examples_no_match;
+  bool enabled = true;  // false: switched off (a local file's `enabled = false`); not compiled
+  // What the school's local files did to this rule ("local.d/x.toml:3: added",
+  // "local.d/x.toml:9: weight 1 -> 0.5"); empty for a shipped rule left as shipped.
+  std::string local;
+};
+
+// One change a local file made: "FILE:LINE: rule abusive.x disabled".
+struct LocalChange {
+  std::string file;
+  int line = 0;
+  std::string what;
 };
 
 // What a name in with/without/anchor refers to.
@@ -116,18 +136,25 @@ class HsDatabases;  // match/hs.h
 
 class RuleSet {
  public:
-  // Loads every *.toml in `dir` (lexicons.toml, one file per category, ...). `official` are
-  // the school's own site and social accounts from the configuration; `cache_dir`, when
-  // set, keeps serialised Hyperscan databases so a restart does not recompile.
+  // Loads every *.toml in `dir` (lexicons.toml, one file per category, ...), then every
+  // *.toml in `local_dir` (the school's own; a missing directory is no local rules unless
+  // `local_required`). `official` are the school's own site and social accounts from the
+  // configuration; `cache_dir`, when set, keeps serialised Hyperscan databases so a restart
+  // does not recompile.
   static std::unique_ptr<RuleSet> load(const std::filesystem::path& dir,
                                        const std::vector<std::string>& official,
                                        const std::vector<std::string>& given_names_extra,
-                                       const std::filesystem::path& cache_dir = {});
+                                       const std::filesystem::path& cache_dir = {},
+                                       const std::filesystem::path& local_dir = {},
+                                       bool local_required = false);
   ~RuleSet();
 
   const std::vector<CategoryDef>& categories() const { return categories_; }
   const CategoryDef* category(const std::string& id) const;
-  const std::vector<Rule>& rules() const { return rules_; }
+  const std::vector<Rule>& rules() const { return rules_; }  // enabled rules only
+  // What the local files changed, in the order read (disabled rules are listed here).
+  const std::vector<LocalChange>& local_changes() const { return local_changes_; }
+  const Rule* rule(const std::string& id) const;
   const std::vector<Ref>& refs() const { return refs_; }
   const UrlClasses& urls() const { return urls_; }
   const HsDatabases& databases() const { return *dbs_; }
@@ -154,6 +181,7 @@ class RuleSet {
   friend class RuleLoader;
   std::vector<CategoryDef> categories_;
   std::vector<Rule> rules_;
+  std::vector<LocalChange> local_changes_;
   std::vector<Ref> refs_;
   UrlClasses urls_;
   std::vector<std::string> given_names_, name_stopwords_, restricted_allowed_;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
+#include "config/schema.h"
 #include "util/error.h"
 #include "util/toml_read.h"
 
@@ -14,11 +15,16 @@ int line_of(const toml::node* n) {
   return toml_line(n);
 }
 
-std::vector<std::string> strings(const std::string& file, const toml::table& t, const char* key) {
+// Each reader names the key's table: only keys of the schema are read (config/schema.h).
+std::vector<std::string> strings(const std::string& file, const char* table, const toml::table& t,
+                                 const char* key) {
+  config::require_key(table, key);
   return toml_strings(file, t.get(key), key);
 }
 
-void positive(const std::string& file, const toml::table& t, const char* key, int& into) {
+void positive(const std::string& file, const char* table, const toml::table& t, const char* key,
+              int& into) {
+  config::require_key(table, key);
   const toml::node* n = t.get(key);
   if (!n) return;
   auto v = n->value<std::int64_t>();
@@ -27,8 +33,9 @@ void positive(const std::string& file, const toml::table& t, const char* key, in
   into = static_cast<int>(*v);
 }
 
-std::string text(const std::string& file, const toml::table& t, const char* key,
+std::string text(const std::string& file, const char* table, const toml::table& t, const char* key,
                  const std::string& def) {
+  config::require_key(table, key);
   const toml::node* n = t.get(key);
   if (!n) return def;
   auto v = n->value<std::string>();
@@ -56,13 +63,13 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
     return q.is_absolute() ? q : base / q;
   };
   if (const toml::table* q = root["quarantine"].as_table())
-    c.quarantine_dir = resolve(text(file, *q, "dir", c.quarantine_dir.string()));
+    c.quarantine_dir = resolve(text(file, "quarantine", *q, "dir", c.quarantine_dir.string()));
   const toml::table* r = root["review"].as_table();
   if (!r) {
     c.public_url = "http://" + c.listen_host + ":" + std::to_string(c.listen_port) + "/";
     return c;
   }
-  std::string listen = text(file, *r, "listen", "127.0.0.1:8025");
+  std::string listen = text(file, "review", *r, "listen", "127.0.0.1:8025");
   try {
     auto ep = parse_smtp_endpoint(listen);  // same host:port syntax
     c.listen_host = ep.host;
@@ -71,55 +78,58 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
     throw ConfigError(file, line_of(r->get("listen")), std::string("listen: ") + e.what());
   }
   try {
-    c.reinject = parse_smtp_endpoint(text(file, *r, "reinject", "127.0.0.1:10026"));
+    c.reinject = parse_smtp_endpoint(text(file, "review", *r, "reinject", "127.0.0.1:10026"));
   } catch (const std::invalid_argument& e) {
     throw ConfigError(file, line_of(r->get("reinject")), std::string("reinject: ") + e.what());
   }
-  positive(file, *r, "session_minutes", c.session_minutes);
-  positive(file, *r, "session_max_hours", c.session_max_hours);
-  positive(file, *r, "signin_free_attempts", c.signin_free_attempts);
+  positive(file, "review", *r, "session_minutes", c.session_minutes);
+  positive(file, "review", *r, "session_max_hours", c.session_max_hours);
+  positive(file, "review", *r, "signin_free_attempts", c.signin_free_attempts);
   // Replaced in 0.2 by growing delays (no hard lock-out): still read for one release.
   if (const toml::node* old = r->get("signin_attempts")) {
-    if (!r->get("signin_free_attempts")) positive(file, *r, "signin_attempts", c.signin_free_attempts);
-    spdlog::warn("{}:{}: review.signin_attempts is deprecated: use signin_free_attempts",
-                 file, line_of(old));
+    if (!r->get("signin_free_attempts"))
+      positive(file, "review", *r, "signin_attempts", c.signin_free_attempts);
+    spdlog::warn("{}:{}: review.signin_attempts is deprecated: use signin_free_attempts", file,
+                 line_of(old));
   }
   if (const toml::node* old = r->get("signin_lockout_minutes"))
-    spdlog::warn("{}:{}: review.signin_lockout_minutes is ignored: failed sign-ins now get "
-                 "growing delays up to signin_max_delay_seconds",
-                 file, line_of(old));
-  positive(file, *r, "signin_max_delay_seconds", c.signin_max_delay_seconds);
-  positive(file, *r, "max_connections", c.max_connections);
-  positive(file, *r, "max_connections_per_client", c.max_connections_per_client);
-  positive(file, *r, "request_deadline_seconds", c.request_deadline_seconds);
-  positive(file, *r, "max_header_bytes", c.max_header_bytes);
-  positive(file, *r, "max_headers", c.max_headers);
-  positive(file, *r, "claim_timeout_seconds", c.claim_timeout_seconds);
-  c.trusted_proxies = strings(file, *r, "trusted_proxies");
-  c.allowed_hosts = strings(file, *r, "allowed_hosts");
-  c.head_teacher_names = strings(file, *r, "head_teacher_names");
-  c.chair_names = strings(file, *r, "chair_names");
-  if (r->get("fallback_reviewers")) c.fallback_reviewers = strings(file, *r, "fallback_reviewers");
-  positive(file, *r, "digest_minutes", c.digest_minutes);
-  std::string mode = text(file, *r, "reviewer_notices", "immediate");
+    spdlog::warn(
+        "{}:{}: review.signin_lockout_minutes is ignored: failed sign-ins now get "
+        "growing delays up to signin_max_delay_seconds",
+        file, line_of(old));
+  positive(file, "review", *r, "signin_max_delay_seconds", c.signin_max_delay_seconds);
+  positive(file, "review", *r, "max_connections", c.max_connections);
+  positive(file, "review", *r, "max_connections_per_client", c.max_connections_per_client);
+  positive(file, "review", *r, "request_deadline_seconds", c.request_deadline_seconds);
+  positive(file, "review", *r, "max_header_bytes", c.max_header_bytes);
+  positive(file, "review", *r, "max_headers", c.max_headers);
+  positive(file, "review", *r, "claim_timeout_seconds", c.claim_timeout_seconds);
+  c.trusted_proxies = strings(file, "review", *r, "trusted_proxies");
+  c.allowed_hosts = strings(file, "review", *r, "allowed_hosts");
+  c.head_teacher_names = strings(file, "review", *r, "head_teacher_names");
+  c.chair_names = strings(file, "review", *r, "chair_names");
+  if (r->get("fallback_reviewers"))
+    c.fallback_reviewers = strings(file, "review", *r, "fallback_reviewers");
+  positive(file, "review", *r, "digest_minutes", c.digest_minutes);
+  std::string mode = text(file, "review", *r, "reviewer_notices", "immediate");
   if (mode != "immediate" && mode != "digest")
     throw ConfigError(file, line_of(r->get("reviewer_notices")),
                       "reviewer_notices must be \"immediate\" or \"digest\"");
   c.digest = mode == "digest";
-  c.notice_from = text(file, *r, "notice_from", c.notice_from);
-  c.reviewer_title = text(file, *r, "reviewer_title", c.reviewer_title);
-  c.users_db = resolve(text(file, *r, "users_db", c.users_db.string()));
-  c.tls_cert = resolve(text(file, *r, "tls_cert", ""));
-  c.tls_key = resolve(text(file, *r, "tls_key", ""));
+  c.notice_from = text(file, "review", *r, "notice_from", c.notice_from);
+  c.reviewer_title = text(file, "review", *r, "reviewer_title", c.reviewer_title);
+  c.users_db = resolve(text(file, "review", *r, "users_db", c.users_db.string()));
+  c.tls_cert = resolve(text(file, "review", *r, "tls_cert", ""));
+  c.tls_key = resolve(text(file, "review", *r, "tls_key", ""));
   if (c.tls_cert.empty() != c.tls_key.empty())
     throw ConfigError(file, line_of(r), "tls_cert and tls_key go together");
   std::string scheme = c.tls_cert.empty() ? "http" : "https";
   c.public_url_set = r->get("public_url") != nullptr;
-  c.public_url = text(file, *r, "public_url",
+  c.public_url = text(file, "review", *r, "public_url",
                       scheme + "://" + c.listen_host + ":" + std::to_string(c.listen_port) + "/");
   if (const toml::table* ret = (*r)["retention"].as_table()) {
-    positive(file, *ret, "held_days", c.held_days);
-    positive(file, *ret, "decided_days", c.decided_days);
+    positive(file, "review.retention", *ret, "held_days", c.held_days);
+    positive(file, "review.retention", *ret, "decided_days", c.decided_days);
   }
   if (const toml::node* routes = r->get("routes")) {
     const toml::array* arr = routes->as_array();
@@ -130,11 +140,12 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
       const toml::table* t = e.as_table();
       if (!t) throw ConfigError(file, line_of(&e), "each route must be a table");
       ReviewRoute route;
-      route.name = text(file, *t, "name", "route " + std::to_string(c.routes.size() + 1));
-      route.categories = strings(file, *t, "categories");
-      route.terms = strings(file, *t, "terms");
-      route.reviewers = strings(file, *t, "reviewers");
-      route.exclude = strings(file, *t, "exclude");
+      route.name =
+          text(file, "review.routes", *t, "name", "route " + std::to_string(c.routes.size() + 1));
+      route.categories = strings(file, "review.routes", *t, "categories");
+      route.terms = strings(file, "review.routes", *t, "terms");
+      route.reviewers = strings(file, "review.routes", *t, "reviewers");
+      route.exclude = strings(file, "review.routes", *t, "exclude");
       if (route.reviewers.empty())
         throw ConfigError(file, line_of(t), "route \"" + route.name + "\" names no reviewers");
       // {head} / {chair}: one term per configured name.

@@ -10,23 +10,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../policyctl_run.h"
+
 namespace {
 
-struct Output {
-  int status;
-  std::string out;
-};
-
-Output run(const std::string& args) {
-  std::string cmd = std::string(PM_POLICYCTL) + " " + args;
-  Output r{0, {}};
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using pm::test::Output;
+Output run(const std::string& args) { return pm::test::policyctl(args); }
 
 const std::string kSrc = PM_SOURCE_DIR;
 

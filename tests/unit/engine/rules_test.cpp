@@ -43,18 +43,18 @@ TEST_F(RulesTest, TomlSyntaxErrorNamesFileAndLine) {
 }
 
 TEST_F(RulesTest, UnknownLexiconIsRefusedAtItsRule) {
-  write(
-      "a.toml",
-      category() + "\n[[rule]]\nid = \"x\"\nanchor = \"nope\"\nmatch=[\"a\"]\nno_match=[\"b\"]\n");
+  write("a.toml",
+        category() +
+            "\n[[rule]]\nid = \"abusive.x\"\nanchor = \"nope\"\nmatch=[\"a\"]\nno_match=[\"b\"]\n");
   std::string e = load_error();
-  EXPECT_NE(e.find("a.toml:6"), std::string::npos) << e;
+  EXPECT_NE(e.find("a.toml:8"), std::string::npos) << e;  // the anchor's line
   EXPECT_NE(e.find("unknown anchor 'nope'"), std::string::npos) << e;
 }
 
 TEST_F(RulesTest, PatternHyperscanRefusesNamesItsLine) {
-  write("a.toml",
-        category() +
-            "\n[[rule]]\nid = \"x\"\npattern = '(?<=a)b'\nmatch=[\"ab\"]\nno_match=[\"b\"]\n");
+  write("a.toml", category() +
+                      "\n[[rule]]\nid = \"abusive.x\"\npattern = "
+                      "'(?<=a)b'\nmatch=[\"ab\"]\nno_match=[\"b\"]\n");
   std::string e = load_error();
   EXPECT_NE(e.find("a.toml:6"), std::string::npos) << e;
 }
@@ -86,7 +86,8 @@ TEST_F(RulesTest, AllowListRefusesAnOpenRegistrationSuffix) {
 }
 
 TEST_F(RulesTest, RuleNeedsExamples) {
-  write("a.toml", category() + "\n[[rule]]\nid = \"x\"\npattern = 'abc'\nno_match=[\"b\"]\n");
+  write("a.toml",
+        category() + "\n[[rule]]\nid = \"abusive.x\"\npattern = 'abc'\nno_match=[\"b\"]\n");
   EXPECT_NE(load_error().find("needs at least one `match` example"), std::string::npos);
 }
 
@@ -96,33 +97,35 @@ TEST_F(RulesTest, ContextConditionsAndExamples) {
         "[lexicons.you]\nterms = [\"you\"]\n"
         "[lexicons.neg]\nterms = [\"not\"]\n"
         "[lexicons.quote]\nterms = [\"said\"]\n");
-  write("a.toml", category() +
-                      "\n[[rule]]\nid = \"aimed\"\nanchor = \"insult\"\nwith = [\"you\"]\nwithout "
-                      "= [\"quote\"]\n"
-                      "without_before = [\"neg\"]\n"
-                      "match = [\"you idiot\", \"You are an IDIOT and not welcome\"]\n"
-                      "no_match = [\"idiot\", \"he said you idiot\", \"you are not an idiot\", "
-                      "\"you. Idiot.\"]\n");
+  write("a.toml",
+        category() +
+            "\n[[rule]]\nid = \"abusive.aimed\"\nanchor = \"insult\"\nwith = [\"you\"]\nwithout "
+            "= [\"quote\"]\n"
+            "without_before = [\"neg\"]\n"
+            "match = [\"you idiot\", \"You are an IDIOT and not welcome\"]\n"
+            "no_match = [\"idiot\", \"he said you idiot\", \"you are not an idiot\", "
+            "\"you. Idiot.\"]\n");
   auto rs = RuleSet::load(dir, {}, {});
   Matcher m(*rs, NameLexicon::build({}, {}, {}));
   EXPECT_TRUE(m.check_examples().empty());
   // A failing example is reported with the rule's file:line.
   write("a.toml", category() +
-                      "\n[[rule]]\nid = \"aimed\"\nanchor = \"insult\"\nwith = [\"you\"]\n"
+                      "\n[[rule]]\nid = \"abusive.aimed\"\nanchor = \"insult\"\nwith = [\"you\"]\n"
                       "match = [\"idiot\"]\nno_match = [\"x\"]\n");
   auto rs2 = RuleSet::load(dir, {}, {});
   Matcher m2(*rs2, NameLexicon::build({}, {}, {}));
   auto errors = m2.check_examples();
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_NE(errors[0].find("a.toml:6: rule aimed: example should match"), std::string::npos)
+  EXPECT_NE(errors[0].find("a.toml:6: rule abusive.aimed: example should match"), std::string::npos)
       << errors[0];
 }
 
 TEST_F(RulesTest, AcronymsCountOnlyInCapitals) {
   write("lex.toml", "[lexicons.need]\nacronyms = [\"SEND\"]\n");
-  write("a.toml", category() +
-                      "\n[[rule]]\nid = \"n\"\nanchor = \"need\"\nmatch = [\"SEND support\"]\n"
-                      "no_match = [\"please send it\"]\n");
+  write("a.toml",
+        category() +
+            "\n[[rule]]\nid = \"abusive.n\"\nanchor = \"need\"\nmatch = [\"SEND support\"]\n"
+            "no_match = [\"please send it\"]\n");
   auto rs = RuleSet::load(dir, {}, {});
   Matcher m(*rs, NameLexicon::build({}, {}, {}));
   EXPECT_TRUE(m.check_examples().empty());
@@ -131,7 +134,7 @@ TEST_F(RulesTest, AcronymsCountOnlyInCapitals) {
 TEST_F(RulesTest, ValidatorDropsLookalikes) {
   write("a.toml",
         category() +
-            "\n[[rule]]\nid = \"nhs\"\npattern = '\\b\\d{10}\\b'\nview = \"compact\"\n"
+            "\n[[rule]]\nid = \"abusive.nhs\"\npattern = '\\b\\d{10}\\b'\nview = \"compact\"\n"
             "validator = \"nhs\"\nmatch = [\"943 476 5919\"]\nno_match = [\"943 476 5918\"]\n");
   auto rs = RuleSet::load(dir, {}, {});
   Matcher m(*rs, NameLexicon::build({}, {}, {}));
