@@ -27,6 +27,10 @@ class Stats {
   // A group of named gauges/counters shown as they are (e.g. "memory": budget, in_use, ...).
   void set_figures(const std::string& group, std::map<std::string, std::uint64_t> figures);
 
+  // Adds `n` to counter `key` of group `group` (e.g. "exceptions", "dsl-referrals"),
+  // shown with the figures. Counts and ids only.
+  void add_count(const std::string& group, const std::string& key, std::uint64_t n = 1);
+
   // The JSON document written to the stats file.
   std::string to_json() const;
   // Writes to_json() to `path` via a temporary file and rename; false on failure.
