@@ -464,7 +464,10 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
       Finding f;
       f.rule = "confidential.addresses-disclosed";
       f.category = "confidential";
-      f.clause = conf ? conf->clause : std::string();
+      // The sender's notice quotes the clause: it says what to do instead.
+      f.clause = (conf ? conf->clause + " " : std::string()) +
+                 "Addresses of parents and other people outside the school are personal data: "
+                 "put them in Bcc, not To or Cc, so that no recipient sees the others' addresses.";
       f.origin = "addresses";
       f.segment = d.segments.size();  // the headers as a whole, no span
       f.evidence = std::to_string(shown.size()) + " outside addresses in To/Cc";
