@@ -103,6 +103,9 @@ def main():
     # A held message sent again with the same envelope and bytes (a client's retry, or
     # this test re-sending a corpus file) is stored once and audited "retried".
     retried = db.execute("SELECT count(*) FROM audit WHERE action = 'retried'").fetchone()[0]
+    # ... except a split one's: its retry is delivered again, and counted in the mailbox.
+    retried -= db.execute("SELECT count(*) FROM audit JOIN messages ON messages.id = audit.message_id"
+                          " WHERE audit.action = 'retried' AND messages.action = 'split'").fetchone()[0]
     total = delivered + len(rows) - split + retried - stored_then_deferred
     print("e2e: sent %d, delivered %d, quarantined %d (+%d retries of held mail, %d of them "
           "after a deferral), by action %s" % (sent, delivered, len(rows), retried,
