@@ -57,8 +57,8 @@ ActionPlan plan_actions(const Verdict& v, const std::vector<std::string>& rcpt_a
   Action delivered_action = v.action;
   // A probable misaddress alone (no category) is held for the lookalike recipients only:
   // the others get the message whatever split_recipients says.
-  split = split || (v.categories.empty() &&
-                    std::find(v.notes.begin(), v.notes.end(), "probable-misaddress") != v.notes.end());
+  split = split || (v.categories.empty() && std::find(v.notes.begin(), v.notes.end(),
+                                                      "probable-misaddress") != v.notes.end());
   if (v.action == Action::quarantine) {
     if (split) {
       // Which recipients the engine holds; a recipient it did not judge is held too.

@@ -25,13 +25,13 @@
 #include "daemon/actions.h"
 #include "daemon/milter_io.h"
 #include "daemon/misaddress.h"
-#include "engine/config.h"
-#include "util/strings.h"
 #include "daemon/outgoing.h"
 #include "daemon/runtime.h"
+#include "engine/config.h"
 #include "engine/verdict_json.h"
 #include "message/message_builder.h"
 #include "util/error.h"
+#include "util/strings.h"
 
 namespace pm {
 namespace {
@@ -460,7 +460,8 @@ sfsistat finish_message(SMFICTX* ctx, Connection& conn) {
       queue_id.empty() ? "-" : queue_id, m.sender, m.rcpts.size(), to_string(plan.outcome),
       join(verdict->categories), join(plan.rules), plan.held.size(), us / 1000.0,
       verdict->elapsed_us / 1000.0, stored_id.empty() ? "" : " quarantine_id=" + stored_id,
-      verdict->monitoring() ? std::string(" would_action=") + to_string(verdict->would_action) : "");
+      verdict->monitoring() ? std::string(" would_action=") + to_string(verdict->would_action)
+                            : "");
   return answer;
 }
 

@@ -103,8 +103,9 @@ Config load_config(const std::filesystem::path& path) {
       ActionCells cells;
       for (const auto& [ck, cv] : *cell)
         if (ck.str() != "internal" && ck.str() != "outside" && ck.str() != "mode")
-          throw ConfigError(file, line_of(&cv), "actions." + key + ": unknown key '" +
-                                                    std::string(ck.str()) + "' (internal, outside, mode)");
+          throw ConfigError(file, line_of(&cv),
+                            "actions." + key + ": unknown key '" + std::string(ck.str()) +
+                                "' (internal, outside, mode)");
       for (auto [name, into] : {std::pair{"internal", &cells.internal}, std::pair{"outside", &cells.outside}}) {
         const toml::node* n = cell->get(name);
         auto act = n ? parse_action(n->value_or(std::string())) : std::nullopt;

@@ -55,7 +55,6 @@ struct Config {
 
 Config load_config(const std::filesystem::path& file);
 
-
 // Where policyctl and policy-milter look when --config is not given: ./conf/policy-milter.toml
 // when it exists (running from a checkout), else /etc/policy-milter/policy-milter.toml.
 std::filesystem::path default_config_path();

@@ -510,8 +510,8 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
     rv.categories = j.recipients[i].categories;
     rv.would_action = i < would.recipients.size() ? would.recipients[i].action : rv.action;
     if (rv.cls == RecipientClass::lookalike)
-      rv.lookalike_of = lookalike_of(domain_of(rv.address), c.domains.staff,
-                                     c.domains.lookalike_max_distance);
+      rv.lookalike_of =
+          lookalike_of(domain_of(rv.address), c.domains.staff, c.domains.lookalike_max_distance);
     // Each exception used for this recipient, with the categories it capped.
     std::map<std::string, std::vector<std::string>> by_name;
     for (const auto& cat : j.recipients[i].excepted)

@@ -515,7 +515,8 @@ std::int64_t QuarantineStore::record_monitor(const MonitorInput& in) {
   return sqlite3_last_insert_rowid(db_.get());
 }
 
-std::vector<MonitorItem> QuarantineStore::monitor_list(std::size_t limit, std::size_t offset) const {
+std::vector<MonitorItem> QuarantineStore::monitor_list(std::size_t limit,
+                                                       std::size_t offset) const {
   std::lock_guard lock(mu_);
   Stmt st(db_.get(),
           "SELECT seq, at, queue_id, sender, recipients, subject, categories, rules, would_action,"

@@ -558,7 +558,8 @@ void ReviewService::dismiss(const std::string& actor, const std::string& id,
                 {"categories", json::array({category})},
                 {"message_id", id}};
   }
-  store_.record_dismissal(id, actor, rule, context, note, proposal.is_null() ? "" : proposal.dump());
+  store_.record_dismissal(id, actor, rule, context, note,
+                          proposal.is_null() ? "" : proposal.dump());
 }
 
 json ReviewService::audit(const Account& a, AuditQuery q) {
@@ -659,7 +660,8 @@ std::string ReviewService::proposed_exceptions(std::size_t limit) {
   for (const auto& d : store_.dismissals(limit)) {
     json p = json::parse(d.proposal.empty() ? "null" : d.proposal, nullptr, false);
     if (!p.is_object()) continue;
-    std::string key = p.value("sender", "") + "|" + p["recipients"].dump() + "|" + p["categories"].dump();
+    std::string key =
+        p.value("sender", "") + "|" + p["recipients"].dump() + "|" + p["categories"].dump();
     if (!seen.insert(key).second) continue;
     auto quote = [](const json& list) {
       std::string s = "[";
@@ -678,8 +680,9 @@ std::string ReviewService::proposed_exceptions(std::size_t limit) {
     out += "# \"not a violation\" by " + printable(d.actor, 64) + " on message " +
            p.value("message_id", "") + " (rule " + printable(d.rule, 128) + ")";
     if (!d.note.empty()) out += ": " + printable(d.note, 200);
-    out += "\n# Check it, narrow it (a role instead of one sender, a domain), then add it to\n"
-           "# the [exceptions] of policy-milter.toml and run `policyctl rules check`.\n";
+    out +=
+        "\n# Check it, narrow it (a role instead of one sender, a domain), then add it to\n"
+        "# the [exceptions] of policy-milter.toml and run `policyctl rules check`.\n";
     out += "[[exceptions.rule]]\n";
     out += "name = \"" + name + "\"\n";
     out += "senders = " + quote(json::array({p.value("sender", "")})) + "\n";
