@@ -705,7 +705,17 @@ Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
   for (const auto& item : store_.held_without_notice("sender-held")) {
     if (!store_.claim_notice(item.id, "sender-held")) continue;
     if (item.sender.empty()) continue;  // a bounce: nobody to tell
-    auto [clauses, quote] = clauses_of(verdict_of(item.id));
+    json v = verdict_of(item.id);
+    auto [clauses, quote] = clauses_of(v);
+    // A misaddress held for its lookalike recipients only (the milter's own notice did not
+    // go out): say which address looked like a typo of which staff domain.
+    if (item.categories.empty() && v.contains("recipients"))
+      for (const auto& r : v["recipients"])
+        if (r.value("class", "") == "lookalike" &&
+            contains(item.held_recipients, r.value("address", "")))
+          clauses.push_back(r.value("address", "") + " looks like a typo of the school's domain " +
+                            r.value("lookalike_of", std::string("(a staff domain)")) +
+                            ": check the address and send the message again to the right one.");
     if (send(sender_held_notice(ns, item, clauses, quote), item.id)) {
       ++h.sender_notices;
     } else {

@@ -162,6 +162,31 @@ TEST(Service, NotAViolationProposesAnExceptionSnippet) {
   EXPECT_EQ(out.find("943"), std::string::npos);  // no evidence in the snippet
 }
 
+// A misaddress held for its lookalike only, when the milter's notice did not go out: the
+// review page's held notice names the address and the staff domain it looks like.
+TEST(Service, HeldNoticeForAMisaddressNamesTheTypo) {
+  Fixture f;
+  QuarantineInput in;
+  in.sender = "r.varma@stannes.example";
+  in.recipients = {"d.sutcliffe@stannes.example", "k.foley@stannes.exampel"};
+  in.held_recipients = {"k.foley@stannes.exampel"};
+  in.action = "split";
+  in.verdict_json =
+      R"({"action":"quarantine","categories":[],"notes":["probable-misaddress"],"findings":[],)"
+      R"("recipients":[{"address":"k.foley@stannes.exampel","class":"lookalike","action":"quarantine",)"
+      R"("lookalike_of":"stannes.example"}]})";
+  f.store->put("Subject: tea\r\n\r\nTea at 3?\r\n", in);
+  EXPECT_EQ(f.service->send_notices(std::time(nullptr)).sender_notices, 1);
+  bool named = false;
+  for (const auto& m : f.sink->wait_for(1))
+    named |=
+        m.rcpts == std::vector<std::string>{"r.varma@stannes.example"} &&
+        m.data.find(
+            "k.foley@stannes.exampel looks like a typo of the school's domain stannes.example") !=
+            std::string::npos;
+  EXPECT_TRUE(named);
+}
+
 // Monitor mode's list: read-only, from the stored verdict; scoped by category.
 TEST(Service, MonitorListsWhatWouldHaveBeenHeld) {
   Fixture f;
