@@ -322,7 +322,7 @@ async function viewMonitor() {
         el('td', { text: when(m.at) }), el('td', { text: m.sender }),
         el('td', {}, ...m.recipients.map(x => el('div', { text: x.address + ' (' + x.label + ')' }))),
         el('td', { text: m.categories.join(', ') }), el('td', { class: 'monitor-state', text: m.state }),
-        el('td', {}, ...m.findings.map(f => el('div', {}, el('code', { text: f.rule }), ' ', el('mark', { text: f.evidence }))))))))));
+        el('td', {}, ...m.findings.map(f => el('div', {}, el('code', { text: f.rule }), ' ', el('mark', { text: f.evidence })))))))));
 }
 
 // ---- router ---------------------------------------------------------------------------
