@@ -55,6 +55,9 @@ commands:
   users add LOGIN --role reviewer|admin [--email ADDR] [--categories a,b] [--totp]
   users remove LOGIN | passwd LOGIN | totp LOGIN [--off] | list [--json]
         Accounts of the review page (Argon2id passwords, optional TOTP second factor).
+  exceptions proposed
+        The exceptions reviewers' "not a violation" decisions propose, printed as
+        [[exceptions.rule]] tables to check and add to the configuration.
   reload
         Ask the running daemon to recompile rules and configuration (SIGHUP) and wait for
         its answer; a broken rule is refused with file:line and the old rules keep running.
@@ -139,6 +142,7 @@ int main(int argc, char** argv) {
   if (cmd == "quarantine") return pm::cli::quarantine(config, args);
   if (cmd == "users") return pm::cli::users(config, args);
   if (cmd == "store") return pm::cli::store(config, args);
+  if (cmd == "exceptions") return pm::cli::exceptions(config, args);
   std::fprintf(stderr, "policyctl: unknown command '%s' (see policyctl --help)\n", cmd.c_str());
   return 2;
 }

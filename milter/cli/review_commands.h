@@ -33,6 +33,8 @@ int quarantine(const std::filesystem::path& config, const Args& args);
 std::optional<int> help_or_load(const char* usage, const std::filesystem::path& config,
                                 const Args& args, ReviewConfig& out);
 int users(const std::filesystem::path& config, const Args& args);
+// exceptions proposed: "not a violation" decisions as [[exceptions.rule]] snippets (issue 13).
+int exceptions(const std::filesystem::path& config, const Args& args);
 // For `policyctl status`: warns on `err` when notices would link to the default
 // loopback address (public_url unset). Silent when the configuration cannot be read.
 void review_warnings(const std::filesystem::path& config, std::ostream& err);

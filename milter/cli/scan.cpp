@@ -62,11 +62,28 @@ void explain(const Verdict& v, const std::string& file, const RuleSet& rules) {
       std::printf("      role: %s (%s)\n", r.role.c_str(), printable(r.role_reason).c_str());
     if (!r.mismatch.empty())
       std::printf("      parent contacts: %s\n", printable(r.mismatch).c_str());
+    if (!r.lookalike_of.empty())
+      std::printf("      probable typo of %s\n", printable(r.lookalike_of).c_str());
+    if (r.would_action != r.action)
+      std::printf("      monitor mode: would be %s\n", to_string(r.would_action));
   }
   if (!v.notes.empty()) {
     std::string n;
     for (const auto& x : v.notes) n += (n.empty() ? "" : ", ") + x;
     std::printf("  notes:      %s\n", printable(n).c_str());
+  }
+  for (const auto& e : v.exceptions) {
+    std::string ec;
+    for (const auto& c : e.categories) ec += (ec.empty() ? "" : ", ") + c;
+    std::printf("  exception:  %s for %s (%s): %s\n", printable(e.name).c_str(),
+                printable(e.recipient).c_str(), ec.c_str(),
+                e.action == Action::accept ? "deliver" : to_string(e.action));
+  }
+  if (v.monitoring() || v.monitor_all) {
+    std::string mc;
+    for (const auto& c : v.monitored) mc += (mc.empty() ? "" : ", ") + c;
+    std::printf("  monitor:    %s; would be %s%s\n", v.monitor_all ? "whole filter" : "by category",
+                to_string(v.would_action), mc.empty() ? "" : (" (" + mc + ")").c_str());
   }
   // Findings grouped by rule: the rule and its policy clause once, then every piece of
   // evidence it found (in finding order; rules in the order they first fired).

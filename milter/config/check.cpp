@@ -187,6 +187,12 @@ class Checker {
       case Kind::endpoint:
         if (!v.is_string() || !endpoint_ok(*v.value<std::string>())) expect();
         return;
+      case Kind::date:
+        if (!v.is_date()) {
+          const auto s = v.value<std::string>();
+          if (!s || s->size() != 10 || (*s)[4] != '-' || (*s)[7] != '-') expect();
+        }
+        return;
       case Kind::action_cell: {
         const toml::table* cell = v.as_table();
         if (!cell) return expect();
@@ -194,8 +200,12 @@ class Checker {
           if (!cell->get(side)) error(v, what + " needs " + side + " (" + describe(type) + ")");
         for (const auto& [k, e] : *cell) {
           std::string side(k.str());
+          if (side == "mode") {
+            value(what + ".mode", OneOf({"enforce", "monitor"}), e);
+            continue;
+          }
           if (side != "internal" && side != "outside") {
-            error(e, what + ": " + unknown("key", side, {"internal", "outside"}));
+            error(e, what + ": " + unknown("key", side, {"internal", "outside", "mode"}));
             continue;
           }
           value(what + "." + side, OneOf(type.choices), e);

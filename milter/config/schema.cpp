@@ -31,6 +31,9 @@ Type Networks() {
 Type Endpoint() {
   return {Kind::endpoint};
 }
+Type Date() {
+  return {Kind::date};
+}
 Type ActionCell() {
   return {Kind::action_cell, 0, 0, {"accept", "tag", "quarantine"}};
 }
@@ -66,6 +69,9 @@ const std::vector<Table>& tables() {
       {"recipients", false, "recipient classes beyond the school's own domains"},
       {"rules", false, "where the rules are"},
       {"actions", false, "the action matrix: what happens per category"},
+      {"exceptions", false, "standing permissions for lawful sharing"},
+      {"exceptions.lists", false, "named recipient lists for exception rules"},
+      {"exceptions.rule", true, "one exception: senders, recipients, categories, action"},
       {"limits", false, "bounds on hostile or huge mail"},
       {"milter", false, "the libmilter daemon"},
       {"quarantine", false, "the store of held mail"},
@@ -108,8 +114,22 @@ const std::vector<Key>& keys() {
        "the school's own rule files (never touched by an upgrade)"},
 
       {"actions", "*", ActionCell(), "", "per category: { internal = ACTION, outside = ACTION }"},
-      {"actions", "misaddress", OneOf(kActions), "\"tag\"",
-       "a lookalike recipient and no category"},
+      {"actions", "misaddress", OneOf({"hold", "accept", "tag", "quarantine"}), "\"hold\"",
+       "a lookalike recipient and no category (hold: that recipient only, sender told)"},
+      {"actions", "mode", OneOf({"enforce", "monitor"}), "\"enforce\"",
+       "monitor: deliver untouched, log and count what would have been held"},
+
+      {"exceptions", "staff_roles", Path(), "\"\"", "the MIS staff export: address,role[;role]"},
+      {"exceptions.lists", "*", Strings(), "", "a named list of addresses or domains"},
+      {"exceptions.rule", "name", Str(), "", "the exception's name, in logs and counts"},
+      {"exceptions.rule", "senders", Strings(), "[]", "sender addresses"},
+      {"exceptions.rule", "sender_roles", Strings(), "[]", "staff roles from staff_roles"},
+      {"exceptions.rule", "recipients", Strings(), "[]", "recipient addresses or domains"},
+      {"exceptions.rule", "recipient_lists", Strings(), "[]", "names of [exceptions.lists]"},
+      {"exceptions.rule", "categories", Strings(), "[]", "the categories it covers"},
+      {"exceptions.rule", "action", OneOf({"deliver", "tag"}), "\"deliver\"",
+       "what happens instead"},
+      {"exceptions.rule", "expires", Date(), "", "last day it applies (inclusive)"},
 
       {"limits", "max_message_bytes", Int(1, kTiB), "67108864",
        "bigger mail is not decoded (unscannable)"},
@@ -221,6 +241,8 @@ const std::vector<Key>& keys() {
        "undecided held mail is refused after this"},
       {"review.retention", "decided_days", Int(1, kBig), "30",
        "released and refused mail is purged after this"},
+      {"review.retention", "monitor_days", Int(1, kBig), "14",
+       "monitor mode's evidence is deleted after this"},
 
       {"review.routes", "name", Str(), "\"route N\"", "the route's name, in the audit log"},
       {"review.routes", "categories", Strings(), "[]", "any of these categories (empty: any)"},
@@ -289,7 +311,11 @@ std::string describe(const Type& t) {
     case Kind::endpoint:
       return "\"host:port\"";
     case Kind::action_cell:
-      return "{ internal = ACTION, outside = ACTION } with ACTION one of " + list(t.choices);
+      return "{ internal = ACTION, outside = ACTION[, mode = \"enforce\"|\"monitor\"] } with "
+             "ACTION one of " +
+             list(t.choices);
+    case Kind::date:
+      return "a date (2027-07-31 or \"2027-07-31\")";
   }
   return "?";
 }

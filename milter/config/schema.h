@@ -30,7 +30,8 @@ enum class Kind {
   choice,       // a string, one of `choices`
   networks,     // a list of CIDR networks ("10.0.0.0/8", "2001:db8::/32")
   endpoint,     // "host:port"
-  action_cell,  // { internal = ACTION, outside = ACTION }, ACTION one of `choices`
+  action_cell,  // { internal = ACTION, outside = ACTION [, mode = MODE] }, ACTION one of `choices`
+  date,         // a TOML date (2027-07-31) or the string "YYYY-MM-DD"
 };
 
 struct Type {
@@ -43,6 +44,7 @@ Type Str();
 Type Path();
 Type Bool();
 Type Int(std::int64_t lo, std::int64_t hi);
+Type Date();
 Type Num(std::int64_t lo, std::int64_t hi);
 Type Strings();
 Type OneOf(std::vector<std::string> choices);

@@ -55,6 +55,10 @@ ActionPlan plan_actions(const Verdict& v, const std::vector<std::string>& rcpt_a
       plan.rules.push_back(id);
   }
   Action delivered_action = v.action;
+  // A probable misaddress alone (no category) is held for the lookalike recipients only:
+  // the others get the message whatever split_recipients says.
+  split = split || (v.categories.empty() && std::find(v.notes.begin(), v.notes.end(),
+                                                      "probable-misaddress") != v.notes.end());
   if (v.action == Action::quarantine) {
     if (split) {
       // Which recipients the engine holds; a recipient it did not judge is held too.
@@ -84,6 +88,19 @@ ActionPlan plan_actions(const Verdict& v, const std::vector<std::string>& rcpt_a
     plan.outcome = v.action == Action::tag ? Outcome::tag : Outcome::accept;
   }
 
+  // Monitor mode for the whole filter: mail is delivered untouched - no header leaves.
+  if (v.monitor_all) return plan;
+  // Categories in monitor mode are not named in headers that leave the school.
+  auto shown = [&](const std::string& cat) {
+    return std::find(v.monitored.begin(), v.monitored.end(), cat) == v.monitored.end();
+  };
+  std::vector<std::string> header_rules;
+  for (const Finding& f : v.findings) {
+    std::string id = id_only(f.rule);
+    if (shown(f.category) && !id.empty() &&
+        std::find(header_rules.begin(), header_rules.end(), id) == header_rules.end())
+      header_rules.push_back(id);
+  }
   std::string verdict = plan.outcome == Outcome::split
                             ? std::string(to_string(delivered_action)) + "; held=" + std::to_string(plan.held.size())
                             : std::string(to_string(v.action));
@@ -94,11 +111,12 @@ ActionPlan plan_actions(const Verdict& v, const std::vector<std::string>& rcpt_a
   plan.add_headers.emplace_back("X-Policy-Verdict", verdict);
   if (plan.outcome != Outcome::accept && !v.categories.empty()) {
     std::vector<std::string> cats;
-    for (const auto& c : v.categories) cats.push_back(id_only(c));
-    plan.add_headers.emplace_back("X-Policy-Categories", join(cats, ", "));
+    for (const auto& c : v.categories)
+      if (shown(c)) cats.push_back(id_only(c));
+    if (!cats.empty()) plan.add_headers.emplace_back("X-Policy-Categories", join(cats, ", "));
   }
-  if (plan.outcome != Outcome::accept && !plan.rules.empty())
-    plan.add_headers.emplace_back("X-Policy-Rules", join(plan.rules, ", "));
+  if (plan.outcome != Outcome::accept && !header_rules.empty())
+    plan.add_headers.emplace_back("X-Policy-Rules", join(header_rules, ", "));
   return plan;
 }
 

@@ -6,7 +6,10 @@
 //   tag         deliver with X-Policy-Verdict, X-Policy-Categories, X-Policy-Rules
 //   quarantine  store durably, then discard (SMFIS_DISCARD)
 //   split       (split_recipients = true, and some recipients are fine) store durably,
-//               delete the held recipients (smfi_delrcpt), deliver the rest tagged
+//               delete the held recipients (smfi_delrcpt), deliver the rest tagged;
+//               always for a probable misaddress alone (held for the lookalike only)
+//   monitor     ([actions] mode = "monitor") deliver with no header at all; categories
+//               in monitor mode are left out of X-Policy-Categories / X-Policy-Rules
 // Header values carry ids only (actions, categories, rule ids, snapshot) - never content.
 // Forged X-Policy-* headers are removed in every case (forged_header_deletions()).
 #pragma once

@@ -24,11 +24,14 @@
 
 #include "daemon/actions.h"
 #include "daemon/milter_io.h"
+#include "daemon/misaddress.h"
 #include "daemon/outgoing.h"
 #include "daemon/runtime.h"
+#include "engine/config.h"
 #include "engine/verdict_json.h"
 #include "message/message_builder.h"
 #include "util/error.h"
+#include "util/strings.h"
 
 namespace pm {
 namespace {
@@ -308,6 +311,59 @@ std::optional<Verdict> scan_with_budget(SMFICTX* ctx, MessageState& m,
   return std::move(job->verdict);
 }
 
+// Issue 13, after the plan and before the answer: each exception used is logged and
+// counted; monitor mode's "would have acted" is counted and its evidence kept (never the
+// message); a misaddress held for its lookalike recipients is told to the sender at once.
+// A failure here is logged and never changes what happens to the mail.
+void note_verdict(const DaemonConfig& cfg, const Engine& engine, const Verdict& v,
+                  const ActionPlan& plan, const MessageState& m, const std::string& queue_id,
+                  const std::string& stored_id) {
+  const std::string q = queue_id.empty() ? "-" : queue_id;
+  for (const AppliedException& e : v.exceptions) {
+    spdlog::info("exception queue={} name={} from={} rcpt={} categories={} action={}", q, e.name,
+                 m.sender, e.recipient, join(e.categories),
+                 e.action == Action::accept ? "deliver" : to_string(e.action));
+    g_runtime->stats.add_count("exceptions", e.name);
+  }
+  if (v.monitoring()) {
+    g_runtime->stats.add_count("monitor", std::string("would_") + to_string(v.would_action));
+    for (const auto& c : v.monitored) g_runtime->stats.add_count("monitor", "category:" + c);
+    if (g_runtime->store) {
+      try {
+        MonitorInput mi;
+        mi.queue_id = queue_id;
+        mi.sender = m.sender;
+        mi.recipients = m.rcpts;
+        mi.subject = v.subject;
+        mi.categories = v.categories;
+        mi.rules = plan.rules;
+        mi.would_action = to_string(v.would_action);
+        mi.verdict_json = verdict_to_json(v, "");  // findings and evidence, no segments
+        g_runtime->store->record_monitor(mi);
+      } catch (const std::exception& e) {
+        g_runtime->stats.add_count("monitor", "record_failed");
+        spdlog::error("msg queue={} monitor evidence not kept: {}", q, e.what());
+      }
+    }
+  }
+  if (!stored_id.empty() && plan.outcome == Outcome::split && v.categories.empty()) {
+    std::vector<Misaddress> held;
+    for (const auto& h : plan.held) {
+      const std::string addr = bare_address(h);
+      for (const auto& r : v.recipients)
+        if (iequals(r.address, addr) && r.cls == RecipientClass::lookalike)
+          held.push_back({addr, r.lookalike_of});
+    }
+    std::vector<std::string> delivered;
+    for (const auto& d : plan.delivered) delivered.push_back(bare_address(d));
+    if (!held.empty()) {
+      g_runtime->stats.add_count("misaddress", "held");
+      notify_misaddress(*g_runtime->store, cfg, engine.config().school_name, m.sender, stored_id,
+                        std::move(held), std::move(delivered));
+    }
+  }
+}
+
 sfsistat finish_message(SMFICTX* ctx, Connection& conn) {
   MessageState& m = *conn.msg;
   const DaemonConfig& cfg = *m.snap->config;
@@ -379,6 +435,8 @@ sfsistat finish_message(SMFICTX* ctx, Connection& conn) {
     }
   }
 
+  note_verdict(cfg, *m.snap->engine, *verdict, plan, m, queue_id, stored_id);
+
   sfsistat answer = SMFIS_ACCEPT;
   if (plan.outcome == Outcome::quarantine) {
     answer = SMFIS_DISCARD;
@@ -399,10 +457,12 @@ sfsistat finish_message(SMFICTX* ctx, Connection& conn) {
   // One line per message: ids, counts, rule names - never content or evidence.
   spdlog::info(
       "msg queue={} from={} rcpts={} action={} categories={} rules={} held={} elapsed_ms={:.1f} "
-      "scan_ms={:.1f}{}",
+      "scan_ms={:.1f}{}{}",
       queue_id.empty() ? "-" : queue_id, m.sender, m.rcpts.size(), to_string(plan.outcome),
       join(verdict->categories), join(plan.rules), plan.held.size(), us / 1000.0,
-      verdict->elapsed_us / 1000.0, stored_id.empty() ? "" : " quarantine_id=" + stored_id);
+      verdict->elapsed_us / 1000.0, stored_id.empty() ? "" : " quarantine_id=" + stored_id,
+      verdict->monitoring() ? std::string(" would_action=") + to_string(verdict->would_action)
+                            : "");
   return answer;
 }
 

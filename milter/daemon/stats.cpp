@@ -62,6 +62,11 @@ void Stats::set_figures(const std::string& group, std::map<std::string, std::uin
   figures_[group] = std::move(figures);
 }
 
+void Stats::add_count(const std::string& group, const std::string& key, std::uint64_t n) {
+  std::lock_guard lock(mu_);
+  figures_[group][key] += n;
+}
+
 std::string Stats::to_json() const {
   std::lock_guard lock(mu_);
   nlohmann::json j;

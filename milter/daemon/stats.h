@@ -36,6 +36,10 @@ class Stats {
   void record_verdict(const Verdict& verdict, const std::vector<std::string>& rules);
   Metrics& metrics() { return metrics_; }
 
+  // Adds `n` to counter `key` of group `group` (e.g. "exceptions", "dsl-referrals"),
+  // shown with the figures. Counts and ids only.
+  void add_count(const std::string& group, const std::string& key, std::uint64_t n = 1);
+
   // The JSON document written to the stats file.
   std::string to_json() const;
   // Writes to_json() to `path` via a temporary file and rename; false on failure.

@@ -1,4 +1,5 @@
 #include "engine/config.h"
+#include "engine/config_internal.h"
 
 #include <toml++/toml.h>
 
@@ -117,19 +118,18 @@ Config load_config(const std::filesystem::path& path) {
   if (const toml::table* a = t["actions"].as_table()) {
     for (const auto& [k, v] : *a) {
       std::string key(k.str());
-      if (key == "misaddress") {
-        auto act = parse_action(v.value_or(std::string()));
-        if (!act)
-          throw ConfigError(file, line_of(&v), "misaddress must be accept, tag or quarantine");
-        c.misaddress = *act;
-        continue;
-      }
+      if (key == "misaddress" || key == "mode") continue;  // read_exception_keys()
       const toml::table* cell = v.as_table();
       if (!cell)
         throw ConfigError(file, line_of(&v),
                           "actions." + key + " must be { internal = ..., outside = ... }");
       ActionCells cells;
       cells.line = line_of(&v);
+      for (const auto& [ck, cv] : *cell)
+        if (ck.str() != "internal" && ck.str() != "outside" && ck.str() != "mode")
+          throw ConfigError(file, line_of(&cv),
+                            "actions." + key + ": unknown key '" + std::string(ck.str()) +
+                                "' (internal, outside, mode)");
       for (auto [name, into] :
            {std::pair{"internal", &cells.internal}, std::pair{"outside", &cells.outside}}) {
         const toml::node* n = cell->get(name);
@@ -159,6 +159,7 @@ Config load_config(const std::filesystem::path& path) {
     read_number(file, "limits", *l, "extractor_timeout_ms", L.extractor_timeout_ms);
     read_number(file, "limits", *l, "scan_time_budget_ms", L.scan_time_budget_ms);
   }
+  read_exception_keys(file, t, base, c);
   if (const toml::table* m = t["milter"].as_table())
     c.cache_dir = resolve((*m)["cache_dir"].value_or(std::string()));
   return c;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "policy/action.h"
+#include "policy/exceptions.h"
 #include "policy/recipients.h"
 #include "util/limits.h"
 
@@ -43,7 +44,16 @@ struct Config {
   int local_dir_line = 0;
   std::filesystem::path cache_dir;  // compiled-rules cache ([milter].cache_dir); may be empty
   std::map<std::string, ActionCells> actions;
-  Action misaddress = Action::tag;
+  // A lookalike recipient and no category ([actions] misaddress): "hold" (= quarantine,
+  // for that recipient only; the sender is told at once) or "tag".
+  Action misaddress = Action::quarantine;
+  // Issue 13 ([exceptions], [actions] mode, per-category mode): config_exceptions.cpp.
+  ExceptionSet exceptions;
+  std::filesystem::path staff_roles;  // [exceptions] staff_roles; empty: none
+  // Monitor mode: scan, log and count, deliver untouched. `monitor_all`: [actions] mode =
+  // "monitor"; `monitor_categories`: categories whose cell says mode = "monitor".
+  bool monitor_all = false;
+  std::vector<std::string> monitor_categories;
   Limits limits;
   std::string raw;  // file content, part of the snapshot id
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -344,6 +345,16 @@ std::shared_ptr<const Engine> Engine::load(const std::filesystem::path& config_f
   un.internal = cells("unscannable").internal;
   un.outside = cells("unscannable").outside;
   policy->categories.push_back(un);
+  // Monitor mode: what is enforced is the policy with the monitored categories' cells (all
+  // of them, and the misaddress action, for mode = "monitor") set to deliver; the whole
+  // policy is still judged, so the verdict says what would have happened.
+  auto enforced = std::make_unique<JudgePolicy>(*policy);
+  for (CategoryPolicy& p : enforced->categories)
+    if (c.monitor_all || std::find(c.monitor_categories.begin(), c.monitor_categories.end(),
+                                   p.id) != c.monitor_categories.end())
+      p.internal = p.outside = Action::accept;
+  if (c.monitor_all) enforced->misaddress = Action::accept;
+  e->enforced_ = std::move(enforced);
   e->policy_ = std::move(policy);
   std::size_t h = std::hash<std::string>{}(c.raw + e->rules_->hash());
   char buf[32];
@@ -380,6 +391,9 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
   }
   JudgeInput in;
   std::set<std::string> seen;
+  // Exceptions: per recipient, which exception capped which category (for the verdict).
+  std::vector<std::map<std::string, std::string>> exception_names;
+  const int today = static_cast<int>(std::time(nullptr) / 86400);
   for (auto& r : rcpts) {
     std::string addr = to_lower_ascii(trim(r));
     if (addr.size() > 2 && addr.front() == '<' && addr.back() == '>')
@@ -389,6 +403,9 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
     jr.address = addr;
     jr.cls = classify_recipient(addr, c.domains);
     jr.whistleblowing = domain_in(domain_of(addr), c.whistleblowing_domains);
+    exception_names.emplace_back();
+    if (!c.exceptions.empty())
+      jr.caps = exception_caps(c.exceptions, today, v.sender, addr, &exception_names.back());
     in.recipients.push_back(jr);
   }
 
@@ -454,7 +471,10 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
       Finding f;
       f.rule = "confidential.addresses-disclosed";
       f.category = "confidential";
-      f.clause = conf ? conf->clause : std::string();
+      // The sender's notice quotes the clause: it says what to do instead.
+      f.clause = (conf ? conf->clause + " " : std::string()) +
+                 "Addresses of parents and other people outside the school are personal data: "
+                 "put them in Bcc, not To or Cc, so that no recipient sees the others' addresses.";
       f.origin = "addresses";
       f.segment = d.segments.size();  // the headers as a whole, no span
       f.evidence = std::to_string(shown.size()) + " outside addresses in To/Cc";
@@ -475,8 +495,18 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
 
   v.recipients.resize(in.recipients.size());
   judge_recipients(in, hits, d, v);
-  Judgement j = judge(in, *policy_);
+  Judgement j = judge(in, *enforced_);
+  const bool watching = c.monitor_all || !c.monitor_categories.empty();
+  Judgement w = watching ? judge(in, *policy_) : Judgement{};
+  const Judgement& would = watching ? w : j;
   v.action = j.action;
+  v.would_action = would.action;
+  v.monitor_all = c.monitor_all;
+  if (v.monitoring())
+    for (const auto& cat : j.categories)
+      if (c.monitor_all || std::find(c.monitor_categories.begin(), c.monitor_categories.end(),
+                                     cat) != c.monitor_categories.end())
+        v.monitored.push_back(cat);
   v.categories = j.categories;
   v.notes = j.notes;
   for (std::size_t i = 0; i < in.recipients.size() && i < j.recipients.size(); ++i) {
@@ -485,6 +515,23 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
     rv.cls = in.recipients[i].cls;
     rv.action = j.recipients[i].action;
     rv.categories = j.recipients[i].categories;
+    rv.would_action = i < would.recipients.size() ? would.recipients[i].action : rv.action;
+    if (rv.cls == RecipientClass::lookalike)
+      rv.lookalike_of =
+          lookalike_of(domain_of(rv.address), c.domains.staff, c.domains.lookalike_max_distance);
+    // Each exception used for this recipient, with the categories it capped.
+    std::map<std::string, std::vector<std::string>> by_name;
+    for (const auto& cat : j.recipients[i].excepted)
+      by_name[exception_names[i][cat]].push_back(cat);
+    for (auto& [name, cats] : by_name) {
+      AppliedException ae;
+      ae.name = name;
+      ae.recipient = rv.address;
+      ae.categories = std::move(cats);
+      for (const auto& ex : c.exceptions.exceptions)
+        if (ex.name == name) ae.action = ex.action;
+      v.exceptions.push_back(std::move(ae));
+    }
   }
   v.recipients.resize(std::min(in.recipients.size(), j.recipients.size()));
   // Keep the findings of the categories that hold; the others were content that matched

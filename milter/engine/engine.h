@@ -68,7 +68,8 @@ class Engine {
   std::unique_ptr<Config> config_;
   std::unique_ptr<RuleSet> rules_;
   std::unique_ptr<Matcher> matcher_;
-  std::unique_ptr<JudgePolicy> policy_;
+  std::unique_ptr<JudgePolicy> policy_;       // the whole policy: what the filter would do
+  std::unique_ptr<JudgePolicy> enforced_;     // less the categories in monitor mode
   std::unique_ptr<ParentContacts> contacts_;  // empty when not configured
   std::string snapshot_;
 };

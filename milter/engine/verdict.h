@@ -10,6 +10,7 @@
 
 #include "decode/segment.h"
 #include "policy/action.h"
+#include "policy/exceptions.h"
 #include "policy/recipient_class.h"
 
 namespace pm {
@@ -40,6 +41,10 @@ struct RecipientVerdict {
   // With the parent-contacts export: why a named pupil's details to this address are not
   // cleared ("pupil X is not listed for ADDR"). Personal data: --explain, never logs.
   std::string mismatch;
+  // A lookalike recipient: the staff domain its domain looks like a typo of.
+  std::string lookalike_of;
+  // What this recipient's action would be without monitor mode (== action when enforcing).
+  Action would_action = Action::accept;
 };
 
 struct Verdict {
@@ -59,6 +64,17 @@ struct Verdict {
   std::string message_id;
   std::string snapshot;  // id of the rules + configuration snapshot that judged it
   std::uint64_t elapsed_us = 0;
+  // Exceptions ([exceptions], policy/exceptions.h) that capped a category for a recipient:
+  // name, recipient, categories. Ids only: logged and counted.
+  std::vector<AppliedException> exceptions;
+  // Monitor mode ([actions] mode, or a category's mode = "monitor"): `monitor_all` when the
+  // whole filter only watches (the milter then adds no header); `would_action` is what the
+  // filter would have done; `monitored` the categories whose action monitor mode withheld
+  // (empty when monitoring changed nothing).
+  bool monitor_all = false;
+  Action would_action = Action::accept;
+  std::vector<std::string> monitored;
+  bool monitoring() const { return would_action != action; }
 };
 
 }  // namespace pm

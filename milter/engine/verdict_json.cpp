@@ -30,6 +30,8 @@ std::string verdict_to_json(const Verdict& v, const std::string& file, const Jso
         {"address", r.address}, {"class", to_string(r.cls)}, {"action", to_string(r.action)}};
     if (!r.role.empty()) o["role"] = r.role;
     if (!r.mismatch.empty()) o["mismatch"] = r.mismatch;
+    if (!r.lookalike_of.empty()) o["lookalike_of"] = r.lookalike_of;
+    if (r.would_action != r.action) o["would_action"] = to_string(r.would_action);
     rs.push_back(std::move(o));
   }
   j["notes"] = v.notes;
@@ -40,6 +42,19 @@ std::string verdict_to_json(const Verdict& v, const std::string& file, const Jso
     for (const auto& f : v.unapplied) us.push_back(finding_json(f));
   }
   j["elapsed_us"] = v.elapsed_us;
+  // Exceptions used, and monitor mode's "would have" (issue 13): present when they apply.
+  if (!v.exceptions.empty()) {
+    auto& es = j["exceptions"] = nlohmann::ordered_json::array();
+    for (const auto& e : v.exceptions)
+      es.push_back({{"name", e.name},
+                    {"recipient", e.recipient},
+                    {"categories", e.categories},
+                    {"action", e.action == Action::accept ? "deliver" : to_string(e.action)}});
+  }
+  if (v.monitoring() || v.monitor_all)
+    j["monitor"] = {{"all", v.monitor_all},
+                    {"would_action", to_string(v.would_action)},
+                    {"categories", v.monitored}};
   // Beyond the contract's core fields: what the quarantine store and review page need.
   j["sender"] = v.sender;
   j["subject"] = v.subject;

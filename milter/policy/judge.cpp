@@ -42,6 +42,10 @@ Judgement judge(const JudgeInput& in, const JudgePolicy& policy) {
       }
       if (!applies) continue;
       Action a = is_outside(rc.cls) ? c.outside : c.internal;
+      if (auto cap = rc.caps.find(c.id); cap != rc.caps.end()) {
+        a = std::min(a, cap->second);
+        out.excepted.push_back(c.id);
+      }
       out.action = max(out.action, a);
       out.categories.push_back(c.id);
       cats.insert(c.id);
@@ -62,7 +66,10 @@ Judgement judge(const JudgeInput& in, const JudgePolicy& policy) {
       auto& rc = j.recipients[r];
       if (std::find(rc.categories.begin(), rc.categories.end(), c.id) == rc.categories.end())
         continue;
-      j.action = max(j.action, any_outside ? c.outside : c.internal);
+      Action a = any_outside ? c.outside : c.internal;
+      if (auto cap = recips[r].caps.find(c.id); cap != recips[r].caps.end())
+        a = std::min(a, cap->second);
+      j.action = max(j.action, a);
     }
   }
   for (std::size_t r = 0; r < recips.size(); ++r) {

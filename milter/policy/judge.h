@@ -10,7 +10,9 @@
 // A category with `roles` holds only for recipients of those roles; a category in a
 // recipient's `cleared` list never holds for it. `unscannable` holds for every recipient. A
 // lookalike recipient adds the note "probable-misaddress" and, with no category, the configured
-// misaddress action.
+// misaddress action (tag, or quarantine: held for the lookalike recipients only).
+// A category with a cap in a recipient's `caps` (an exception) acts at most at the cap for
+// that recipient, in both columns of the matrix; it still holds (and is listed).
 #pragma once
 
 #include <map>
@@ -43,6 +45,9 @@ struct JudgeRecipient {
   // Categories that do not hold for this recipient whatever the content: a named pupil's
   // details to an address the parent-contacts export lists for that pupil.
   std::vector<std::string> cleared;
+  // Exceptions (policy/exceptions.h) for this sender and recipient: category -> the most
+  // that category's action may be for this recipient (accept = deliver, tag).
+  std::map<std::string, Action> caps;
 };
 
 // One distinct rule that fired.
@@ -62,6 +67,7 @@ struct JudgeInput {
 struct JudgedRecipient {
   Action action = Action::accept;
   std::vector<std::string> categories;
+  std::vector<std::string> excepted;  // categories that held and an exception capped
 };
 
 struct Judgement {

@@ -145,19 +145,24 @@ std::string domain_of(std::string_view address) {
   return normalise_domain(std::string_view(a).substr(at + 1));
 }
 
-bool is_lookalike_domain(std::string_view domain_in, const std::vector<std::string>& staff,
+std::string lookalike_of(std::string_view domain_in, const std::vector<std::string>& staff,
                          unsigned max_distance) {
   const std::string domain = normalise_domain(domain_in);
-  if (domain.empty()) return false;
+  if (domain.empty()) return {};
   std::vector<std::string> bases;
   bases.reserve(staff.size());
   for (const auto& s : staff) {
     bases.push_back(normalise_domain(s));
-    if (within(domain, bases.back())) return false;  // a staff domain or under one
+    if (within(domain, bases.back())) return {};  // a staff domain or under one
   }
   for (const auto& base : bases)
-    if (!base.empty() && close_to(domain, base, max_distance)) return true;
-  return false;
+    if (!base.empty() && close_to(domain, base, max_distance)) return base;
+  return {};
+}
+
+bool is_lookalike_domain(std::string_view domain_in, const std::vector<std::string>& staff,
+                         unsigned max_distance) {
+  return !lookalike_of(domain_in, staff, max_distance).empty();
 }
 
 RecipientClass classify_recipient(std::string_view address, const RecipientDomains& domains) {

@@ -34,6 +34,10 @@ RecipientClass classify_recipient(std::string_view address, const RecipientDomai
 bool is_lookalike_domain(std::string_view domain, const std::vector<std::string>& staff,
                          unsigned max_distance);
 
+// The staff domain `domain` looks like a typo of ("" when it is not a lookalike).
+std::string lookalike_of(std::string_view domain, const std::vector<std::string>& staff,
+                         unsigned max_distance);
+
 // The domain part of an addr-spec, lower case ("" when there is no '@').
 std::string domain_of(std::string_view address);
 

@@ -194,6 +194,28 @@ void migrate_review_claims(sqlite3* db) {
   exec(db, "CREATE INDEX IF NOT EXISTS audit_action ON audit(action, seq)");
 }
 
+// Issue 13: monitor mode keeps what would have been held - the verdict's findings and
+// evidence, never the message - until [review.retention] monitor_days; a reviewer's "not a
+// violation" stores a proposed exception for `policyctl exceptions proposed`.
+void migrate_monitor_and_proposals(sqlite3* db) {
+  exec(db, R"sql(
+CREATE TABLE IF NOT EXISTS monitor(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  queue_id TEXT NOT NULL DEFAULT '',
+  sender TEXT NOT NULL DEFAULT '',
+  recipients TEXT NOT NULL DEFAULT '[]',
+  subject TEXT NOT NULL DEFAULT '',
+  categories TEXT NOT NULL DEFAULT '[]',
+  rules TEXT NOT NULL DEFAULT '[]',
+  would_action TEXT NOT NULL DEFAULT '',
+  verdict_json TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS monitor_at ON monitor(at);
+)sql");
+  if (!has_column(db, "dismissals", "proposal"))
+    exec(db, "ALTER TABLE dismissals ADD COLUMN proposal TEXT NOT NULL DEFAULT ''");
+}
+
 struct Migration {
   const char* what;
   void (*apply)(sqlite3*);
@@ -204,6 +226,7 @@ const Migration kMigrations[] = {
     {"baseline schema", migrate_baseline},
     {"put digest (idempotent put)", migrate_put_digest},
     {"review claims and stored routes", migrate_review_claims},
+    {"monitor evidence and proposed exceptions", migrate_monitor_and_proposals},
 };
 
 int user_version(sqlite3* db) {
@@ -439,7 +462,7 @@ std::vector<QuarantineItem> QuarantineStore::held_without_notice(std::string_vie
 
 void QuarantineStore::record_dismissal(std::string_view id, std::string_view actor,
                                        std::string_view rule, std::string_view context,
-                                       std::string_view note) {
+                                       std::string_view note, std::string_view proposal) {
   if (!valid_id(id)) throw std::invalid_argument("unknown quarantine id");
   std::lock_guard lock(mu_);
   Transaction tx(db_.get());
@@ -449,9 +472,10 @@ void QuarantineStore::record_dismissal(std::string_view id, std::string_view act
     if (!cur.step()) throw std::invalid_argument("unknown quarantine id");
   }
   Stmt st(db_.get(),
-          "INSERT INTO dismissals(at, actor, message_id, rule, context, note) VALUES(?,?,?,?,?,?)");
+          "INSERT INTO dismissals(at, actor, message_id, rule, context, note, proposal)"
+          " VALUES(?,?,?,?,?,?,?)");
   st.bind(1, static_cast<std::int64_t>(std::time(nullptr))).bind(2, actor).bind(3, id);
-  st.bind(4, rule).bind(5, context).bind(6, note);
+  st.bind(4, rule).bind(5, context).bind(6, note).bind(7, proposal);
   st.step();
   audit_locked(actor, "not-a-violation", id, "rule " + std::string(rule));
   tx.commit();
@@ -460,7 +484,7 @@ void QuarantineStore::record_dismissal(std::string_view id, std::string_view act
 std::vector<Dismissal> QuarantineStore::dismissals(std::size_t limit) const {
   std::lock_guard lock(mu_);
   Stmt st(db_.get(),
-          "SELECT seq, at, actor, message_id, rule, context, note FROM dismissals"
+          "SELECT seq, at, actor, message_id, rule, context, note, proposal FROM dismissals"
           " ORDER BY seq DESC LIMIT ?");
   st.bind(1, static_cast<std::int64_t>(limit));
   std::vector<Dismissal> out;
@@ -473,9 +497,55 @@ std::vector<Dismissal> QuarantineStore::dismissals(std::size_t limit) const {
     d.rule = st.text(4);
     d.context = st.text(5);
     d.note = st.text(6);
+    d.proposal = st.text(7);
     out.push_back(std::move(d));
   }
   return out;
+}
+
+std::int64_t QuarantineStore::record_monitor(const MonitorInput& in) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_.get(),
+          "INSERT INTO monitor(at, queue_id, sender, recipients, subject, categories, rules,"
+          " would_action, verdict_json) VALUES(?,?,?,?,?,?,?,?,?)");
+  st.bind(1, static_cast<std::int64_t>(std::time(nullptr))).bind(2, in.queue_id).bind(3, in.sender);
+  st.bind(4, to_json(in.recipients)).bind(5, in.subject).bind(6, to_json(in.categories));
+  st.bind(7, to_json(in.rules)).bind(8, in.would_action).bind(9, in.verdict_json);
+  st.step();
+  return sqlite3_last_insert_rowid(db_.get());
+}
+
+std::vector<MonitorItem> QuarantineStore::monitor_list(std::size_t limit,
+                                                       std::size_t offset) const {
+  std::lock_guard lock(mu_);
+  Stmt st(db_.get(),
+          "SELECT seq, at, queue_id, sender, recipients, subject, categories, rules, would_action,"
+          " verdict_json FROM monitor ORDER BY seq DESC LIMIT ? OFFSET ?");
+  st.bind(1, static_cast<std::int64_t>(limit)).bind(2, static_cast<std::int64_t>(offset));
+  std::vector<MonitorItem> out;
+  while (st.step()) {
+    MonitorItem m;
+    m.seq = st.integer(0);
+    m.at = st.integer(1);
+    m.queue_id = st.text(2);
+    m.sender = st.text(3);
+    m.recipients = from_json(st.text(4));
+    m.subject = st.text(5);
+    m.categories = from_json(st.text(6));
+    m.rules = from_json(st.text(7));
+    m.would_action = st.text(8);
+    m.verdict_json = st.text(9);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::size_t QuarantineStore::purge_monitor(std::int64_t before) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_.get(), "DELETE FROM monitor WHERE at < ?");
+  st.bind(1, before);
+  st.step();
+  return static_cast<std::size_t>(sqlite3_changes(db_.get()));
 }
 
 void QuarantineStore::audit(std::string_view actor, std::string_view action,

@@ -8,7 +8,8 @@
 //   msg/<id>.eml      the message bytes exactly as received
 //   (also in the index: `notices` - which notices went out for which message, so each is
 //   sent once by whichever process runs first; `dismissals` - "not a violation" records
-//   for the IT admin: rule + short redacted context)
+//   for the IT admin: rule + short redacted context + a proposed exception; `monitor` -
+//   monitor mode's verdicts that would have acted, findings only, until they expire)
 //
 //   msg/<id>.env      the row's envelope and labels as JSON (written with the message, not
 //                     fsync'ed): lets start-up re-index a message file the index lost
@@ -141,6 +142,21 @@ struct Dismissal {
   std::string actor, message_id, rule;
   std::string context;  // short, redacted by the caller (no identifiers, no names)
   std::string note;
+  // The exception it proposes (JSON {"sender","recipients","categories","message_id"}),
+  // "" for dismissals recorded before issue 13. `policyctl exceptions proposed`.
+  std::string proposal;
+};
+
+// Monitor mode (issue 13): what would have been held or tagged, from the verdict - its
+// findings and evidence (personal data), never the message. Expires with
+// [review.retention] monitor_days (purge_monitor).
+struct MonitorInput {
+  std::string queue_id, sender, subject, would_action;
+  std::vector<std::string> recipients, categories, rules;
+  std::string verdict_json;  // without the decoded segments
+};
+struct MonitorItem : MonitorInput {
+  std::int64_t seq = 0, at = 0;
 };
 
 struct QuarantineFilter {
@@ -245,8 +261,15 @@ class QuarantineStore {
 
   // "Not a violation": records the dismissal and a "not-a-violation" audit entry.
   void record_dismissal(std::string_view id, std::string_view actor, std::string_view rule,
-                        std::string_view context, std::string_view note = {});
+                        std::string_view context, std::string_view note = {},
+                        std::string_view proposal = {});
   std::vector<Dismissal> dismissals(std::size_t limit = 1000) const;
+
+  // Monitor mode: one verdict that would have acted (returns its seq); the newest first;
+  // removes those recorded before `before` (unix seconds) and returns how many.
+  std::int64_t record_monitor(const MonitorInput& in);
+  std::vector<MonitorItem> monitor_list(std::size_t limit = 100, std::size_t offset = 0) const;
+  std::size_t purge_monitor(std::int64_t before);
 
   // Free-form audit entry (e.g. "viewed").
   void audit(std::string_view actor, std::string_view action, std::string_view message_id,

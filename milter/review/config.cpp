@@ -130,6 +130,7 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
   if (const toml::table* ret = (*r)["retention"].as_table()) {
     positive(file, "review.retention", *ret, "held_days", c.held_days);
     positive(file, "review.retention", *ret, "decided_days", c.decided_days);
+    positive(file, "review.retention", *ret, "monitor_days", c.monitor_days);  // monitor evidence
   }
   if (const toml::node* routes = r->get("routes")) {
     const toml::array* arr = routes->as_array();

@@ -38,6 +38,8 @@ struct ReviewConfig {
   int session_minutes = 30;
   int held_days = 14;     // undecided held mail is refused after this many days
   int decided_days = 30;  // released/refused mail is purged after this many days
+  // Monitor mode's evidence (what would have been held) is deleted after this many days.
+  int monitor_days = 14;
   bool digest = false;    // reviewer notices: false = one per message, true = a digest
   int digest_minutes = 240;
   SmtpEndpoint reinject{"127.0.0.1", 10026};

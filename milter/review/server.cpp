@@ -459,6 +459,12 @@ struct ReviewServer::Impl {
         return error(res, 400, "limit is 1..1000");
       reply(res, 200, service.audit(s->account, q));
     });
+    // Monitor mode (issue 13): what would have been held, read-only.
+    h.Get("/api/monitor", [this](const httplib::Request& req, httplib::Response& res) {
+      auto s = session(req, res, false);
+      if (!s) return;
+      reply(res, 200, service.monitor(s->account, 500));
+    });
     h.Get("/api/dismissals", [this](const httplib::Request& req, httplib::Response& res) {
       if (!session(req, res, false, Role::admin)) return;
       reply(res, 200, service.dismissals(500));

@@ -546,7 +546,20 @@ void ReviewService::dismiss(const std::string& actor, const std::string& id,
       break;
     }
   if (!found) throw std::invalid_argument("that rule did not fire on this message");
-  store_.record_dismissal(id, actor, rule, context, note);
+  // The exception it proposes: this sender to these held recipients, for the rule's
+  // category. The admin decides; nothing changes until it is in the configuration.
+  json proposal;
+  if (auto item = store_.get(id)) {
+    std::string category;
+    for (const auto& f : v["findings"])
+      if (f.value("rule", "") == rule) category = f.value("category", "");
+    proposal = {{"sender", lower(item->sender)},
+                {"recipients", item->held_recipients},
+                {"categories", json::array({category})},
+                {"message_id", id}};
+  }
+  store_.record_dismissal(id, actor, rule, context, note,
+                          proposal.is_null() ? "" : proposal.dump());
 }
 
 json ReviewService::audit(const Account& a, AuditQuery q) {
@@ -604,6 +617,83 @@ json ReviewService::dismissals(std::size_t limit) {
   return out;
 }
 
+json ReviewService::monitor(const Account& a, std::size_t limit) {
+  json out = json::array();
+  for (const auto& m : store_.monitor_list(limit)) {
+    if (a.role != Role::admin && !a.categories.empty() && !intersects(a.categories, m.categories))
+      continue;
+    json v = json::parse(m.verdict_json, nullptr, false);
+    json finds = json::array(), rcpts = json::array();
+    if (v.is_object() && v.contains("findings"))
+      for (const auto& f : v["findings"])
+        finds.push_back({{"rule", f.value("rule", "")},
+                         {"category", f.value("category", "")},
+                         {"clause", f.value("clause", "")},
+                         {"origin", f.value("origin", "")},
+                         {"evidence", f.value("evidence", "")}});
+    if (v.is_object() && v.contains("recipients"))
+      for (const auto& r : v["recipients"])
+        rcpts.push_back({{"address", r.value("address", "")},
+                         {"class", r.value("class", "")},
+                         {"label", class_label(r.value("class", ""))},
+                         {"would_action", r.value("would_action", r.value("action", ""))}});
+    out.push_back({{"seq", m.seq},
+                   {"at", m.at},
+                   {"queue_id", m.queue_id},
+                   {"sender", m.sender},
+                   {"subject", m.subject},
+                   {"categories", m.categories},
+                   {"rules", m.rules},
+                   {"would_action", m.would_action},
+                   {"state", m.would_action == "quarantine" ? "would have been held"
+                                                            : "would have been tagged"},
+                   {"recipients", rcpts},
+                   {"findings", finds}});
+  }
+  store_.audit(a.login, "monitor-viewed", "", std::to_string(out.size()) + " entries");
+  return out;
+}
+
+std::string ReviewService::proposed_exceptions(std::size_t limit) {
+  std::string out;
+  std::set<std::string> seen;  // one snippet per sender, recipients and categories
+  for (const auto& d : store_.dismissals(limit)) {
+    json p = json::parse(d.proposal.empty() ? "null" : d.proposal, nullptr, false);
+    if (!p.is_object()) continue;
+    std::string key =
+        p.value("sender", "") + "|" + p["recipients"].dump() + "|" + p["categories"].dump();
+    if (!seen.insert(key).second) continue;
+    auto quote = [](const json& list) {
+      std::string s = "[";
+      for (const auto& e : list) {
+        if (!e.is_string()) continue;
+        s += (s.size() > 1 ? ", " : "") + json(e.get<std::string>()).dump();
+      }
+      return s + "]";
+    };
+    std::time_t t = static_cast<std::time_t>(d.at) + 365 * 86400;
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char expires[16];
+    std::strftime(expires, sizeof expires, "%Y-%m-%d", &tm);
+    std::string name = "proposed-" + std::to_string(d.seq);
+    out += "# \"not a violation\" by " + printable(d.actor, 64) + " on message " +
+           p.value("message_id", "") + " (rule " + printable(d.rule, 128) + ")";
+    if (!d.note.empty()) out += ": " + printable(d.note, 200);
+    out +=
+        "\n# Check it, narrow it (a role instead of one sender, a domain), then add it to\n"
+        "# the [exceptions] of policy-milter.toml and run `policyctl rules check`.\n";
+    out += "[[exceptions.rule]]\n";
+    out += "name = \"" + name + "\"\n";
+    out += "senders = " + quote(json::array({p.value("sender", "")})) + "\n";
+    out += "recipients = " + quote(p["recipients"]) + "\n";
+    out += "categories = " + quote(p["categories"]) + "\n";
+    out += "action = \"deliver\"\n";
+    out += std::string("expires = ") + expires + "\n\n";
+  }
+  return out;
+}
+
 Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
   Housekeeping h;
   NoticeSettings ns = notice_settings();
@@ -615,7 +705,17 @@ Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
   for (const auto& item : store_.held_without_notice("sender-held")) {
     if (!store_.claim_notice(item.id, "sender-held")) continue;
     if (item.sender.empty()) continue;  // a bounce: nobody to tell
-    auto [clauses, quote] = clauses_of(verdict_of(item.id));
+    json v = verdict_of(item.id);
+    auto [clauses, quote] = clauses_of(v);
+    // A misaddress held for its lookalike recipients only (the milter's own notice did not
+    // go out): say which address looked like a typo of which staff domain.
+    if (item.categories.empty() && v.contains("recipients"))
+      for (const auto& r : v["recipients"])
+        if (r.value("class", "") == "lookalike" &&
+            contains(item.held_recipients, r.value("address", "")))
+          clauses.push_back(r.value("address", "") + " looks like a typo of the school's domain " +
+                            r.value("lookalike_of", std::string("(a staff domain)")) +
+                            ": check the address and send the message again to the right one.");
     if (send(sender_held_notice(ns, item, clauses, quote), item.id)) {
       ++h.sender_notices;
     } else {
@@ -703,6 +803,7 @@ Housekeeping ReviewService::retention(std::int64_t now) {
               ", so it has been refused and deleted, and the sender has been told.\n";
     if (!send(rn, item.id)) ++h.failures;
   }
+  store_.purge_monitor(now - static_cast<std::int64_t>(config_.monitor_days) * 86400);
   h.purged = static_cast<int>(
       store_.purge_decided(now - static_cast<std::int64_t>(config_.decided_days) * 86400, actor)
           .size());

@@ -17,7 +17,9 @@
 //                failed, back to held ("release-failed", ReleaseFailed). The sender is
 //                told only what happened.
 //   refuse       deletes the message (store) and tells the sender, with the note
-//   dismiss      "not a violation": rule + short redacted context for the IT admin
+//   dismiss      "not a violation": rule + short redacted context for the IT admin, and
+//                a proposed exception (sender, held recipients, the rule's category)
+//   monitor      monitor mode's "would have been held" list, from the stored verdicts
 //   housekeeping notices (sender: held; reviewers: immediately, urgent for partner mail,
 //                or as a digest) and retention (undecided after held_days: refused,
 //                sender and reviewers told; decided after decided_days: purged)
@@ -100,6 +102,13 @@ class ReviewService {
   // (pass `next` as q.before for the following page).
   nlohmann::json audit(const Account& a, AuditQuery q);
   nlohmann::json dismissals(std::size_t limit);
+  // Monitor mode: what would have been held or tagged, read-only, newest first - the
+  // verdict's recipients and findings (rule, category, clause, evidence); the same
+  // category scope as held mail (admins: everything). Audited "monitor-viewed".
+  nlohmann::json monitor(const Account& a, std::size_t limit);
+  // The proposed exceptions of "not a violation" decisions, as a configuration snippet
+  // ([[exceptions.rule]] tables) for the IT admin to review and apply.
+  std::string proposed_exceptions(std::size_t limit);
 
   // Checks the scope of `a` before release/refuse/dismiss (throws NotFound).
   QuarantineItem require(const Account& a, const std::string& id);

@@ -41,15 +41,22 @@ def main():
         with open(v["file"], "rb") as f:
             hdrs = email.message_from_binary_file(f, policy=email.policy.compat32)
         mid = str(hdrs.get("Message-ID", "")).strip().strip("<>")
-        expected.setdefault(mid, []).append((v.get("action"), norm_cats(v.get("categories", []))))
+        cats = norm_cats(v.get("categories", []))
+        expected.setdefault(mid, []).append((v.get("action"), cats))
+        # A probable misaddress alone is held for the lookalike recipients only: the
+        # others get the message, untagged (issue 13).
+        if v.get("action") == "quarantine" and not cats and "probable-misaddress" in v.get("notes", []):
+            expected[mid].append(("accept", []))
 
     errors, delivered, by_action = [], 0, {}
     for name in sorted(os.listdir(mailbox)):
         if not name.endswith(".eml"):
             continue
-        delivered += 1
         msg = email.message_from_binary_file(open(os.path.join(mailbox, name), "rb"),
                                              policy=email.policy.compat32)
+        if msg.get("Auto-Submitted", "").startswith("auto-generated"):
+            continue  # a notice to a sender (e.g. a misaddress), not test mail
+        delivered += 1
         verdicts = msg.get_all("X-Policy-Verdict", [])
         if forged and any(forged in str(v) for k, v in msg.items() if k.lower().startswith("x-policy-")):
             errors.append("%s: forged X-Policy header survived" % name)
@@ -69,12 +76,15 @@ def main():
             errors.append("%s (%s): delivered as %s %s, engine says %s" % (name, mid, action, cats, exp))
 
     db = sqlite3.connect(os.path.join(qdir, "index.sqlite"))
-    rows = db.execute("SELECT id, categories, verdict_json, queue_id FROM messages").fetchall()
+    rows = db.execute("SELECT id, categories, verdict_json, queue_id, action FROM messages").fetchall()
+    # A split message (held for some recipients, delivered to the others) is one message:
+    # its delivered copy is counted in the mailbox.
+    split = sum(1 for r in rows if r[4] == "split")
     stored_then_deferred = sum(1 for r in rows if r[3] and r[3] in deferred_ids)
-    for qid, cats_json, vjson, _ in rows:
+    for qid, cats_json, vjson, _, _ in rows:
         by_action["quarantine"] = by_action.get("quarantine", 0) + 1
         cats = norm_cats(json.loads(cats_json))
-        if not cats:
+        if not cats and "probable-misaddress" not in json.loads(vjson or "{}").get("notes", []):
             errors.append("quarantine %s: no category" % qid)
         if not os.path.exists(os.path.join(qdir, "msg", qid + ".eml")):
             errors.append("quarantine %s: message file missing" % qid)
@@ -93,7 +103,10 @@ def main():
     # A held message sent again with the same envelope and bytes (a client's retry, or
     # this test re-sending a corpus file) is stored once and audited "retried".
     retried = db.execute("SELECT count(*) FROM audit WHERE action = 'retried'").fetchone()[0]
-    total = delivered + len(rows) + retried - stored_then_deferred
+    # ... except a split one's: its retry is delivered again, and counted in the mailbox.
+    retried -= db.execute("SELECT count(*) FROM audit JOIN messages ON messages.id = audit.message_id"
+                          " WHERE audit.action = 'retried' AND messages.action = 'split'").fetchone()[0]
+    total = delivered + len(rows) - split + retried - stored_then_deferred
     print("e2e: sent %d, delivered %d, quarantined %d (+%d retries of held mail, %d of them "
           "after a deferral), by action %s" % (sent, delivered, len(rows), retried,
                                                stored_then_deferred, json.dumps(by_action, sort_keys=True)))

@@ -92,8 +92,9 @@ N1=$(accepted "$RUN/idle.json")
 [ "$N1" -eq "${#FILES[@]}" ] || fail "idle flood: $N1 of ${#FILES[@]} accepted"
 drain
 delivered=$(grep -l '^X-Policy-Verdict:' "$RUN"/mailbox/*.eml 2>/dev/null | wc -l)
-echo "idle flood: ${#FILES[@]} sent, $delivered delivered with a verdict, $(held 1) held"
-[ $((delivered + $(held 1))) -eq "${#FILES[@]}" ] || fail "idle flood: not every message filtered"
+# (a split message - a misaddress held for its lookalike recipient only - is both)
+echo "idle flood: ${#FILES[@]} sent, $delivered delivered with a verdict, $(held 1) held ($(held "action='split'") of them split)"
+[ $((delivered + $(held "action!='split'"))) -eq "${#FILES[@]}" ] || fail "idle flood: not every message filtered"
 sleep 2.5
 echo "connections: $(stat_of "d['connections']")"
 [ "$(stat_of "d['connections']['closed_over_limit']")" -ge 1000 ] || fail "excess idle connections were not closed"

@@ -79,11 +79,11 @@ store_setup() {
   mapfile -t HELD_BASE < <(python3 -c "
 import json,sys
 r=[json.loads(l) for l in open('$RUN/dev.jsonl') if l.strip()]
-print('\n'.join([x['file'] for x in r if x['action']=='quarantine'][:8]))")
+print('\n'.join([x['file'] for x in r if x['action']=='quarantine' and x['categories']][:8]))")
   mapfile -t PASS_BASE < <(python3 -c "
 import json,sys
 r=[json.loads(l) for l in open('$RUN/dev.jsonl') if l.strip()]
-print('\n'.join([x['file'] for x in r if x['action']!='quarantine'][:8]))")
+print('\n'.join([x['file'] for x in r if x['action']!='quarantine' and 'probable-misaddress' not in x['notes']][:8]))")
   [ "${#HELD_BASE[@]}" -eq 8 ] && [ "${#PASS_BASE[@]}" -eq 8 ] || { fail "corpus has too few held/delivered messages"; exit 1; }
   MIXED_BASE=()
   for i in $(seq 0 7); do MIXED_BASE+=("${HELD_BASE[$i]}" "${PASS_BASE[$i]}"); done

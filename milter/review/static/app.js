@@ -319,6 +319,22 @@ async function viewDismissals() {
         el('td', { text: d.context }), el('td', { text: d.note }))))));
 }
 
+// Monitor mode (issue 13): what the filter would have held or tagged. Read-only: the mail
+// was delivered and no copy is kept, only the verdict and its evidence, until they expire.
+async function viewMonitor() {
+  const r = await api('GET', '/api/monitor');
+  if (!r.ok) return show(status('err', r.data.error || 'Not available'));
+  show(el('h1', { text: 'Monitor mode: what would have been held' }),
+    el('p', { class: 'muted', text: 'These messages were delivered unchanged. Nothing can be released or refused here; the evidence is deleted after the retention period.' }),
+    r.data.length === 0 ? el('p', { text: 'Nothing so far.' }) :
+    el('table', { id: 'monitor' }, el('thead', {}, el('tr', {}, ['When', 'From', 'To', 'Categories', 'Would have been', 'Evidence'].map(h => el('th', { text: h })))),
+      el('tbody', {}, r.data.map(m => el('tr', { class: 'monitor-row' },
+        el('td', { text: when(m.at) }), el('td', { text: m.sender }),
+        el('td', {}, ...m.recipients.map(x => el('div', { text: x.address + ' (' + x.label + ')' }))),
+        el('td', { text: m.categories.join(', ') }), el('td', { class: 'monitor-state', text: m.state }),
+        el('td', {}, ...m.findings.map(f => el('div', {}, el('code', { text: f.rule }), ' ', el('mark', { text: f.evidence })))))))));
+}
+
 // ---- router ---------------------------------------------------------------------------
 async function route() {
   const h = location.hash || '#/';
@@ -334,6 +350,7 @@ async function route() {
   if (h.startsWith('#/m/')) return viewMessage(decodeURIComponent(h.slice(4)));
   if (h.startsWith('#/audit')) return viewAudit();
   if (h.startsWith('#/dismissals')) return viewDismissals();
+  if (h.startsWith('#/monitor')) return viewMonitor();
   return viewList();
 }
 

@@ -71,7 +71,8 @@ TEST(Actions, SplitDeliversInternalCopyAndHoldsTheOutsideOne) {
   Verdict v = verdict(Action::quarantine, {"confidential"});
   v.findings = {finding("confidential.upn", "confidential")};
   RecipientVerdict in{"colleague@stannes.example", RecipientClass::internal, Action::accept, {}};
-  RecipientVerdict out{"parent@gmail.com", RecipientClass::personal_webmail, Action::quarantine, {"confidential"}};
+  RecipientVerdict out{
+      "parent@gmail.com", RecipientClass::personal_webmail, Action::quarantine, {"confidential"}};
   v.recipients = {in, out};
   ActionPlan p = plan_actions(v, kArgs, kRcpts, true);
   EXPECT_EQ(p.outcome, Outcome::split);
@@ -82,7 +83,8 @@ TEST(Actions, SplitDeliversInternalCopyAndHoldsTheOutsideOne) {
 
 TEST(Actions, SplitWithEveryRecipientHeldIsAPlainQuarantine) {
   Verdict v = verdict(Action::quarantine, {"abusive"});
-  v.recipients = {{"colleague@stannes.example", RecipientClass::internal, Action::quarantine, {"abusive"}}};
+  v.recipients = {
+      {"colleague@stannes.example", RecipientClass::internal, Action::quarantine, {"abusive"}}};
   // The second recipient is unknown to the verdict: held, to be safe.
   ActionPlan p = plan_actions(v, kArgs, kRcpts, true);
   EXPECT_EQ(p.outcome, Outcome::quarantine);
@@ -111,6 +113,52 @@ TEST(ForgedHeaders, DeletesEveryPolicyHeaderHighestIndexFirst) {
   EXPECT_EQ(d[2], (std::pair<std::string, int>{"X-POLICY-Categories", 1}));
   f.clear();
   EXPECT_FALSE(f.any());
+}
+
+// Issue 13: a probable misaddress alone is held for the lookalike only, whatever
+// split_recipients says; the others get the message.
+TEST(Actions, MisaddressAloneIsHeldForTheLookalikeOnly) {
+  Verdict v = verdict(Action::quarantine);
+  v.notes = {"probable-misaddress"};
+  v.recipients = {{"colleague@stannes.example", RecipientClass::internal, Action::accept},
+                  {"colleague@stannes.exampel", RecipientClass::lookalike, Action::quarantine}};
+  const std::vector<std::string> args = {"<colleague@stannes.example>",
+                                         "<colleague@stannes.exampel>"};
+  const std::vector<std::string> rcpts = {"colleague@stannes.example", "colleague@stannes.exampel"};
+  ActionPlan p = plan_actions(v, args, rcpts, false);
+  EXPECT_EQ(p.outcome, Outcome::split);
+  EXPECT_EQ(p.held, std::vector<std::string>{"<colleague@stannes.exampel>"});
+  EXPECT_EQ(p.delivered, std::vector<std::string>{"<colleague@stannes.example>"});
+  EXPECT_EQ(header(p, "X-Policy-Verdict"),
+            "accept; held=1; snapshot=abc123; notes=probable-misaddress");
+  // With a category the whole message is held as before (no split unless configured).
+  v.categories = {"confidential"};
+  EXPECT_EQ(plan_actions(v, args, rcpts, false).outcome, Outcome::quarantine);
+}
+
+// Monitor mode for the whole filter: delivered with no header at all.
+TEST(Actions, MonitorModeAddsNoHeader) {
+  Verdict v = verdict(Action::accept, {"abusive"});
+  v.would_action = Action::quarantine;
+  v.monitor_all = true;
+  v.monitored = {"abusive"};
+  v.findings = {finding("abusive.slur", "abusive")};
+  ActionPlan p = plan_actions(v, kArgs, kRcpts, false);
+  EXPECT_EQ(p.outcome, Outcome::accept);
+  EXPECT_TRUE(p.add_headers.empty());
+  EXPECT_EQ(p.delivered.size(), 2u);
+}
+
+// A category in monitor mode is not named in the headers of mail that is tagged for another.
+TEST(Actions, MonitoredCategoryIsNotNamedInHeaders) {
+  Verdict v = verdict(Action::tag, {"disrepute", "personal-link"});
+  v.would_action = Action::quarantine;
+  v.monitored = {"disrepute"};
+  v.findings = {finding("disrepute.criticism", "disrepute"),
+                finding("personal-link.blog", "personal-link")};
+  ActionPlan p = plan_actions(v, kArgs, kRcpts, false);
+  EXPECT_EQ(header(p, "X-Policy-Categories"), "personal-link");
+  EXPECT_EQ(header(p, "X-Policy-Rules"), "personal-link.blog");
 }
 
 }  // namespace

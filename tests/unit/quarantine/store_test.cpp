@@ -23,9 +23,8 @@ namespace fs = std::filesystem;
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("pm-quarantine-test-" + std::to_string(::getpid()) + "-" +
-            std::to_string(std::random_device{}()));
+    dir_ = fs::temp_directory_path() / ("pm-quarantine-test-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(std::random_device{}()));
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -263,12 +262,14 @@ TEST_F(StoreTest, SchemaIsVersionedAndOldStoresAreMigrated) {
   { QuarantineStore fresh(dir_); }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "index.sqlite").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "DROP INDEX messages_digest; ALTER TABLE messages DROP COLUMN digest;"
-                         "PRAGMA user_version = 0;"
-                         "INSERT INTO messages(id, received_at) VALUES('20250101T000000Z-00000000000000aa', 1)",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(
+          db,
+          "DROP INDEX messages_digest; ALTER TABLE messages DROP COLUMN digest;"
+          "PRAGMA user_version = 0;"
+          "INSERT INTO messages(id, received_at) VALUES('20250101T000000Z-00000000000000aa', 1)",
+          nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   {
     QuarantineStore store(dir_);
@@ -282,9 +283,39 @@ TEST_F(StoreTest, SchemaIsVersionedAndOldStoresAreMigrated) {
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 3);  // baseline, digest, review claims
+  EXPECT_EQ(sqlite3_column_int(st, 0), 4);  // baseline, digest, review claims, monitor
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+// Issue 13: monitor mode's evidence is kept without the message and expires; a dismissal
+// carries its proposed exception.
+TEST_F(StoreTest, MonitorEvidenceIsListedAndPurgedAndDismissalsCarryAProposal) {
+  QuarantineStore store(dir_);
+  MonitorInput mi;
+  mi.sender = "s.kowalczyk@stannes.example";
+  mi.recipients = {"service@county-logistics.example"};
+  mi.categories = {"abusive"};
+  mi.rules = {"abusive.insult-at-person"};
+  mi.would_action = "quarantine";
+  mi.verdict_json = R"({"findings":[{"rule":"abusive.insult-at-person"}]})";
+  std::int64_t seq = store.record_monitor(mi);
+  auto list = store.monitor_list();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].seq, seq);
+  EXPECT_EQ(list[0].recipients, mi.recipients);
+  EXPECT_EQ(list[0].would_action, "quarantine");
+  EXPECT_EQ(files_with(dir_ / "msg", ".eml"), 0u);  // no copy of the message
+  EXPECT_EQ(store.purge_monitor(list[0].at - 10), 0u);
+  EXPECT_EQ(store.purge_monitor(list[0].at + 1), 1u);
+  EXPECT_TRUE(store.monitor_list().empty());
+
+  const std::string m = "Subject: x\r\n\r\ny\r\n";
+  std::string id = store.put(m, input("h.ashdown@stannes.example", {"confidential"}));
+  store.record_dismissal(id, "head.teacher", "confidential.nhs-number", "[...]", "lawful referral",
+                         R"({"sender":"h.ashdown@stannes.example"})");
+  ASSERT_EQ(store.dismissals().size(), 1u);
+  EXPECT_EQ(store.dismissals()[0].proposal, R"({"sender":"h.ashdown@stannes.example"})");
 }
 
 TEST_F(StoreTest, PutIsIdempotentPerDigest) {

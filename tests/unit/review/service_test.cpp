@@ -143,6 +143,69 @@ TEST(Service, NotAViolationRecordsRedactedContext) {
   EXPECT_THROW(f.service->dismiss("head.teacher", id, "no.such-rule", ""), std::invalid_argument);
 }
 
+// Issue 13: "not a violation" proposes an exception that `policyctl exceptions proposed`
+// prints as configuration; the same proposal twice is printed once.
+TEST(Service, NotAViolationProposesAnExceptionSnippet) {
+  Fixture f;
+  std::string id = f.put_confidential();
+  f.service->dismiss("head.teacher", id, "confidential.nhs-number", "a booking reference");
+  f.service->dismiss("head.teacher", id, "confidential.nhs-number", "again");
+  std::string out = f.service->proposed_exceptions(10);
+  EXPECT_EQ(out.find("[[exceptions.rule]]"), out.rfind("[[exceptions.rule]]"));
+  EXPECT_NE(out.find("senders = [\"ada.teacher@stannes.example\"]"), std::string::npos) << out;
+  EXPECT_NE(out.find("recipients = [\"parent.one@gmail.com\", \"office@stannes.exampel\", "
+                     "\"referrals@somerset-la.example\"]"),
+            std::string::npos);
+  EXPECT_NE(out.find("categories = [\"confidential\"]"), std::string::npos);
+  EXPECT_NE(out.find("action = \"deliver\""), std::string::npos);
+  EXPECT_NE(out.find("expires = 20"), std::string::npos);
+  EXPECT_EQ(out.find("943"), std::string::npos);  // no evidence in the snippet
+}
+
+// A misaddress held for its lookalike only, when the milter's notice did not go out: the
+// review page's held notice names the address and the staff domain it looks like.
+TEST(Service, HeldNoticeForAMisaddressNamesTheTypo) {
+  Fixture f;
+  QuarantineInput in;
+  in.sender = "r.varma@stannes.example";
+  in.recipients = {"d.sutcliffe@stannes.example", "k.foley@stannes.exampel"};
+  in.held_recipients = {"k.foley@stannes.exampel"};
+  in.action = "split";
+  in.verdict_json =
+      R"({"action":"quarantine","categories":[],"notes":["probable-misaddress"],"findings":[],)"
+      R"("recipients":[{"address":"k.foley@stannes.exampel","class":"lookalike","action":"quarantine",)"
+      R"("lookalike_of":"stannes.example"}]})";
+  f.store->put("Subject: tea\r\n\r\nTea at 3?\r\n", in);
+  EXPECT_EQ(f.service->send_notices(std::time(nullptr)).sender_notices, 1);
+  bool named = false;
+  for (const auto& m : f.sink->wait_for(1))
+    named |=
+        m.rcpts == std::vector<std::string>{"r.varma@stannes.example"} &&
+        m.data.find(
+            "k.foley@stannes.exampel looks like a typo of the school's domain stannes.example") !=
+            std::string::npos;
+  EXPECT_TRUE(named);
+}
+
+// Monitor mode's list: read-only, from the stored verdict; scoped by category.
+TEST(Service, MonitorListsWhatWouldHaveBeenHeld) {
+  Fixture f;
+  MonitorInput mi;
+  mi.sender = "ben.teacher@stannes.example";
+  mi.recipients = {"news@gazette.example"};
+  mi.categories = {"disrepute"};
+  mi.would_action = "quarantine";
+  mi.verdict_json =
+      R"({"recipients":[{"address":"news@gazette.example","class":"external","action":"accept","would_action":"quarantine"}],)"
+      R"("findings":[{"rule":"disrepute.leadership","category":"disrepute","clause":"c","origin":"body/1","evidence":"useless"}]})";
+  f.store->record_monitor(mi);
+  nlohmann::json m = f.service->monitor(f.account("it.admin"), 10);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0]["state"], "would have been held");
+  EXPECT_EQ(m[0]["recipients"][0]["would_action"], "quarantine");
+  EXPECT_EQ(m[0]["findings"][0]["evidence"], "useless");
+}
+
 TEST(Service, NoticesGoOutOnceAndPartnerMailIsUrgent) {
   Fixture f;
   f.put_confidential();  // has a partner recipient
