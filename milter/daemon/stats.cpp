@@ -52,8 +52,8 @@ void Stats::record_verdict(const Verdict& verdict, const std::vector<std::string
   classes.reserve(verdict.recipients.size());
   for (const auto& r : verdict.recipients) classes.emplace_back(to_string(r.cls));
   metrics_.record_verdict(verdict.categories, rules, classes);
-  // Exceptions (issue 13): when the verdict lists the exceptions it applied, count each
-  // here with metrics_.record_exception(id).
+  // Each exception the verdict applied (issue 13): its name, an id from the configuration.
+  for (const auto& e : verdict.exceptions) metrics_.record_exception(e.name);
 }
 
 void Stats::set_figures(const std::string& group, std::map<std::string, std::uint64_t> figures) {
