@@ -58,7 +58,12 @@ print("  added by the milter: p50 %+.1f ms, p99 %+.1f ms" % (m[2] - b[2], m[3] -
 print("  milter end-of-message time (scan+store): p50 %.1f ms p99 %.1f ms max %.1f ms" %
       (st["latency_ms"]["p50"], st["latency_ms"]["p99"], st["latency_ms"]["max"]))
 print("  outcomes: %s" % json.dumps(st["by_action"], sort_keys=True))
-print("  nothing lost: delivered %d + quarantined %d = %d (accepted %d): %s" %
-      (delivered, held, delivered + held, m[0], "OK" if delivered + held == m[0] == n else "LOST MAIL"))
+# The store keeps one entry per distinct held message (a resend of the same bytes is matched
+# to its entry, as an MTA's retry is), and the corpus repeats when n exceeds it: count the
+# quarantine answers (the index holds between one and that many entries).
+quarantined = st["by_action"].get("quarantine", 0)
+print("  nothing lost: delivered %d + quarantined %d = %d (accepted %d; %d distinct held in the index): %s" %
+      (delivered, quarantined, delivered + quarantined, m[0], held,
+       "OK" if delivered + quarantined == m[0] == n and 0 < held <= quarantined else "LOST MAIL"))
 sys.exit(0 if delivered + held == m[0] == n else 1)
 PY

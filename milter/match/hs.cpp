@@ -55,14 +55,23 @@ std::string serialize(const hs_database_t* db) {
 }
 
 // A cached database file in one read (empty when absent or unreadable).
-std::string read_blob(const std::string& path) {
+// A cached database file, read whole. Not a std::string: its buffer would be zero-filled
+// first, 8 % of a warm start's instructions for ~17 MB of databases (issue 12).
+struct Blob {
+  std::unique_ptr<char[]> data;
+  std::size_t size = 0;
+  bool empty() const { return size == 0; }
+};
+
+Blob read_blob(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return {};
   const std::streamoff size = in.tellg();
   if (size <= 0) return {};
-  std::string blob(static_cast<std::size_t>(size), '\0');
+  Blob blob{std::unique_ptr<char[]>(new char[static_cast<std::size_t>(size)]),
+            static_cast<std::size_t>(size)};
   in.seekg(0);
-  if (!in.read(blob.data(), size)) return {};
+  if (!in.read(blob.data.get(), size)) return {};
   return blob;
 }
 
@@ -174,10 +183,10 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
   auto build = [&](const std::vector<unsigned>& ids, const char* view) -> DbPtr {
     if (ids.empty()) return nullptr;
     if (!cache_file.empty()) {
-      const std::string blob = read_blob(cache_file.string() + "." + view);
+      const Blob blob = read_blob(cache_file.string() + "." + view);
       if (!blob.empty()) {
         hs_database_t* db = nullptr;
-        if (hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
+        if (hs_deserialize_database(blob.data.get(), blob.size, &db) == HS_SUCCESS) {
           from_cache = true;
           return DbPtr(db);
         }
@@ -216,8 +225,8 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
     hs_database_t* db = nullptr;
     const std::string start_file = cache_file.empty() ? "" : cache_file.string() + ".start" + std::to_string(i);
     if (!start_file.empty()) {
-      const std::string blob = read_blob(start_file);
-      if (!blob.empty() && hs_deserialize_database(blob.data(), blob.size(), &db) == HS_SUCCESS) {
+      const Blob blob = read_blob(start_file);
+      if (!blob.empty() && hs_deserialize_database(blob.data.get(), blob.size, &db) == HS_SUCCESS) {
         out->refine_[i].reset(db);
         return;
       }

@@ -51,6 +51,8 @@ class DeferredTrim {
 
  private:
   static constexpr std::chrono::milliseconds kTrimDelay{500};
+  static constexpr std::chrono::milliseconds kTrimWatch{10000};
+  static constexpr std::size_t kFreeAfterTrim = 8u << 20;
   DeferredTrim() {
     std::thread([this] { run(); }).detach();
   }
@@ -73,7 +75,16 @@ class DeferredTrim {
       pending_ = false;
       lock.unlock();
       malloc_trim(0);
-      lock.lock();
+      // The verdict that holds the document's segments may be dropped after this trim (a
+      // scan still matching, a busy core): while the heap keeps more than kFreeAfterTrim
+      // free, look again every kTrimDelay for kTrimWatch (mallinfo2 costs microseconds).
+      for (auto k = kTrimWatch / kTrimDelay; k > 0; --k) {
+        lock.lock();
+        if (cv_.wait_for(lock, kTrimDelay, [&] { return pending_; })) break;  // a new burst
+        lock.unlock();
+        if (mallinfo2().fordblks > kFreeAfterTrim) malloc_trim(0);
+      }
+      if (!lock.owns_lock()) lock.lock();
     }
   }
   std::mutex m_;
