@@ -507,7 +507,8 @@ std::vector<OutboxNotice> QuarantineStore::claim_outbox(std::int64_t now,
 
 void QuarantineStore::outbox_done(std::int64_t seq, bool sent) {
   std::lock_guard lock(mu_);
-  Stmt st(db_.get(), sent ? "UPDATE outbox SET sent_at = ?1 WHERE seq = ?2"
+  // Once sent, the rendered text (addresses, a Subject) is personal data nobody needs.
+  Stmt st(db_.get(), sent ? "UPDATE outbox SET sent_at = ?1, data = '' WHERE seq = ?2"
                           : "UPDATE outbox SET claimed_at = 0 WHERE seq = ?2 AND ?1 >= 0");
   st.bind(1, static_cast<std::int64_t>(std::time(nullptr))).bind(2, seq);
   st.step();

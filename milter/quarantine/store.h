@@ -262,7 +262,8 @@ class QuarantineStore {
   // returns false when (message_id, kind) was queued before (nothing is queued twice).
   // claim_outbox() claims up to `limit` unsent notices, those never claimed or claimed
   // before `stale_before` (a sender that died mid-send); outbox_done() records the send
-  // (sent) or frees the claim for a later attempt (!sent).
+  // (sent: the text is dropped, the row stays so the notice is never queued again) or
+  // frees the claim for a later attempt (!sent).
   bool queue_notice(std::string_view message_id, std::string_view kind, std::string_view env_from,
                     const std::vector<std::string>& rcpts, std::string_view data);
   std::vector<OutboxNotice> claim_outbox(std::int64_t now, std::int64_t stale_before,
