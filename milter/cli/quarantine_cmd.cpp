@@ -198,8 +198,9 @@ int run(ReviewService& svc, const Args& args) {
     // Every pending notice once, whichever process runs (the timer's unit, policy-review):
     // each is claimed in the store before it is sent.
     auto n = svc.send_notices(now, digest);
-    std::printf("notices: %d to senders, %d to reviewers, %d escalated, %d queued sent, %d failed\n",
-                n.sender_notices, n.reviewer_notices, n.escalations, n.outbox, n.failures);
+    std::printf(
+        "notices: %d to senders, %d to reviewers, %d escalated, %d queued sent, %d failed\n",
+        n.sender_notices, n.reviewer_notices, n.escalations, n.outbox, n.failures);
     return n.failures ? 1 : 0;
   }
   std::fputs(kUsage, stderr);

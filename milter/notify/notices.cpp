@@ -139,7 +139,8 @@ Notice sender_held_notice(const NoticeSettings& s, const QuarantineItem& item,
     b += "On this page you can see where your message stands, withdraw it, or add a reason "
          "for the reviewer (for example \"a lawful referral the local authority asked for\"); "
          "the decision stays with the reviewer. The link is for this message only and works "
-         "until " + human_time(link_expiry) + ". Do not forward it.\n\n  " + link + "\n\n";
+         "until " +
+         human_time(link_expiry) + ". Do not forward it.\n\n  " + link + "\n\n";
   b += "Reference: " + item.id + "\n";
   n.body = b;
   return n;

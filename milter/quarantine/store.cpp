@@ -475,8 +475,8 @@ std::string QuarantineStore::secret(std::string_view name) {
 }
 
 bool QuarantineStore::queue_notice(std::string_view message_id, std::string_view kind,
-                                   std::string_view env_from,
-                                   const std::vector<std::string>& rcpts, std::string_view data) {
+                                   std::string_view env_from, const std::vector<std::string>& rcpts,
+                                   std::string_view data) {
   std::lock_guard lock(mu_);
   Stmt st(db_.get(),
           "INSERT OR IGNORE INTO outbox(message_id, kind, env_from, rcpts, data, queued_at)"
@@ -487,8 +487,7 @@ bool QuarantineStore::queue_notice(std::string_view message_id, std::string_view
   return sqlite3_changes(db_.get()) == 1;
 }
 
-std::vector<OutboxNotice> QuarantineStore::claim_outbox(std::int64_t now,
-                                                        std::int64_t stale_before,
+std::vector<OutboxNotice> QuarantineStore::claim_outbox(std::int64_t now, std::int64_t stale_before,
                                                         std::size_t limit) {
   std::lock_guard lock(mu_);
   // One statement: two processes draining at once never claim the same row.

@@ -77,8 +77,7 @@ void load_cover(const std::string& file, const toml::table& cover, ReviewConfig&
                         "term_dates must be a list of {start = DATE, end = DATE}");
     for (const auto& e : *arr) {
       const toml::table* t = e.as_table();
-      if (!t)
-        throw ConfigError(file, line_of(&e), "each term must be {start = DATE, end = DATE}");
+      if (!t) throw ConfigError(file, line_of(&e), "each term must be {start = DATE, end = DATE}");
       Term term{term_day(file, *t, "start"), term_day(file, *t, "end")};
       if (term.last < term.first)
         throw ConfigError(file, line_of(t), "a term ends before it starts");

@@ -468,16 +468,17 @@ struct ReviewServer::Impl {
                return service.sender_view(t);
              });
            });
-    h.Post("/api/sender/reason", [this, sender](const httplib::Request& req, httplib::Response& res) {
-      auto b = body(req, res);
-      if (!b) return;
-      const json& r = (*b)["reason"];
-      std::string reason = r.is_string() ? r.get<std::string>() : std::string();
-      sender(req, res, [this, &reason](const std::string& t) {
-        service.sender_annotate(t, reason);
-        return service.sender_view(t);
-      });
-    });
+    h.Post("/api/sender/reason",
+           [this, sender](const httplib::Request& req, httplib::Response& res) {
+             auto b = body(req, res);
+             if (!b) return;
+             const json& r = (*b)["reason"];
+             std::string reason = r.is_string() ? r.get<std::string>() : std::string();
+             sender(req, res, [this, &reason](const std::string& t) {
+               service.sender_annotate(t, reason);
+               return service.sender_view(t);
+             });
+           });
 
     h.Get("/api/audit", [this](const httplib::Request& req, httplib::Response& res) {
       auto s = session(req, res, false);

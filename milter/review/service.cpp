@@ -806,8 +806,8 @@ void ReviewService::refuse_expired(const QuarantineItem& item, const std::string
   rn.subject = "Held mail refused automatically";
   std::string cats;
   for (const auto& c : item.categories) cats += (cats.empty() ? "" : ", ") + c;
-  rn.body = "Hello,\n\nThe held message " + item.id + " from " + item.sender + " (categories: " +
-            cats + ") was " + why +
+  rn.body = "Hello,\n\nThe held message " + item.id + " from " + item.sender +
+            " (categories: " + cats + ") was " + why +
             ", so it has been refused and deleted, and the sender has been told.\n";
   if (!send(rn, item.id)) ++h.failures;
 }
@@ -905,19 +905,19 @@ QuarantineItem ReviewService::sender_item(const std::string& token) {
 
 json ReviewService::sender_view(const std::string& token) {
   QuarantineItem item = sender_item(token);
-  const bool withdrawn = item.status != QuarantineStatus::held &&
-                         item.status_by.rfind("sender:", 0) == 0;
+  const bool withdrawn =
+      item.status != QuarantineStatus::held && item.status_by.rfind("sender:", 0) == 0;
   std::string state = withdrawn ? "withdrawn" : to_string(item.status);
   json v = item.status == QuarantineStatus::held ? verdict_of(item.id) : json::object();
   auto [clauses, quote] = clauses_of(v);
   json rcpts = json::array();
   for (const auto& r : item.recipients)
-    rcpts.push_back({{"address", r},
-                     {"state", contains(item.released_recipients, r) ? "released"
-                               : item.status == QuarantineStatus::held &&
-                                       contains(item.held_recipients, r)
-                                   ? "held"
-                                   : state}});
+    rcpts.push_back(
+        {{"address", r},
+         {"state", contains(item.released_recipients, r) ? "released"
+                   : item.status == QuarantineStatus::held && contains(item.held_recipients, r)
+                       ? "held"
+                       : state}});
   json reasons = json::array();
   AuditQuery rq;
   rq.message_id = item.id;
@@ -955,7 +955,8 @@ void ReviewService::sender_annotate(const std::string& token, const std::string&
   if (item.status != QuarantineStatus::held)
     throw DecisionConflict(std::string("this message is already ") + to_string(item.status));
   std::string r;
-  for (char c : reason) r += (c == '\r' || c == '\t' || (c >= 0 && c < 0x20 && c != '\n')) ? ' ' : c;
+  for (char c : reason)
+    r += (c == '\r' || c == '\t' || (c >= 0 && c < 0x20 && c != '\n')) ? ' ' : c;
   while (!r.empty() && (r.back() == ' ' || r.back() == '\n')) r.pop_back();
   while (!r.empty() && (r.front() == ' ' || r.front() == '\n')) r.erase(0, 1);
   if (r.empty()) throw BadRequest("reason: write a few words for the reviewer");

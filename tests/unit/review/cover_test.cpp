@@ -25,8 +25,7 @@ std::size_t count_to(const std::vector<test::SunkMessage>& msgs, const std::stri
                      const std::string& text = "") {
   std::size_t n = 0;
   for (const auto& m : msgs)
-    for (const auto& r : m.rcpts)
-      n += r == rcpt && m.data.find(text) != std::string::npos;
+    for (const auto& r : m.rcpts) n += r == rcpt && m.data.find(text) != std::string::npos;
   return n;
 }
 
@@ -51,7 +50,7 @@ TEST(Cover, DeputiesMayDecideAndEscalationReachesEachLevelOnce) {
   ReviewService svc(cover_config(f), *f.store, *f.users, [&] { return clock; });
   const std::string id = f.put_confidential();
   const std::int64_t t0 = f.store->get(id)->received_at;
-  EXPECT_TRUE(svc.may_review(f.account("dep"), *f.store->get(id)));    // a delegate
+  EXPECT_TRUE(svc.may_review(f.account("dep"), *f.store->get(id)));  // a delegate
   EXPECT_FALSE(svc.may_review(f.account("it.admin"), *f.store->get(id)));
 
   clock = t0 + 3 * 3600 + 3599;  // under one step: nobody is escalated to
@@ -122,8 +121,9 @@ std::string load_with(Fixture& f, const std::string& extra, ReviewConfig* out = 
   std::ifstream in(std::string(PM_SOURCE_DIR) + "/conf/policy-milter.toml");
   std::string text, line;
   while (std::getline(in, line))
-    text += (line.rfind("dir = \"../rules\"", 0) == 0 ? "dir = \"" PM_SOURCE_DIR "/rules\"" : line) +
-            "\n";
+    text +=
+        (line.rfind("dir = \"../rules\"", 0) == 0 ? "dir = \"" PM_SOURCE_DIR "/rules\"" : line) +
+        "\n";
   auto p = f.dir / "cover.toml";
   std::ofstream(p) << text << extra;
   try {
@@ -159,9 +159,10 @@ TEST(Cover, SchoolDayConfigNeedsTermDates) {
   EXPECT_NE(load_with(f, "[review.cover]\nterm_dates = [{start = 2026-10-23, end = 2026-09-03}]\n")
                 .find("ends before it starts"),
             std::string::npos);
-  EXPECT_NE(load_with(f, "[review.cover]\nterm_dates = [{start = \"next monday\", end = 2026-09-03}]\n")
-                .find("must be a date"),
-            std::string::npos);
+  EXPECT_NE(
+      load_with(f, "[review.cover]\nterm_dates = [{start = \"next monday\", end = 2026-09-03}]\n")
+          .find("must be a date"),
+      std::string::npos);
   EXPECT_NE(load_with(f, "[review.cover]\nescalate_after_hours = -3\n").find("positive"),
             std::string::npos);
 }
@@ -197,8 +198,8 @@ TEST(Notices, QueuedNoticesGoOutOnceFromWhicheverServiceDrains) {
   n.subject = "Queued by another process";
   n.body = "queued notice body\n";
   NoticeSettings ns;
-  EXPECT_TRUE(f.store->queue_notice(id, "misaddress", "mail-policy@stannes.example", n.to,
-                                    n.render(ns)));
+  EXPECT_TRUE(
+      f.store->queue_notice(id, "misaddress", "mail-policy@stannes.example", n.to, n.render(ns)));
   EXPECT_FALSE(f.store->queue_notice(id, "misaddress", "mail-policy@stannes.example", n.to,
                                      n.render(ns)));  // each (message, kind) once
   ReviewService a(f.cfg, *f.store, *f.users), b(f.cfg, *f.store, *f.users);

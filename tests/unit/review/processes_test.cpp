@@ -11,8 +11,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -712,9 +712,9 @@ TEST_F(Processes, TheSendersLinkShowsAnnotatesAndWithdrawsOverHttp) {
   EXPECT_FALSE(v.contains("segments"));
   EXPECT_FALSE(v.contains("findings_detail"));
 
-  auto reason = c.Post("/api/sender/reason", as_sender(token),
-                       json{{"reason", "Lawful referral: the LA asked for it."}}.dump(),
-                       "application/json");
+  auto reason =
+      c.Post("/api/sender/reason", as_sender(token),
+             json{{"reason", "Lawful referral: the LA asked for it."}}.dump(), "application/json");
   ASSERT_TRUE(reason);
   ASSERT_EQ(reason->status, 200) << reason->body;
   EXPECT_EQ(json::parse(reason->body)["reasons"][0]["reason"],
@@ -745,8 +745,8 @@ TEST_F(Processes, TheSendersLinkShowsAnnotatesAndWithdrawsOverHttp) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((fx_->dir / "quarantine/index.sqlite").c_str(), &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 10000);
-    std::string sql = "UPDATE messages SET received_at = received_at - 2592000 WHERE id = '" +
-                      other + "'";
+    std::string sql =
+        "UPDATE messages SET received_at = received_at - 2592000 WHERE id = '" + other + "'";
     EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
     auto expired = c.Get("/api/sender", as_sender(svc.sender_token(*fx_->store->get(other))));
@@ -766,14 +766,18 @@ TEST_F(Processes, TheSendersLinkShowsAnnotatesAndWithdrawsOverHttp) {
   for (const auto& e : fx_->store->audit_log(id))
     audited |= e.action == "withdrawn" && e.actor == "sender:ada.teacher@stannes.example";
   EXPECT_TRUE(audited);
-  EXPECT_EQ(c.Post("/api/sender/withdraw", as_sender(token), "{}", "application/json")->status, 409);
+  EXPECT_EQ(c.Post("/api/sender/withdraw", as_sender(token), "{}", "application/json")->status,
+            409);
   EXPECT_EQ(c.Post("/api/sender/reason", as_sender(token), json{{"reason", "x"}}.dump(),
-                   "application/json")->status, 409);
+                   "application/json")
+                ->status,
+            409);
   EXPECT_EQ(post(a_port_, head, "/api/messages/" + id + "/release")->status, 409);
   // A cross-site form cannot act for the sender.
-  auto cross = c.Post("/api/sender/withdraw",
-                      httplib::Headers{{"X-Sender-Token", token}, {"Origin", "http://evil.example"}},
-                      "{}", "application/json");
+  auto cross =
+      c.Post("/api/sender/withdraw",
+             httplib::Headers{{"X-Sender-Token", token}, {"Origin", "http://evil.example"}}, "{}",
+             "application/json");
   EXPECT_EQ(cross->status, 403);
 }
 
