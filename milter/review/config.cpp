@@ -39,6 +39,21 @@ std::string text(const std::string& file, const toml::table& t, const char* key,
   return *v;
 }
 
+// A list of tables (term_dates, [[review.routes]]); absent -> empty.
+std::vector<const toml::table*> tables(const std::string& file, const toml::node* n,
+                                       const std::string& not_list, const std::string& not_table) {
+  std::vector<const toml::table*> out;
+  if (!n) return out;
+  const toml::array* arr = n->as_array();
+  if (!arr) throw ConfigError(file, line_of(n), not_list);
+  for (const auto& e : *arr) {
+    const toml::table* t = e.as_table();
+    if (!t) throw ConfigError(file, line_of(&e), not_table);
+    out.push_back(t);
+  }
+  return out;
+}
+
 // A term boundary: a TOML date (2026-09-03) or the same as a string ("2026-09-03").
 std::int64_t term_day(const std::string& file, const toml::table& t, const char* key) {
   const toml::node* n = t.get(key);
@@ -70,19 +85,12 @@ void load_cover(const std::string& file, const toml::table& cover, ReviewConfig&
   if (!(ref && ref->value<std::int64_t>().value_or(-1) == 0))
     positive(file, cover, "refuse_after_school_days", c.refuse_after_school_days);
   c.deputies = strings(file, cover, "deputies");
-  if (const toml::node* terms = cover.get("term_dates")) {
-    const toml::array* arr = terms->as_array();
-    if (!arr)
-      throw ConfigError(file, line_of(terms),
-                        "term_dates must be a list of {start = DATE, end = DATE}");
-    for (const auto& e : *arr) {
-      const toml::table* t = e.as_table();
-      if (!t) throw ConfigError(file, line_of(&e), "each term must be {start = DATE, end = DATE}");
-      Term term{term_day(file, *t, "start"), term_day(file, *t, "end")};
-      if (term.last < term.first)
-        throw ConfigError(file, line_of(t), "a term ends before it starts");
-      c.calendar.terms.push_back(term);
-    }
+  for (const toml::table* t : tables(file, cover.get("term_dates"),
+                                     "term_dates must be a list of {start = DATE, end = DATE}",
+                                     "each term must be {start = DATE, end = DATE}")) {
+    Term term{term_day(file, *t, "start"), term_day(file, *t, "end")};
+    if (term.last < term.first) throw ConfigError(file, line_of(t), "a term ends before it starts");
+    c.calendar.terms.push_back(term);
   }
   if (c.refuse_after_school_days > 0 && c.calendar.terms.empty())
     throw ConfigError(file, line_of(ref),
@@ -178,39 +186,33 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
     positive(file, *ret, "held_days", c.held_days);
     positive(file, *ret, "decided_days", c.decided_days);
   }
-  if (const toml::node* routes = r->get("routes")) {
-    const toml::array* arr = routes->as_array();
-    if (!arr)
-      throw ConfigError(file, line_of(routes),
-                        "routes must be an array of tables ([[review.routes]])");
-    for (const auto& e : *arr) {
-      const toml::table* t = e.as_table();
-      if (!t) throw ConfigError(file, line_of(&e), "each route must be a table");
-      ReviewRoute route;
-      route.name = text(file, *t, "name", "route " + std::to_string(c.routes.size() + 1));
-      route.categories = strings(file, *t, "categories");
-      route.terms = strings(file, *t, "terms");
-      route.reviewers = strings(file, *t, "reviewers");
-      route.exclude = strings(file, *t, "exclude");
-      route.deputies = strings(file, *t, "deputies");
-      if (route.reviewers.empty())
-        throw ConfigError(file, line_of(t), "route \"" + route.name + "\" names no reviewers");
-      // {head} / {chair}: one term per configured name.
-      std::vector<std::string> terms;
-      for (const auto& term : route.terms) {
-        const std::vector<std::string>* names = term == "{head}"    ? &c.head_teacher_names
-                                                : term == "{chair}" ? &c.chair_names
-                                                                    : nullptr;
-        if (names)
-          terms.insert(terms.end(), names->begin(), names->end());
-        else
-          terms.push_back(term);
-      }
-      for (auto& term : terms)
-        for (char& ch : term) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      route.terms = std::move(terms);
-      c.routes.push_back(std::move(route));
+  for (const toml::table* t : tables(file, r->get("routes"),
+                                     "routes must be an array of tables ([[review.routes]])",
+                                     "each route must be a table")) {
+    ReviewRoute route;
+    route.name = text(file, *t, "name", "route " + std::to_string(c.routes.size() + 1));
+    route.categories = strings(file, *t, "categories");
+    route.terms = strings(file, *t, "terms");
+    route.reviewers = strings(file, *t, "reviewers");
+    route.exclude = strings(file, *t, "exclude");
+    route.deputies = strings(file, *t, "deputies");
+    if (route.reviewers.empty())
+      throw ConfigError(file, line_of(t), "route \"" + route.name + "\" names no reviewers");
+    // {head} / {chair}: one term per configured name.
+    std::vector<std::string> terms;
+    for (const auto& term : route.terms) {
+      const std::vector<std::string>* names = term == "{head}"    ? &c.head_teacher_names
+                                              : term == "{chair}" ? &c.chair_names
+                                                                  : nullptr;
+      if (names)
+        terms.insert(terms.end(), names->begin(), names->end());
+      else
+        terms.push_back(term);
     }
+    for (auto& term : terms)
+      for (char& ch : term) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    route.terms = std::move(terms);
+    c.routes.push_back(std::move(route));
   }
   return c;
 }
