@@ -7,6 +7,7 @@
 #include <ctime>
 #include <set>
 
+#include "notify/outbox.h"
 #include "notify/smtp.h"
 #include "policy/recipients.h"
 #include "util/printable.h"
@@ -626,26 +627,10 @@ json ReviewService::dismissals(std::size_t limit) {
 }
 
 int ReviewService::send_outbox(std::int64_t now) {
-  int sent = 0;
-  // A claim older than claim_timeout_seconds belongs to a process that died mid-send.
-  for (;;) {
-    auto batch = store_.claim_outbox(now, now - config_.claim_timeout_seconds);
-    if (batch.empty()) break;
-    for (const auto& n : batch) {
-      try {
-        smtp_send(config_.reinject, SmtpEnvelope{n.from, n.rcpts}, n.data, 30);
-        store_.outbox_done(n.seq, true);
-        ++sent;
-      } catch (const SmtpError& e) {
-        store_.outbox_done(n.seq, false);
-        spdlog::warn("queued notice {} for {} not sent: {}", n.kind, n.message_id,
-                     log_value(e.what()));
-        store_.audit("policy-review", "notice-failed", n.message_id, e.what());
-        return sent;  // the MTA is not taking mail: the rest waits for the next round
-      }
-    }
-  }
-  return sent;
+  OutboxResult r =
+      pm::send_outbox(store_, config_.reinject, now, config_.claim_timeout_seconds, "policy-review");
+  if (r.failed) spdlog::warn("queued notices: {} not sent (retried later)", r.failed);
+  return r.sent;
 }
 
 Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
