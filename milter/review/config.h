@@ -81,7 +81,7 @@ struct ReviewConfig {
   // deputies of unrouted mail. refuse_after_school_days: undecided held mail is refused
   // after this many school days (0 = off; then [review.retention] held_days applies
   // instead), counted with `calendar` and only ever on a school day.
-  int escalate_after_hours = 0;
+  int escalate_after_hours = 24;
   int refuse_after_school_days = 0;
   std::vector<std::string> deputies;
   SchoolCalendar calendar;

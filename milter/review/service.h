@@ -32,7 +32,7 @@
 //                told to the next deputy after escalate_after_hours each (escalate());
 //                retention refuses after refuse_after_school_days school days instead of
 //                held_days when that is set, and never on a day that is not a school day.
-//   outbox      notices queued by any process (QuarantineStore::queue_notice) are sent by
+//   outbox      notices queued by any process (notify/outbox.h queue_notice) are sent by
 //                send_notices() once, whichever process drains first.
 //   housekeeping notices (sender: held; reviewers: immediately, urgent for partner mail,
 //                or as a digest) and retention (undecided after held_days: refused,
