@@ -1,7 +1,8 @@
 // The review page in a real headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core): sign in, see the held message with its findings highlighted, release
 // it, see it arrive in the test mailbox, see the audit entry; a message whose HTML carries
-// a script and whose subject carries markup shows as text. Screenshots go to ARTIFACTS.
+// a script and whose subject carries markup shows as text; the sender's page from the
+// link in their notice takes a reason the reviewer then sees. Screenshots go to ARTIFACTS.
 // Environment: REVIEW_URL LOGIN PASSWORD MAILBOX ARTIFACTS PROFILE
 'use strict';
 const fs = require('fs');

@@ -145,7 +145,7 @@ TEST(Cover, SchoolDayConfigNeedsTermDates) {
   ReviewConfig c;
   EXPECT_EQ(load_with(f, "[review.cover]\n", &c), "");
   EXPECT_EQ(c.refuse_after_school_days, 0);  // off unless configured
-  EXPECT_EQ(c.escalate_after_hours, 24);  // on, but a route without deputies is not escalated
+  EXPECT_EQ(c.escalate_after_hours, 24);     // on, but a route without deputies is not escalated
   EXPECT_NE(load_with(f, "[review.cover]\nrefuse_after_school_days = 5\n").find("term_dates"),
             std::string::npos);
   EXPECT_EQ(load_with(f,
