@@ -234,9 +234,12 @@ int run(ReviewService& svc, const Args& args) {
     return n.failures + r.failures ? 1 : 0;
   }
   if (cmd == "notify") {
+    // Every pending notice once, whichever process runs (the timer's unit, policy-review):
+    // each is claimed in the store before it is sent.
     auto n = svc.send_notices(now, digest);
-    std::printf("notices: %d to senders, %d to reviewers, %d failed\n", n.sender_notices,
-                n.reviewer_notices, n.failures);
+    std::printf(
+        "notices: %d to senders, %d to reviewers, %d escalated, %d queued sent, %d failed\n",
+        n.sender_notices, n.reviewer_notices, n.escalations, n.outbox, n.failures);
     return n.failures ? 1 : 0;
   }
   std::fputs(kUsage, stderr);

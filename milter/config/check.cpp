@@ -94,7 +94,7 @@ class Checker {
     const Table* t = find_table(name);
     if (t->array) {
       const toml::array* a = v.as_array();
-      if (!a || !a->is_array_of_tables()) {
+      if (!a || (!a->empty() && !a->is_array_of_tables())) {
         error(v,
               "[[" + name + "]] must be an array of tables (write [[" + name + "]] before each)");
         return;

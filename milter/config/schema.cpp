@@ -77,6 +77,8 @@ const std::vector<Table>& tables() {
       {"quarantine", false, "the store of held mail"},
       {"review", false, "policy-review, the head teacher's page"},
       {"review.retention", false, "how long held and decided mail is kept"},
+      {"review.cover", false, "deputies, escalation and school-day refusal"},
+      {"review.cover.term_dates", true, "the school's terms: { start = DATE, end = DATE }"},
       {"review.routes", true, "who reviews what"},
       {"metrics", false, "the Prometheus listener (off by default)"},
   };
@@ -237,6 +239,18 @@ const std::vector<Key>& keys() {
       {"review", "fallback_reviewers", Strings(), "[\"duty:deputy\", \"duty:chair\"]",
        "who reviews when a route leaves nobody"},
 
+      {"review", "sender_link_days", Int(1, kBig), "14", "a sender's link works this many days"},
+      {"review", "sender_reason_max_bytes", Int(1, kBig), "1000", "one reason a sender adds"},
+      {"review", "sender_reasons_max", Int(1, kBig), "10", "reasons per message"},
+
+      {"review.cover", "escalate_after_hours", Int(0, kBig), "24",
+       "undecided mail is told to the next deputy after this (0: never)"},
+      {"review.cover", "deputies", Strings(), "[]", "deputies of mail no route matches"},
+      {"review.cover", "refuse_after_school_days", Int(0, kBig), "0",
+       "undecided mail is refused after this many school days (0: held_days instead)"},
+      {"review.cover.term_dates", "start", Date(), "", "the term's first day"},
+      {"review.cover.term_dates", "end", Date(), "", "the term's last day"},
+
       {"review.retention", "held_days", Int(1, kBig), "14",
        "undecided held mail is refused after this"},
       {"review.retention", "decided_days", Int(1, kBig), "30",
@@ -250,6 +264,7 @@ const std::vector<Key>& keys() {
       {"review.routes", "reviewers", Strings(), "",
        "logins or duty:X who review it (at least one)"},
       {"review.routes", "exclude", Strings(), "[]", "logins or duty:X who never see it"},
+      {"review.routes", "deputies", Strings(), "[]", "logins or duty:X who cover the route"},
   };
   return k;
 }

@@ -117,7 +117,8 @@ std::string Notice::render(const NoticeSettings& s) const {
 }
 
 Notice sender_held_notice(const NoticeSettings& s, const QuarantineItem& item,
-                          const std::vector<std::string>& clauses, bool quote_subject) {
+                          const std::vector<std::string>& clauses, bool quote_subject,
+                          const std::string& link, std::int64_t link_expiry) {
   Notice n;
   n.to = {item.sender};
   n.subject = "Your message is waiting for review";
@@ -134,6 +135,12 @@ Notice sender_held_notice(const NoticeSettings& s, const QuarantineItem& item,
        "another message when they have decided.\n\n";
   b += "If this was a mistake (a wrong address, an attachment you did not mean to send), you "
        "do not need to do anything; you can simply send a corrected message.\n\n";
+  if (!link.empty())
+    b += "On this page you can see where your message stands, withdraw it, or add a reason "
+         "for the reviewer (for example \"a lawful referral the local authority asked for\"); "
+         "the decision stays with the reviewer. The link is for this message only and works "
+         "until " +
+         human_time(link_expiry) + ". Do not forward it.\n\n  " + link + "\n\n";
   b += "Reference: " + item.id + "\n";
   n.body = b;
   return n;

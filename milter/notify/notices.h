@@ -1,7 +1,8 @@
 // Notices about held mail, as plain-text RFC 5322 messages for the local MTA (smtp.h).
 //
 //   sender_held_notice     to the sender: the message was held, which policy clause(s)
-//                          apply, the head teacher (or the reviewer) will decide.
+//                          apply, the head teacher (or the reviewer) will decide; with the
+//                          sender's own link (status, withdraw, add a reason) when given.
 //   reviewer_alert         to reviewers: new held mail - ids, categories, recipients'
 //                          classes, age and the review page's address; `urgent` for mail
 //                          to a partner (a safeguarding referral must not wait); several
@@ -40,8 +41,10 @@ struct Notice {
 
 // `clauses`: the policy sentences of the findings (unique), `quote_subject`: false when a
 // finding lies in the Subject.
+// `link`: the sender's page for this message ("" = none), working until `link_expiry`.
 Notice sender_held_notice(const NoticeSettings& s, const QuarantineItem& item,
-                          const std::vector<std::string>& clauses, bool quote_subject);
+                          const std::vector<std::string>& clauses, bool quote_subject,
+                          const std::string& link = {}, std::int64_t link_expiry = 0);
 
 struct HeldSummary {
   QuarantineItem item;

@@ -216,6 +216,20 @@ CREATE INDEX IF NOT EXISTS monitor_at ON monitor(at);
     exec(db, "ALTER TABLE dismissals ADD COLUMN proposal TEXT NOT NULL DEFAULT ''");
 }
 
+// Issue 13: the key that signs senders' links, and notices queued by any process (the
+// milter's immediate ones too) for whichever process sends first.
+void migrate_secrets_outbox(sqlite3* db) {
+  exec(db,
+       "CREATE TABLE IF NOT EXISTS secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+       "CREATE TABLE IF NOT EXISTS outbox("
+       " seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL, kind TEXT NOT NULL,"
+       " env_from TEXT NOT NULL DEFAULT '', rcpts TEXT NOT NULL DEFAULT '[]',"
+       " data TEXT NOT NULL DEFAULT '', queued_at INTEGER NOT NULL, claimed_at INTEGER NOT NULL"
+       " DEFAULT 0, sent_at INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+       " UNIQUE(message_id, kind));"
+       "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(sent_at, claimed_at);");
+}
+
 struct Migration {
   const char* what;
   void (*apply)(sqlite3*);
@@ -227,6 +241,7 @@ const Migration kMigrations[] = {
     {"put digest (idempotent put)", migrate_put_digest},
     {"review claims and stored routes", migrate_review_claims},
     {"monitor evidence and proposed exceptions", migrate_monitor_and_proposals},
+    {"link key and notice outbox", migrate_secrets_outbox},
 };
 
 int user_version(sqlite3* db) {
@@ -458,6 +473,67 @@ std::vector<QuarantineItem> QuarantineStore::held_without_notice(std::string_vie
   std::vector<QuarantineItem> out;
   while (st.step()) out.push_back(read_item(st));
   return out;
+}
+
+std::string QuarantineStore::secret(std::string_view name) {
+  unsigned char rnd[32];
+  if (::getrandom(rnd, sizeof rnd, 0) != static_cast<ssize_t>(sizeof rnd))
+    throw StoreError(std::string("getrandom: ") + std::strerror(errno));
+  static const char* hex = "0123456789abcdef";
+  std::string value;
+  for (unsigned char c : rnd) {
+    value.push_back(hex[c >> 4]);
+    value.push_back(hex[c & 15]);
+  }
+  std::lock_guard lock(mu_);
+  {  // The first process to ask makes the key; every later one reads that one.
+    Stmt ins(db_.get(), "INSERT OR IGNORE INTO secrets(name, value) VALUES(?,?)");
+    ins.bind(1, name).bind(2, value);
+    ins.step();
+  }
+  Stmt get(db_.get(), "SELECT value FROM secrets WHERE name = ?");
+  get.bind(1, name);
+  if (!get.step()) throw StoreError("secret " + std::string(name) + " missing");
+  return get.text(0);
+}
+
+bool QuarantineStore::queue_notice(std::string_view message_id, std::string_view kind,
+                                   std::string_view env_from, const std::vector<std::string>& rcpts,
+                                   std::string_view data) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_.get(),
+          "INSERT OR IGNORE INTO outbox(message_id, kind, env_from, rcpts, data, queued_at)"
+          " VALUES(?,?,?,?,?,?)");
+  st.bind(1, message_id).bind(2, kind).bind(3, env_from).bind(4, to_json(rcpts)).bind(5, data);
+  st.bind(6, static_cast<std::int64_t>(std::time(nullptr)));
+  st.step();
+  return sqlite3_changes(db_.get()) == 1;
+}
+
+std::vector<OutboxNotice> QuarantineStore::claim_outbox(std::int64_t now, std::int64_t stale_before,
+                                                        std::size_t limit) {
+  std::lock_guard lock(mu_);
+  // One statement: two processes draining at once never claim the same row.
+  Stmt st(db_.get(),
+          "UPDATE outbox SET claimed_at = ?1, attempts = attempts + 1 WHERE seq IN (SELECT seq"
+          " FROM outbox WHERE sent_at = 0 AND claimed_at < ?2 ORDER BY seq LIMIT ?3)"
+          " RETURNING seq, message_id, kind, env_from, rcpts, data, attempts");
+  st.bind(1, now).bind(2, stale_before).bind(3, static_cast<std::int64_t>(limit));
+  std::vector<OutboxNotice> out;
+  while (st.step())
+    out.push_back({st.integer(0), st.text(1), st.text(2), st.text(3), from_json(st.text(4)),
+                   st.text(5), static_cast<int>(st.integer(6))});
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.seq < b.seq; });
+  return out;
+}
+
+void QuarantineStore::outbox_done(std::int64_t seq, bool sent) {
+  std::lock_guard lock(mu_);
+  // Once sent, the rendered text (addresses, a Subject) is personal data nobody needs.
+  Stmt st(db_.get(), sent ? "UPDATE outbox SET sent_at = ?1, data = '' WHERE seq = ?2"
+                          : "UPDATE outbox SET claimed_at = 0 WHERE seq = ?2 AND ?1 >= 0");
+  st.bind(1, static_cast<std::int64_t>(std::time(nullptr))).bind(2, seq);
+  st.step();
 }
 
 void QuarantineStore::record_dismissal(std::string_view id, std::string_view actor,

@@ -159,6 +159,15 @@ struct MonitorItem : MonitorInput {
   std::int64_t seq = 0, at = 0;
 };
 
+// A rendered notice waiting in the outbox (queue_notice / claim_outbox).
+struct OutboxNotice {
+  std::int64_t seq = 0;
+  std::string message_id, kind, from;  // envelope sender ("" = MAIL FROM:<>)
+  std::vector<std::string> rcpts;
+  std::string data;  // the whole RFC 5322 message
+  int attempts = 0;  // claims so far, this one included
+};
+
 struct QuarantineFilter {
   std::optional<QuarantineStatus> status;  // e.g. only `held`
   std::string category;                    // items carrying this category id
@@ -258,6 +267,24 @@ class QuarantineStore {
   bool claim_notice(std::string_view id, std::string_view kind);
   void unclaim_notice(std::string_view id, std::string_view kind);
   std::vector<QuarantineItem> held_without_notice(std::string_view kind) const;
+
+  // A named random key (256 bits, hex), made by the first caller and kept in the index, so
+  // every process on the store signs and checks the same way ("sender-link": the links
+  // in senders' notices). Replacing or restoring the index without it voids old links.
+  std::string secret(std::string_view name);
+
+  // The outbox: notices any process (the milter included) queues, sent once by whichever
+  // process drains it first (`policyctl quarantine notify`, policy-review). queue_notice()
+  // returns false when (message_id, kind) was queued before (nothing is queued twice).
+  // claim_outbox() claims up to `limit` unsent notices, those never claimed or claimed
+  // before `stale_before` (a sender that died mid-send); outbox_done() records the send
+  // (sent: the text is dropped, the row stays so the notice is never queued again) or
+  // frees the claim for a later attempt (!sent).
+  bool queue_notice(std::string_view message_id, std::string_view kind, std::string_view env_from,
+                    const std::vector<std::string>& rcpts, std::string_view data);
+  std::vector<OutboxNotice> claim_outbox(std::int64_t now, std::int64_t stale_before,
+                                         std::size_t limit = 100);
+  void outbox_done(std::int64_t seq, bool sent);
 
   // "Not a violation": records the dismissal and a "not-a-violation" audit entry.
   void record_dismissal(std::string_view id, std::string_view actor, std::string_view rule,

@@ -4,6 +4,9 @@
 #include <toml++/toml.h>
 
 #include "config/schema.h"
+#include <cstdio>
+#include <optional>
+
 #include "util/error.h"
 #include "util/toml_read.h"
 
@@ -41,6 +44,64 @@ std::string text(const std::string& file, const char* table, const toml::table& 
   auto v = n->value<std::string>();
   if (!v) throw ConfigError(file, line_of(n), std::string(key) + " must be a string");
   return *v;
+}
+
+// A list of tables (term_dates, [[review.routes]]); absent -> empty.
+std::vector<const toml::table*> tables(const std::string& file, const toml::node* n,
+                                       const std::string& not_list, const std::string& not_table) {
+  std::vector<const toml::table*> out;
+  if (!n) return out;
+  const toml::array* arr = n->as_array();
+  if (!arr) throw ConfigError(file, line_of(n), not_list);
+  for (const auto& e : *arr) {
+    const toml::table* t = e.as_table();
+    if (!t) throw ConfigError(file, line_of(&e), not_table);
+    out.push_back(t);
+  }
+  return out;
+}
+
+// A term boundary: a TOML date (2026-09-03) or the same as a string ("2026-09-03").
+std::int64_t term_day(const std::string& file, const toml::table& t, const char* key) {
+  const toml::node* n = t.get(key);
+  if (!n) throw ConfigError(file, line_of(&t), std::string("a term needs ") + key);
+  std::optional<toml::date> d = n->value<toml::date>();
+  if (!d) {
+    unsigned y = 0, m = 0, day = 0;
+    char extra = 0;
+    auto s = n->value<std::string>();
+    if (s && std::sscanf(s->c_str(), "%4u-%2u-%2u%c", &y, &m, &day, &extra) == 3 && m >= 1 &&
+        m <= 12 && day >= 1 && day <= 31)
+      d = toml::date{static_cast<std::uint16_t>(y), static_cast<std::uint8_t>(m),
+                     static_cast<std::uint8_t>(day)};
+  }
+  if (!d)
+    throw ConfigError(file, line_of(n), std::string(key) + " must be a date, e.g. 2026-09-03");
+  return days_from_civil(d->year, d->month, d->day);
+}
+
+// [review.cover]: deputies, escalation and school-day refusal (issue 13).
+void load_cover(const std::string& file, const toml::table& cover, ReviewConfig& c) {
+  const toml::node* esc = cover.get("escalate_after_hours");
+  if (esc && esc->value<std::int64_t>().value_or(-1) == 0) {
+    c.escalate_after_hours = 0;  // explicitly off
+  } else {
+    positive(file, "review.cover", cover, "escalate_after_hours", c.escalate_after_hours);
+  }
+  const toml::node* ref = cover.get("refuse_after_school_days");
+  if (!(ref && ref->value<std::int64_t>().value_or(-1) == 0))
+    positive(file, "review.cover", cover, "refuse_after_school_days", c.refuse_after_school_days);
+  c.deputies = strings(file, "review.cover", cover, "deputies");
+  for (const toml::table* t : tables(file, cover.get("term_dates"),
+                                     "term_dates must be a list of {start = DATE, end = DATE}",
+                                     "each term must be {start = DATE, end = DATE}")) {
+    Term term{term_day(file, *t, "start"), term_day(file, *t, "end")};
+    if (term.last < term.first) throw ConfigError(file, line_of(t), "a term ends before it starts");
+    c.calendar.terms.push_back(term);
+  }
+  if (c.refuse_after_school_days > 0 && c.calendar.terms.empty())
+    throw ConfigError(file, line_of(ref),
+                      "refuse_after_school_days needs term_dates (school days are term days)");
 }
 
 }  // namespace
@@ -127,44 +188,42 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
   c.public_url_set = r->get("public_url") != nullptr;
   c.public_url = text(file, "review", *r, "public_url",
                       scheme + "://" + c.listen_host + ":" + std::to_string(c.listen_port) + "/");
+  positive(file, "review", *r, "sender_link_days", c.sender_link_days);
+  positive(file, "review", *r, "sender_reason_max_bytes", c.sender_reason_max_bytes);
+  positive(file, "review", *r, "sender_reasons_max", c.sender_reasons_max);
+  if (const toml::table* cover = (*r)["cover"].as_table()) load_cover(file, *cover, c);
   if (const toml::table* ret = (*r)["retention"].as_table()) {
     positive(file, "review.retention", *ret, "held_days", c.held_days);
     positive(file, "review.retention", *ret, "decided_days", c.decided_days);
     positive(file, "review.retention", *ret, "monitor_days", c.monitor_days);  // monitor evidence
   }
-  if (const toml::node* routes = r->get("routes")) {
-    const toml::array* arr = routes->as_array();
-    if (!arr)
-      throw ConfigError(file, line_of(routes),
-                        "routes must be an array of tables ([[review.routes]])");
-    for (const auto& e : *arr) {
-      const toml::table* t = e.as_table();
-      if (!t) throw ConfigError(file, line_of(&e), "each route must be a table");
-      ReviewRoute route;
-      route.name =
-          text(file, "review.routes", *t, "name", "route " + std::to_string(c.routes.size() + 1));
-      route.categories = strings(file, "review.routes", *t, "categories");
-      route.terms = strings(file, "review.routes", *t, "terms");
-      route.reviewers = strings(file, "review.routes", *t, "reviewers");
-      route.exclude = strings(file, "review.routes", *t, "exclude");
-      if (route.reviewers.empty())
-        throw ConfigError(file, line_of(t), "route \"" + route.name + "\" names no reviewers");
-      // {head} / {chair}: one term per configured name.
-      std::vector<std::string> terms;
-      for (const auto& term : route.terms) {
-        const std::vector<std::string>* names = term == "{head}"    ? &c.head_teacher_names
-                                                : term == "{chair}" ? &c.chair_names
-                                                                    : nullptr;
-        if (names)
-          terms.insert(terms.end(), names->begin(), names->end());
-        else
-          terms.push_back(term);
-      }
-      for (auto& term : terms)
-        for (char& ch : term) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      route.terms = std::move(terms);
-      c.routes.push_back(std::move(route));
+  for (const toml::table* t : tables(file, r->get("routes"),
+                                     "routes must be an array of tables ([[review.routes]])",
+                                     "each route must be a table")) {
+    ReviewRoute route;
+    route.name = text(file, "review.routes", *t, "name", "route " + std::to_string(c.routes.size() + 1));
+    route.categories = strings(file, "review.routes", *t, "categories");
+    route.terms = strings(file, "review.routes", *t, "terms");
+    route.reviewers = strings(file, "review.routes", *t, "reviewers");
+    route.exclude = strings(file, "review.routes", *t, "exclude");
+    route.deputies = strings(file, "review.routes", *t, "deputies");
+    if (route.reviewers.empty())
+      throw ConfigError(file, line_of(t), "route \"" + route.name + "\" names no reviewers");
+    // {head} / {chair}: one term per configured name.
+    std::vector<std::string> terms;
+    for (const auto& term : route.terms) {
+      const std::vector<std::string>* names = term == "{head}"    ? &c.head_teacher_names
+                                              : term == "{chair}" ? &c.chair_names
+                                                                  : nullptr;
+      if (names)
+        terms.insert(terms.end(), names->begin(), names->end());
+      else
+        terms.push_back(term);
     }
+    for (auto& term : terms)
+      for (char& ch : term) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    route.terms = std::move(terms);
+    c.routes.push_back(std::move(route));
   }
   return c;
 }

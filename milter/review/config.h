@@ -11,6 +11,7 @@
 
 #include "engine/config.h"
 #include "notify/smtp.h"
+#include "review/school_days.h"
 
 namespace pm {
 
@@ -28,6 +29,10 @@ struct ReviewRoute {
   std::vector<std::string> terms;
   std::vector<std::string> reviewers;
   std::vector<std::string> exclude;
+  // Cover (issue 13): deputies or delegates, in order. They may see and decide the route's
+  // mail like its reviewers, and are told of it one by one as it waits undecided
+  // (escalate_after_hours, then the next after as long again, ...).
+  std::vector<std::string> deputies;
 };
 
 struct ReviewConfig {
@@ -69,6 +74,19 @@ struct ReviewConfig {
   // excluded account could review a message, these reviewers do.
   std::vector<std::string> head_teacher_names, chair_names;
   std::vector<std::string> fallback_reviewers = {"duty:deputy", "duty:chair"};
+  // Senders' links (issue 13): the link in a sender's notice works this many days.
+  int sender_link_days = 14;
+  int sender_reason_max_bytes = 1000;  // one reason a sender adds
+  int sender_reasons_max = 10;         // reasons per message
+  // Cover ([review.cover], issue 13). escalate_after_hours: undecided held mail is told to
+  // the next deputy on its route after this many hours (0 = never); `deputies` are the
+  // deputies of unrouted mail. refuse_after_school_days: undecided held mail is refused
+  // after this many school days (0 = off; then [review.retention] held_days applies
+  // instead), counted with `calendar` and only ever on a school day.
+  int escalate_after_hours = 24;
+  int refuse_after_school_days = 0;
+  std::vector<std::string> deputies;
+  SchoolCalendar calendar;
   bool public_url_set = false;  // public_url given (notices link there), not the default
   std::vector<ReviewRoute> routes;
   std::filesystem::path quarantine_dir = "/var/lib/policy-milter/quarantine";

@@ -4,7 +4,8 @@ set(_entries "")
 set(_defs "")
 set(_i 0)
 foreach(pair "/|index.html|text/html; charset=utf-8" "/app.js|app.js|text/javascript; charset=utf-8"
-             "/app.css|app.css|text/css; charset=utf-8")
+             "/app.css|app.css|text/css; charset=utf-8" "/sender|sender.html|text/html; charset=utf-8"
+             "/sender.js|sender.js|text/javascript; charset=utf-8")
   string(REPLACE "|" ";" parts "${pair}")
   list(GET parts 0 url)
   list(GET parts 1 file)

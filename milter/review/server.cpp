@@ -442,6 +442,44 @@ struct ReviewServer::Impl {
                  Role::admin);
            });
 
+    // Senders (issue 13): no account, no cookie - the signed token of one message, in a
+    // header (the page reads it from the link's #fragment, so it is in no URL log).
+    auto sender = [this](const httplib::Request& req, httplib::Response& res, auto act) {
+      try {
+        reply(res, 200, act(req.get_header_value("X-Sender-Token")));
+      } catch (const LinkRefused& e) {
+        error(res, 403, e.what());
+      } catch (const NotFound&) {
+        error(res, 404, "this message is no longer in the quarantine");
+      } catch (const BadRequest& e) {
+        error(res, 400, e.what());
+      } catch (const std::invalid_argument& e) {  // DecisionConflict: decided meanwhile
+        error(res, 409, e.what());
+      }
+    };
+    h.Get("/api/sender", [this, sender](const httplib::Request& req, httplib::Response& res) {
+      sender(req, res, [this](const std::string& t) { return service.sender_view(t); });
+    });
+    h.Post("/api/sender/withdraw",
+           [this, sender](const httplib::Request& req, httplib::Response& res) {
+             if (!body(req, res)) return;
+             sender(req, res, [this](const std::string& t) {
+               service.sender_withdraw(t);
+               return service.sender_view(t);
+             });
+           });
+    h.Post("/api/sender/reason",
+           [this, sender](const httplib::Request& req, httplib::Response& res) {
+             auto b = body(req, res);
+             if (!b) return;
+             const json& r = (*b)["reason"];
+             std::string reason = r.is_string() ? r.get<std::string>() : std::string();
+             sender(req, res, [this, &reason](const std::string& t) {
+               service.sender_annotate(t, reason);
+               return service.sender_view(t);
+             });
+           });
+
     h.Get("/api/audit", [this](const httplib::Request& req, httplib::Response& res) {
       auto s = session(req, res, false);
       if (!s) return;

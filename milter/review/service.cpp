@@ -1,11 +1,13 @@
 #include "review/service.h"
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <ctime>
 #include <set>
 
+#include "notify/outbox.h"
 #include "notify/smtp.h"
 #include "policy/recipients.h"
 #include "util/printable.h"
@@ -113,8 +115,11 @@ std::string redacted_context(const std::string& text, std::size_t start, std::si
   return clean(text.substr(from, start - from)) + "[...]" + clean(text.substr(end, to - end));
 }
 
-ReviewService::ReviewService(ReviewConfig config, QuarantineStore& store, UserStore& users)
-    : config_(std::move(config)), store_(store), users_(users) {}
+ReviewService::ReviewService(ReviewConfig config, QuarantineStore& store, UserStore& users,
+                             Clock clock)
+    : config_(std::move(config)), store_(store), users_(users), clock_(std::move(clock)) {
+  if (!clock_) clock_ = now_s;
+}
 
 json ReviewService::verdict_of(const std::string& id) {
   std::string text = store_.read_verdict_json(id);
@@ -190,9 +195,15 @@ json ReviewService::decide_route(const QuarantineItem& item) {
     bool term_ok = r.terms.empty();
     for (const auto& t : r.terms) term_ok = term_ok || has_term(hay, t);
     if (cat_ok && term_ok)
-      return {{"name", r.name}, {"reviewers", r.reviewers}, {"exclude", r.exclude}};
+      return {{"name", r.name},
+              {"reviewers", r.reviewers},
+              {"exclude", r.exclude},
+              {"deputies", r.deputies}};
   }
-  return {{"name", ""}, {"reviewers", json::array()}, {"exclude", json::array()}};
+  return {{"name", ""},
+          {"reviewers", json::array()},
+          {"exclude", json::array()},
+          {"deputies", config_.deputies}};
 }
 
 void ReviewService::ensure_route(QuarantineItem& item) {
@@ -231,11 +242,13 @@ std::vector<std::string> ReviewService::reviewer_logins(QuarantineItem item,
   if (item.route.empty()) return out;
   json route = json::parse(item.route, nullptr, false);
   const auto reviewers = json_strings(route, "reviewers"), exclude = json_strings(route, "exclude");
+  const auto deputies = json_strings(route, "deputies");  // cover: they decide too
   auto eligible = [&](const Account& a) { return !is_sender(a, item) && !names(exclude, a); };
   for (const auto& a : accounts) {
     if (!eligible(a)) continue;
-    bool in = reviewers.empty() ? a.categories.empty() || intersects(a.categories, item.categories)
-                                : names(reviewers, a);
+    bool in = names(deputies, a) ||
+              (reviewers.empty() ? a.categories.empty() || intersects(a.categories, item.categories)
+                                 : names(reviewers, a));
     if (in) out.push_back(a.login);
   }
   // Nobody left (e.g. the head teacher's own message): the next reviewers the
@@ -322,7 +335,7 @@ json ReviewService::recipients(const QuarantineItem& item, const json& verdict) 
 
 json ReviewService::list(const Account& a, const QuarantineFilter& f) {
   json out = json::array();
-  std::int64_t now = now_s();
+  std::int64_t now = clock_();
   const auto accounts = users_.list();
   for (auto& item : store_.list(f)) {
     if (item.status == QuarantineStatus::deleted) continue;
@@ -414,6 +427,15 @@ json ReviewService::detail_unscoped(const std::string& actor, const std::string&
   d["findings_detail"] = finds;
   d["attachments"] = atts;
   d["can_decide"] = item.status == QuarantineStatus::held && item.claim.empty();
+  // What the sender added through their link (issue 13): for the reviewer, who decides.
+  json reasons = json::array();
+  AuditQuery rq;
+  rq.message_id = id;
+  rq.action = "sender-reason";
+  auto entries = store_.audit_page(rq);
+  for (auto e = entries.rbegin(); e != entries.rend(); ++e)  // oldest first
+    reasons.push_back({{"at", e->at}, {"reason", e->note}});
+  d["sender_reasons"] = reasons;
   d["claim"] = item.claim;
   d["claim_by"] = item.claim_by;
   return d;
@@ -694,6 +716,13 @@ std::string ReviewService::proposed_exceptions(std::size_t limit) {
   return out;
 }
 
+int ReviewService::send_outbox(std::int64_t now) {
+  OutboxResult r =
+      pm::send_outbox(store_, config_.reinject, now, config_.claim_timeout_seconds, "policy-review");
+  if (r.failed) spdlog::warn("queued notices: {} not sent (retried later)", r.failed);
+  return r.sent;
+}
+
 Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
   Housekeeping h;
   NoticeSettings ns = notice_settings();
@@ -701,7 +730,9 @@ Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
   // its claim after claim_timeout_seconds.
   assign_routes();
   store_.expire_claims(now - config_.claim_timeout_seconds);
-  // 1. Senders: "held, which clause, the head teacher will review".
+  // 0. Notices other processes queued (e.g. the milter's immediate ones).
+  h.outbox = send_outbox(now);
+  // 1. Senders: "held, which clause, the head teacher will review", with their link.
   for (const auto& item : store_.held_without_notice("sender-held")) {
     if (!store_.claim_notice(item.id, "sender-held")) continue;
     if (item.sender.empty()) continue;  // a bounce: nobody to tell
@@ -716,7 +747,9 @@ Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
           clauses.push_back(r.value("address", "") + " looks like a typo of the school's domain " +
                             r.value("lookalike_of", std::string("(a staff domain)")) +
                             ": check the address and send the message again to the right one.");
-    if (send(sender_held_notice(ns, item, clauses, quote), item.id)) {
+    if (send(sender_held_notice(ns, item, clauses, quote, sender_link(item),
+                                item.received_at + config_.sender_link_days * 86400LL),
+             item.id)) {
       ++h.sender_notices;
     } else {
       store_.unclaim_notice(item.id, "sender-held");
@@ -724,8 +757,14 @@ Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
     }
   }
   // 2. Reviewers: partner mail at once (urgent); the rest immediately or as a digest.
+  // The digest goes out once per digest_minutes slot, from whichever process claims the
+  // slot first (the store remembers it, so a process started every minute - the timer -
+  // does not send one every minute).
   std::map<std::string, std::vector<HeldSummary>> digest;  // reviewer e-mail -> items
-  bool digest_due = force_digest || now - last_digest_ >= config_.digest_minutes * 60;
+  std::map<std::string, std::vector<std::string>> digest_ids;
+  const std::int64_t slot = now / (static_cast<std::int64_t>(config_.digest_minutes) * 60);
+  std::optional<bool> digest_due;
+  if (force_digest) digest_due = true;
   for (const auto& item : store_.held_without_notice("reviewer")) {
     json rcpts = recipients(item, verdict_of(item.id));
     bool urgent = false;
@@ -739,9 +778,13 @@ Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
     for (const auto& a : reviewers_of(item))
       if (!a.email.empty()) emails.push_back(a.email);
     if (config_.digest && !urgent) {
-      if (!digest_due) continue;
-      for (const auto& e : emails) digest[e].push_back(hs);
-      store_.claim_notice(item.id, "reviewer");
+      if (!digest_due) digest_due = store_.claim_notice("digest", "slot-" + std::to_string(slot));
+      if (!*digest_due) continue;
+      if (!store_.claim_notice(item.id, "reviewer")) continue;
+      for (const auto& e : emails) {
+        digest[e].push_back(hs);
+        digest_ids[e].push_back(item.id);
+      }
       continue;
     }
     if (!store_.claim_notice(item.id, "reviewer")) continue;
@@ -755,59 +798,264 @@ Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
       ++h.failures;
     }
   }
-  if (config_.digest && digest_due) {
-    last_digest_ = now;
-    for (const auto& [email, items] : digest) {
-      if (send(reviewer_alert(ns, {email}, items, false, now), items.front().item.id))
-        ++h.reviewer_notices;
-      else
+  for (const auto& [email, items] : digest) {
+    if (send(reviewer_alert(ns, {email}, items, false, now), items.front().item.id)) {
+      ++h.reviewer_notices;
+    } else {
+      for (const auto& id : digest_ids[email]) store_.unclaim_notice(id, "reviewer");
+      ++h.failures;
+    }
+  }
+  // 3. Cover: escalation to deputies.
+  Housekeeping e = escalate(now);
+  h.escalations = e.escalations;
+  h.failures += e.failures;
+  return h;
+}
+
+std::vector<std::string> ReviewService::emails_of(const QuarantineItem& item,
+                                                  const std::string& entry) {
+  json route = json::parse(item.route.empty() ? "{}" : item.route, nullptr, false);
+  const auto exclude = json_strings(route, "exclude");
+  std::vector<std::string> out;
+  for (const auto& a : users_.list())
+    if (!a.email.empty() && names({entry}, a) && !is_sender(a, item) && !names(exclude, a))
+      out.push_back(a.email);
+  return out;
+}
+
+Housekeeping ReviewService::escalate(std::int64_t now) {
+  Housekeeping h;
+  if (config_.escalate_after_hours <= 0) return h;
+  const std::int64_t step = static_cast<std::int64_t>(config_.escalate_after_hours) * 3600;
+  NoticeSettings ns = notice_settings();
+  QuarantineFilter f;
+  f.status = QuarantineStatus::held;
+  f.until = now - step + 1;  // held at least one step
+  f.limit = 100000;
+  for (auto& item : store_.list(f)) {
+    ensure_route(item);
+    json route = json::parse(item.route.empty() ? "{}" : item.route, nullptr, false);
+    const auto chain = json_strings(route, "deputies");  // none: nobody to escalate to
+    const std::int64_t due = std::min<std::int64_t>((now - item.received_at) / step,
+                                                    static_cast<std::int64_t>(chain.size()));
+    for (std::int64_t level = 1; level <= due; ++level) {
+      const std::string kind = "escalation-" + std::to_string(level);
+      if (!store_.claim_notice(item.id, kind)) continue;
+      auto emails = emails_of(item, chain[static_cast<std::size_t>(level - 1)]);
+      if (emails.empty()) continue;  // nobody with an address at this level: the next one
+      json rcpts = recipients(item, verdict_of(item.id));
+      HeldSummary hs{item, {}};
+      for (const auto& r : rcpts)
+        hs.recipient_notes.push_back(r["address"].get<std::string>() + ": " +
+                                     r["label"].get<std::string>());
+      Notice n = reviewer_alert(ns, emails, {hs}, false, now);
+      const long hours = static_cast<long>((now - item.received_at) / 3600);
+      n.subject = "Cover: held mail undecided for " + std::to_string(hours) + " hours";
+      n.body = "Hello,\n\nYou are named as cover for this mail: nobody has decided it for " +
+               std::to_string(hours) +
+               " hours. You may review and decide it on the review page.\n\n" + n.body;
+      if (send(n, item.id)) {
+        ++h.escalations;
+        store_.audit("policy-review", "escalated", item.id,
+                     "level " + std::to_string(level) + " to " + std::to_string(emails.size()) +
+                         " reviewer(s)");
+      } else {
+        store_.unclaim_notice(item.id, kind);
         ++h.failures;
+        break;  // this level again next round, before the next one
+      }
     }
   }
   return h;
 }
 
+void ReviewService::refuse_expired(const QuarantineItem& item, const std::string& actor,
+                                   const std::string& why, Housekeeping& h) {
+  NoticeSettings ns = notice_settings();
+  auto [clauses, quote] = clauses_of(verdict_of(item.id));
+  std::vector<std::string> emails;
+  for (const auto& a : reviewers_of(item))
+    if (!a.email.empty()) emails.push_back(a.email);
+  try {
+    store_.refuse(item.id, actor, why);
+  } catch (const std::invalid_argument&) {
+    return;  // decided meanwhile by someone else
+  }
+  ++h.expired;
+  if (!item.sender.empty() &&
+      !send(sender_outcome_notice(ns, item, Outcome::expired, {}, "", quote), item.id))
+    ++h.failures;
+  Notice rn;
+  rn.to = emails;
+  rn.subject = "Held mail refused automatically";
+  std::string cats;
+  for (const auto& c : item.categories) cats += (cats.empty() ? "" : ", ") + c;
+  rn.body = "Hello,\n\nThe held message " + item.id + " from " + item.sender +
+            " (categories: " + cats + ") was " + why +
+            ", so it has been refused and deleted, and the sender has been told.\n";
+  if (!send(rn, item.id)) ++h.failures;
+}
+
 Housekeeping ReviewService::retention(std::int64_t now) {
   Housekeeping h;
-  NoticeSettings ns = notice_settings();
+  const std::string actor = "policy-review (retention)";
   QuarantineFilter old;
   old.status = QuarantineStatus::held;
-  old.until = now - static_cast<std::int64_t>(config_.held_days) * 86400;
   old.limit = 100000;
-  const std::string actor = "policy-review (retention)";
-  const std::string why = "not decided within " + std::to_string(config_.held_days) + " days";
-  for (const auto& item : store_.list(old)) {
-    auto [clauses, quote] = clauses_of(verdict_of(item.id));
-    std::vector<std::string> emails;
-    for (const auto& a : reviewers_of(item))
-      if (!a.email.empty()) emails.push_back(a.email);
-    try {
-      store_.refuse(item.id, actor, why);
-    } catch (const std::invalid_argument&) {
-      continue;  // decided meanwhile by someone else
+  if (config_.refuse_after_school_days > 0) {
+    // Counted in school days, and never on a day without school: what waits over a
+    // holiday is there for the reviewer's return.
+    const auto& cal = config_.calendar;
+    if (cal.is_school_day(SchoolCalendar::day_of(now))) {
+      const int n = config_.refuse_after_school_days;
+      const std::string why = "not decided within " + std::to_string(n) + " school days";
+      old.until = now - static_cast<std::int64_t>(n) * 86400 + 1;  // at least n days old
+      for (const auto& item : store_.list(old))
+        if (cal.school_days_between(item.received_at, now) >= n)
+          refuse_expired(item, actor, why, h);
     }
-    ++h.expired;
-    if (!item.sender.empty() &&
-        !send(sender_outcome_notice(ns, item, Outcome::expired, {}, "", quote), item.id))
-      ++h.failures;
-    Notice rn;
-    rn.to = emails;
-    rn.subject = "Held mail refused automatically";
-    rn.body = "Hello,\n\nThe held message " + item.id + " from " + item.sender + " (categories: " +
-              [&] {
-                std::string s;
-                for (const auto& c : item.categories) s += (s.empty() ? "" : ", ") + c;
-                return s;
-              }() +
-              ") was " + why +
-              ", so it has been refused and deleted, and the sender has been told.\n";
-    if (!send(rn, item.id)) ++h.failures;
+  } else {
+    old.until = now - static_cast<std::int64_t>(config_.held_days) * 86400;
+    const std::string why = "not decided within " + std::to_string(config_.held_days) + " days";
+    for (const auto& item : store_.list(old)) refuse_expired(item, actor, why, h);
   }
   store_.purge_monitor(now - static_cast<std::int64_t>(config_.monitor_days) * 86400);
   h.purged = static_cast<int>(
       store_.purge_decided(now - static_cast<std::int64_t>(config_.decided_days) * 86400, actor)
           .size());
   return h;
+}
+
+// ---- Senders' links ------------------------------------------------------------------
+
+namespace {
+
+std::string hex(const unsigned char* p, std::size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(digits[p[i] >> 4]);
+    out.push_back(digits[p[i] & 15]);
+  }
+  return out;
+}
+
+std::string link_mac(const std::string& key, const std::string& id, std::int64_t expiry) {
+  const std::string msg = "sender-link\n" + id + "\n" + std::to_string(expiry);
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(msg.data()),
+                                msg.size());
+  crypto_auth_hmacsha256_final(&st, mac);
+  return hex(mac, sizeof mac);
+}
+
+std::string sender_actor(const QuarantineItem& item) {
+  return "sender:" + printable(item.sender, 200);
+}
+
+}  // namespace
+
+std::string ReviewService::sender_token(const QuarantineItem& item) {
+  const std::int64_t expiry = item.received_at + config_.sender_link_days * 86400LL;
+  return item.id + "." + std::to_string(expiry) + "." +
+         link_mac(store_.secret("sender-link"), item.id, expiry);
+}
+
+std::string ReviewService::sender_link(const QuarantineItem& item) {
+  std::string base = config_.public_url;
+  if (base.empty() || base.back() != '/') base += '/';
+  // The token after '#': browsers never send it, so it is in no proxy's or server's log.
+  return base + "sender#" + sender_token(item);
+}
+
+QuarantineItem ReviewService::sender_item(const std::string& token) {
+  const auto d1 = token.find('.'), d2 = token.rfind('.');
+  if (token.size() > 200 || d1 == std::string::npos || d1 == d2)
+    throw LinkRefused("this link is not valid");
+  const std::string id = token.substr(0, d1), exp = token.substr(d1 + 1, d2 - d1 - 1),
+                    mac = token.substr(d2 + 1);
+  if (exp.empty() || exp.size() > 12 || exp.find_first_not_of("0123456789") != std::string::npos)
+    throw LinkRefused("this link is not valid");
+  const std::int64_t expiry = std::stoll(exp);
+  const std::string want = link_mac(store_.secret("sender-link"), id, expiry);
+  if (mac.size() != want.size() || sodium_memcmp(mac.data(), want.data(), want.size()) != 0)
+    throw LinkRefused("this link is not valid");
+  if (clock_() >= expiry) throw LinkRefused("this link has expired");
+  auto item = store_.get(id);
+  if (!item) throw NotFound("no such message");
+  return *item;
+}
+
+json ReviewService::sender_view(const std::string& token) {
+  QuarantineItem item = sender_item(token);
+  const bool withdrawn =
+      item.status != QuarantineStatus::held && item.status_by.rfind("sender:", 0) == 0;
+  std::string state = withdrawn ? "withdrawn" : to_string(item.status);
+  json v = item.status == QuarantineStatus::held ? verdict_of(item.id) : json::object();
+  auto [clauses, quote] = clauses_of(v);
+  json rcpts = json::array();
+  for (const auto& r : item.recipients)
+    rcpts.push_back(
+        {{"address", r},
+         {"state", contains(item.released_recipients, r) ? "released"
+                   : item.status == QuarantineStatus::held && contains(item.held_recipients, r)
+                       ? "held"
+                       : state}});
+  json reasons = json::array();
+  AuditQuery rq;
+  rq.message_id = item.id;
+  rq.action = "sender-reason";
+  auto entries = store_.audit_page(rq);
+  for (auto e = entries.rbegin(); e != entries.rend(); ++e)
+    reasons.push_back({{"at", e->at}, {"reason", e->note}});
+  store_.audit(sender_actor(item), "sender-viewed", item.id);
+  return {{"id", item.id},
+          {"state", state},
+          {"received", item.received_at},
+          {"decided", item.status == QuarantineStatus::held ? json(nullptr) : json(item.status_at)},
+          {"subject", quote ? item.subject : std::string()},
+          {"recipients", rcpts},
+          {"clauses", clauses},
+          {"reasons", reasons},
+          {"reviewer_title", config_.reviewer_title},
+          {"school", config_.engine.school_name},
+          {"can_act", item.status == QuarantineStatus::held && item.claim.empty() &&
+                          reasons.size() < static_cast<std::size_t>(config_.sender_reasons_max)}};
+}
+
+void ReviewService::sender_withdraw(const std::string& token) {
+  QuarantineItem item = sender_item(token);
+  if (item.status == QuarantineStatus::deleted) throw NotFound("no such message");
+  ensure_route(item);  // the reviewers' audit still finds it after the text is gone
+  // DecisionConflict unless held and unclaimed: a reviewer's release in progress wins.
+  store_.refuse(item.id, sender_actor(item), "withdrawn by the sender");
+  store_.audit(sender_actor(item), "withdrawn", item.id);
+}
+
+void ReviewService::sender_annotate(const std::string& token, const std::string& reason) {
+  QuarantineItem item = sender_item(token);
+  if (item.status == QuarantineStatus::deleted) throw NotFound("no such message");
+  if (item.status != QuarantineStatus::held)
+    throw DecisionConflict(std::string("this message is already ") + to_string(item.status));
+  std::string r;
+  for (char c : reason)
+    r += (c == '\r' || c == '\t' || (c >= 0 && c < 0x20 && c != '\n')) ? ' ' : c;
+  while (!r.empty() && (r.back() == ' ' || r.back() == '\n')) r.pop_back();
+  while (!r.empty() && (r.front() == ' ' || r.front() == '\n')) r.erase(0, 1);
+  if (r.empty()) throw BadRequest("reason: write a few words for the reviewer");
+  if (r.size() > static_cast<std::size_t>(config_.sender_reason_max_bytes))
+    throw BadRequest("reason: at most " + std::to_string(config_.sender_reason_max_bytes) +
+                     " bytes");
+  AuditQuery rq;
+  rq.message_id = item.id;
+  rq.action = "sender-reason";
+  rq.limit = static_cast<std::size_t>(config_.sender_reasons_max) + 1;
+  if (store_.audit_page(rq).size() >= static_cast<std::size_t>(config_.sender_reasons_max))
+    throw DecisionConflict("this message has as many reasons as it can take");
+  store_.audit(sender_actor(item), "sender-reason", item.id, r);
 }
 
 }  // namespace pm

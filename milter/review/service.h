@@ -20,6 +20,22 @@
 //   dismiss      "not a violation": rule + short redacted context for the IT admin, and
 //                a proposed exception (sender, held recipients, the rule's category)
 //   monitor      monitor mode's "would have been held" list, from the stored verdicts
+//   senders     (issue 13) the sender's notice links to one message: an HMAC-signed token
+//                "ID.EXPIRY.SIGNATURE" (key: the store's secret "sender-link", so every
+//                process signs alike; expiry: received + sender_link_days). With it, and
+//                no account, the sender sees the status, may withdraw the message (refused
+//                and deleted, audited "withdrawn" by "sender:<address>") or add a reason
+//                for the reviewer (audited "sender-reason", shown on the detail page).
+//                The sender sees only what they chose or wrote and the outcome: state,
+//                received, recipients (held/released), the policy clauses, the Subject
+//                (unless a finding lies in it), their own reasons - never the evidence,
+//                the decoded text, other findings, the route or who reviews it.
+//   cover       (issue 13) route deputies may decide like reviewers; undecided mail is
+//                told to the next deputy after escalate_after_hours each (escalate());
+//                retention refuses after refuse_after_school_days school days instead of
+//                held_days when that is set, and never on a day that is not a school day.
+//   outbox      notices queued by any process (notify/outbox.h queue_notice) are sent by
+//                send_notices() once, whichever process drains first.
 //   housekeeping notices (sender: held; reviewers: immediately, urgent for partner mail,
 //                or as a digest) and retention (undecided after held_days: refused,
 //                sender and reviewers told; decided after decided_days: purged)
@@ -33,6 +49,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -60,16 +77,25 @@ class BadRequest : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+// A sender's link that is malformed, tampered with or expired (HTTP 403).
+class LinkRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct Housekeeping {
   int sender_notices = 0, reviewer_notices = 0, expired = 0, purged = 0, failures = 0;
+  int escalations = 0, outbox = 0;  // escalation notices; queued notices sent
 };
 
 class ReviewService {
  public:
-  ReviewService(ReviewConfig config, QuarantineStore& store, UserStore& users);
+  // `clock`: unix seconds now (tests pass a fake one); default the system clock.
+  using Clock = std::function<std::int64_t()>;
+  ReviewService(ReviewConfig config, QuarantineStore& store, UserStore& users, Clock clock = {});
 
   const ReviewConfig& config() const { return config_; }
+  std::int64_t now() const { return clock_(); }
   QuarantineStore& store() { return store_; }
 
   // Routing (see above).
@@ -113,8 +139,21 @@ class ReviewService {
   // Checks the scope of `a` before release/refuse/dismiss (throws NotFound).
   QuarantineItem require(const Account& a, const std::string& id);
 
+  // Every pending notice once, across processes (claimed in the store): the outbox, the
+  // senders' "held" notices, the reviewers' (immediate, urgent or digest) and escalation.
   Housekeeping send_notices(std::int64_t now, bool force_digest = false);
   Housekeeping retention(std::int64_t now);
+  // Cover: held mail undecided for k * escalate_after_hours is told to the k-th deputy
+  // entry of its route (or fallback_reviewers when it has none), each level once.
+  Housekeeping escalate(std::int64_t now);
+
+  // Senders' links (see above). LinkRefused for a bad or expired token; NotFound when the
+  // message is gone from the store; DecisionConflict when it is no longer held.
+  std::string sender_token(const QuarantineItem& item);
+  std::string sender_link(const QuarantineItem& item);  // public_url + "sender#" + token
+  nlohmann::json sender_view(const std::string& token);
+  void sender_withdraw(const std::string& token);
+  void sender_annotate(const std::string& token, const std::string& reason);
 
   // One held message as `policyctl quarantine list --json` prints it.
   nlohmann::json summary(const QuarantineItem& item);
@@ -126,11 +165,16 @@ class ReviewService {
   nlohmann::json verdict_of(const std::string& id);
   bool send(const Notice& n, const std::string& message_id);
   NoticeSettings notice_settings() const;
+  QuarantineItem sender_item(const std::string& token);  // checks the token
+  std::vector<std::string> emails_of(const QuarantineItem& item, const std::string& entry);
+  int send_outbox(std::int64_t now);
+  void refuse_expired(const QuarantineItem& item, const std::string& actor, const std::string& why,
+                      Housekeeping& h);
 
   ReviewConfig config_;
   QuarantineStore& store_;
   UserStore& users_;
-  std::int64_t last_digest_ = 0;
+  Clock clock_;
 };
 
 // Byte offset in UTF-8 `s` -> UTF-16 code units (what JavaScript string indices count).

@@ -251,6 +251,10 @@ async function viewMessage(id) {
         m.route ? ' - routed: ' + m.route : ''),
       el('div', {}, m.categories.map(c => el('span', { class: 'badge cat', text: c }))),
       m.notes.length ? el('div', { class: 'muted', text: 'Notes: ' + m.notes.join(', ') }) : null),
+    // What the sender added through the link in their notice (issue 13); the decision stays here.
+    (m.sender_reasons || []).length ? el('div', { class: 'card', id: 'sender-reasons' },
+      el('strong', { text: 'The sender says' }),
+      el('ul', {}, m.sender_reasons.map(r => el('li', {}, when(r.at), ': ', r.reason)))) : null,
     actions,
     el('h2', { text: 'Who it was going to, and why that matters' }),
     el('table', { id: 'recipients' }, el('tbody', {}, rcptRows)),

@@ -1,7 +1,8 @@
 // The review page in a real headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core): sign in, see the held message with its findings highlighted, release
 // it, see it arrive in the test mailbox, see the audit entry; a message whose HTML carries
-// a script and whose subject carries markup shows as text. Screenshots go to ARTIFACTS.
+// a script and whose subject carries markup shows as text; the sender's page from the
+// link in their notice takes a reason the reviewer then sees. Screenshots go to ARTIFACTS.
 // Environment: REVIEW_URL LOGIN PASSWORD MAILBOX ARTIFACTS PROFILE
 'use strict';
 const fs = require('fs');
@@ -180,6 +181,40 @@ async function waitFor(fn, what, ms = 30000) {
     check(await page.evaluate(() => window.__xss === undefined), 'no script of the message ran');
     check(dialogs.length === 0, 'no alert() fired');
     await page.screenshot({ path: path.join(ARTIFACTS, 'review-markup.png'), fullPage: true });
+
+    // 6b. the sender's link (issue 13): from the sender's notice in the mailbox, no account
+    const senderUrl = await waitFor(() => {
+      for (const f of fs.existsSync(MAILBOX) ? fs.readdirSync(MAILBOX) : []) {
+        if (!f.endsWith('.eml')) continue;
+        const t = fs.readFileSync(path.join(MAILBOX, f), 'utf8');
+        const m = t.match(/(http:\/\/\S+\/sender#(\S+))/);
+        if (m && m[2].startsWith(markup.id + '.')) return m[1];
+      }
+      return null;
+    }, "the sender's notice with its link");
+    const sender = await context.newPage();
+    await sender.goto(senderUrl);
+    await sender.waitForSelector('main dl');
+    const shown = await sender.textContent('main');
+    check(shown.includes(markup.id) && shown.includes('waiting for review'), "the sender's page shows the held message's state");
+    check(!shown.includes('null') && !shown.includes('undefined'), 'no stray "null" on the sender\'s page');
+    await accessible(sender, "the sender's page");
+    await phone(sender, "the sender's page");
+    await sender.fill('main textarea', 'A lawful referral: the club asked for the list.');
+    await sender.click('main form button[type=submit]');
+    await sender.waitForSelector('main p.notice');
+    check((await sender.textContent('main')).includes('A lawful referral: the club asked for the list.'),
+      "the sender's reason is listed on their page");
+    await sender.goto('about:blank');  // a new document: only the #fragment changes
+    await sender.goto(senderUrl.replace(/.$/, c => (c === 'a' ? 'b' : 'a')));
+    await sender.waitForSelector('main p.notice');
+    check((await sender.textContent('main')).includes('not valid'), 'a tampered link is refused');
+    await sender.close();
+    await page.goto(URL + '#/');  // away and back: the detail page is read again
+    await page.waitForSelector('table#held tbody tr');
+    await page.goto(URL + '#/m/' + markup.id);
+    await page.waitForSelector('#sender-reasons');
+    check((await page.textContent('#sender-reasons')).includes('A lawful referral'), 'the reviewer sees the sender\'s reason');
 
     // 7. the list after the decision
     await page.goto(URL + '#/');

@@ -283,7 +283,7 @@ TEST_F(StoreTest, SchemaIsVersionedAndOldStoresAreMigrated) {
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 4);  // baseline, digest, review claims, monitor
+  EXPECT_EQ(sqlite3_column_int(st, 0), 5);  // baseline, digest, review claims, monitor, key + outbox
   sqlite3_finalize(st);
   sqlite3_close(db);
 }

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -622,6 +623,162 @@ TEST(ShippedRouting, CorpusComplaintsAboutTheHeadReachTheChairNotTheHead) {
     ++routed;
   }
   EXPECT_GE(routed, 7);
+}
+
+// ---- Issue 13: notices from whichever process runs; the sender's link over HTTP -------
+
+// Runs `policyctl --config C quarantine notify` and returns its exit status.
+int notify(const fs::path& config) {
+  std::string sh = std::string(PM_POLICYCTL_BIN) + " --config " + config.string() +
+                   " quarantine notify >>" + config.string() + ".notify.log 2>&1";
+  int st = std::system(sh.c_str());
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+// Notices in the sink about message `id`: to its sender ("waiting for review") and the rest.
+std::pair<int, int> notices_about(test::Fixture& fx, const std::string& id) {
+  int sender = 0, others = 0;
+  for (const auto& m : fx.sink->messages()) {
+    if (m.data.find(id) == std::string::npos) continue;
+    bool to_sender = m.rcpts == std::vector<std::string>{"ada.teacher@stannes.example"};
+    if (to_sender && m.data.find("waiting for review") != std::string::npos)
+      ++sender;
+    else if (!to_sender)
+      ++others;
+  }
+  return {sender, others};
+}
+
+TEST(NoticesWithoutThePage, PolicyctlNotifySendsEachPendingNoticeOnce) {
+  test::Fixture fx;
+  const fs::path config = write_config(fx, free_port());  // no policy-review runs
+  std::vector<std::string> ids = {fx.put_confidential(), fx.put_confidential(),
+                                  fx.put_confidential()};
+  ASSERT_EQ(notify(config), 0) << slurp(config.string() + ".notify.log");
+  ASSERT_EQ(notify(config), 0);  // the timer's next run: nothing left to send
+  fx.sink->wait_for(6);
+  for (const auto& id : ids) {
+    auto [sender, reviewers] = notices_about(fx, id);
+    EXPECT_EQ(sender, 1) << id;
+    EXPECT_EQ(reviewers, 1) << id;  // partner mail: one urgent alert to its reviewers
+  }
+  EXPECT_EQ(fx.sink->messages().size(), 6u);
+  EXPECT_NE(slurp(config.string() + ".notify.log").find("notices: 0 to senders, 0 to reviewers"),
+            std::string::npos);
+}
+
+TEST_F(Processes, PolicyctlNotifyAndAStartingPageSendEachNoticeOnce) {
+  a_.stop();  // restarted below: its first housekeeping round races the commands
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(fx_->put_confidential());
+  const fs::path config = write_config(*fx_, a_port_);
+  std::vector<std::thread> ts;
+  std::atomic<int> failed{0};
+  ASSERT_GT(a_.start(config, a_port_), 0);
+  for (int i = 0; i < 3; ++i) ts.emplace_back([&] { failed += notify(config) != 0; });
+  for (auto& t : ts) t.join();
+  ASSERT_TRUE(a_.up());
+  EXPECT_EQ(failed.load(), 0);
+  fx_->sink->wait_for(10);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a duplicate would show now
+  for (const auto& id : ids) {
+    auto [sender, reviewers] = notices_about(*fx_, id);
+    EXPECT_EQ(sender, 1) << id;
+    EXPECT_EQ(reviewers, 1) << id;
+  }
+  EXPECT_EQ(fx_->sink->messages().size(), 10u);
+}
+
+TEST_F(Processes, TheSendersLinkShowsAnnotatesAndWithdrawsOverHttp) {
+  const std::string id = fx_->put_confidential();
+  ReviewService& svc = *fx_->service;  // the same store, so the same signing key
+  const std::string token = svc.sender_token(*fx_->store->get(id));
+  httplib::Client c("127.0.0.1", a_port_);
+  auto as_sender = [&](const std::string& t) { return httplib::Headers{{"X-Sender-Token", t}}; };
+
+  auto page = c.Get("/sender");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("/sender.js"), std::string::npos);
+
+  auto shown = c.Get("/api/sender", as_sender(token));
+  ASSERT_TRUE(shown);
+  ASSERT_EQ(shown->status, 200) << shown->body;
+  json v = json::parse(shown->body);
+  EXPECT_EQ(v["id"], id);
+  EXPECT_EQ(v["state"], "held");
+  EXPECT_EQ(v["clauses"], json::array({"must not disclose personal data"}));
+  EXPECT_EQ(shown->body.find("943 476 5919"), std::string::npos);  // never the evidence
+  EXPECT_FALSE(v.contains("segments"));
+  EXPECT_FALSE(v.contains("findings_detail"));
+
+  auto reason =
+      c.Post("/api/sender/reason", as_sender(token),
+             json{{"reason", "Lawful referral: the LA asked for it."}}.dump(), "application/json");
+  ASSERT_TRUE(reason);
+  ASSERT_EQ(reason->status, 200) << reason->body;
+  EXPECT_EQ(json::parse(reason->body)["reasons"][0]["reason"],
+            "Lawful referral: the LA asked for it.");
+  auto empty = c.Post("/api/sender/reason", as_sender(token), json{{"reason", "  "}}.dump(),
+                      "application/json");
+  EXPECT_EQ(empty->status, 400);
+  // The reviewer sees it on the detail page; the decision is still theirs.
+  Login head = login(a_port_, "head.teacher");
+  auto detail = get(a_port_, head, "/api/messages/" + id);
+  ASSERT_EQ(detail->status, 200);
+  json d = json::parse(detail->body);
+  EXPECT_EQ(d["sender_reasons"][0]["reason"], "Lawful referral: the LA asked for it.");
+  EXPECT_TRUE(d["can_decide"].get<bool>());
+
+  // Tampered, another message's id, no token, expired: refused.
+  std::string tampered = token;
+  tampered.back() = tampered.back() == 'a' ? 'b' : 'a';
+  const std::string other = fx_->put_confidential();
+  for (const auto& bad : {tampered, other + token.substr(token.find('.')), std::string()}) {
+    auto r = c.Get("/api/sender", as_sender(bad));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403) << bad;
+    auto w = c.Post("/api/sender/withdraw", as_sender(bad), "{}", "application/json");
+    EXPECT_EQ(w->status, 403) << bad;
+  }
+  {  // the message held 30 days ago: its link (14 days) has expired
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((fx_->dir / "quarantine/index.sqlite").c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    std::string sql =
+        "UPDATE messages SET received_at = received_at - 2592000 WHERE id = '" + other + "'";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    auto expired = c.Get("/api/sender", as_sender(svc.sender_token(*fx_->store->get(other))));
+    EXPECT_EQ(expired->status, 403);
+    EXPECT_NE(expired->body.find("expired"), std::string::npos);
+  }
+  EXPECT_EQ(fx_->store->get(other)->status, QuarantineStatus::held);
+
+  // Withdraw: refused and deleted, audited as the sender's; a second one is a conflict.
+  auto w = c.Post("/api/sender/withdraw", as_sender(token), "{}", "application/json");
+  ASSERT_EQ(w->status, 200) << w->body;
+  EXPECT_EQ(json::parse(w->body)["state"], "withdrawn");
+  auto item = fx_->store->get(id);
+  EXPECT_EQ(item->status, QuarantineStatus::refused);
+  EXPECT_FALSE(fs::exists(fx_->store->message_path(id)));  // the bytes are gone
+  bool audited = false;
+  for (const auto& e : fx_->store->audit_log(id))
+    audited |= e.action == "withdrawn" && e.actor == "sender:ada.teacher@stannes.example";
+  EXPECT_TRUE(audited);
+  EXPECT_EQ(c.Post("/api/sender/withdraw", as_sender(token), "{}", "application/json")->status,
+            409);
+  EXPECT_EQ(c.Post("/api/sender/reason", as_sender(token), json{{"reason", "x"}}.dump(),
+                   "application/json")
+                ->status,
+            409);
+  EXPECT_EQ(post(a_port_, head, "/api/messages/" + id + "/release")->status, 409);
+  // A cross-site form cannot act for the sender.
+  auto cross =
+      c.Post("/api/sender/withdraw",
+             httplib::Headers{{"X-Sender-Token", token}, {"Origin", "http://evil.example"}}, "{}",
+             "application/json");
+  EXPECT_EQ(cross->status, 403);
 }
 
 }  // namespace
