@@ -9,6 +9,8 @@
 //   - reported speech: a unit that reports someone else's words ("he called her...",
 //     "according to") turns its negative stances into `reported` - unless the sender
 //     endorses them ("and he's right", "couldn't agree more");
+//   - quotation: an evaluation inside double quotation marks is `reported` too (the
+//     words are mentioned - an incident log, a lesson on name-calling - not said);
 //   - irony: mock praise ("what a *wonderful* 'leadership' team") is criticism;
 //   - anaphora: "they", "those" in a unit with no group of its own refer to a group the
 //     previous unit of the same paragraph named ("The X families... They always ...").
