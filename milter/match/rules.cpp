@@ -12,11 +12,11 @@
 #include "match/hs.h"
 #include "match/psl.h"
 #include "match/urls.h"
-#include "policy/validators.h"
 #include "sentence/stem.h"
+#include "policy/validators.h"
 #include "util/error.h"
-#include "util/strings.h"
 #include "util/toml_read.h"
+#include "util/strings.h"
 
 namespace pm {
 
@@ -24,18 +24,16 @@ namespace {
 
 // Detectors implemented in C++ (match/names.h) and URL classes (match/urls.h).
 const char* const kDetectors[] = {"person-name", "people-list"};
-const char* const kUrlClasses[] = {"url:official",       "url:allow", "url:social-profile",
-                                   "url:social-content", "url:blog",  "url:shortener",
-                                   "url:other",          "url:any",   "url:sender-named"};
+const char* const kUrlClasses[] = {"url:official", "url:allow",   "url:social-profile",
+                                   "url:social-content", "url:blog", "url:shortener",
+                                   "url:other",    "url:any",  "url:sender-named"};
 
 // Start of a URL in normalised text: a scheme, "www.", or a dot before a common TLD. The
 // matcher expands each hint to the whole URL token (match/urls.cpp).
 const char* const kUrlHint =
     R"((?:https?://|www\.|[a-z0-9]\.(?:com|org|net|uk|io|me|blog|info|ly|gl|gd|co|tv|app|site|online|xyz|page|dev|example|social|link|ee|to|edu|art|photo|photography|art|studio|design|live|life|club|space|website|tech)\b))";
 
-int line_of(const toml::node& n) {
-  return static_cast<int>(n.source().begin.line);
-}
+int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
 
 }  // namespace
 
@@ -72,8 +70,7 @@ class RuleLoader {
     // that defines nothing is refused; a category is switched off only in [actions].
     for (auto& [f, t] : parsed)
       if (t.empty())
-        throw ConfigError(f.string(), 1,
-                          "rules file defines nothing (no rule, category or lexicon): "
+        throw ConfigError(f.string(), 1, "rules file defines nothing (no rule, category or lexicon): "
                           "refused; switch a category off in [actions] instead");
     for (auto& [f, t] : parsed) load_lexicons(f.string(), t);
     for (auto& [f, t] : parsed) load_urls(f.string(), t);
@@ -81,8 +78,7 @@ class RuleLoader {
     load_names(dir / "names");
   }
 
-  void finish(const std::vector<std::string>& official,
-              const std::vector<std::string>& extra_names) {
+  void finish(const std::vector<std::string>& official, const std::vector<std::string>& extra_names) {
     for (const auto& o : official) rs_.urls_.official.push_back(to_lower_ascii(o));
     index_url_classes(rs_.urls_);
     for (const auto& n : extra_names) rs_.given_names_.push_back(to_lower_ascii(n));
@@ -91,15 +87,11 @@ class RuleLoader {
                            rs_.given_names_.end());
     for (const auto& r : rs_.rules_) {
       if (!rs_.category(r.category))
-        throw ConfigError(r.file, r.line,
-                          "rule " + r.id + ": unknown category '" + r.category + "'");
+        throw ConfigError(r.file, r.line, "rule " + r.id + ": unknown category '" + r.category + "'");
     }
     for (const auto& c : rs_.categories_)
-      if (std::none_of(rs_.rules_.begin(), rs_.rules_.end(),
-                       [&](const Rule& r) { return r.category == c.id; }))
-        throw ConfigError(
-            c.file, c.line,
-            "category " + c.id + " has no rule: refused; switch it off in [actions] instead");
+      if (std::none_of(rs_.rules_.begin(), rs_.rules_.end(), [&](const Rule& r) { return r.category == c.id; }))
+        throw ConfigError(c.file, c.line, "category " + c.id + " has no rule: refused; switch it off in [actions] instead");
     // Patterns: rules' own, lexicon terms, the URL hint.
     std::vector<HsPattern> patterns;
     for (std::size_t i = 0; i < rs_.rules_.size(); ++i) {
@@ -135,9 +127,8 @@ class RuleLoader {
         // The sentence layer's cues need their starts too (how close a stance is to its
         // target, what --explain shows).
         const bool typed = rs_.refs_[ref].target >= 0 || rs_.refs_[ref].stance >= 0;
-        patterns.push_back({merged, everywhere.count(ref) ? HsView::anchors : HsView::context,
-                            origin, anchors.count(ref) > 0 || acronym || typed, acronym,
-                            std::move(parts)});
+        patterns.push_back({merged, everywhere.count(ref) ? HsView::anchors : HsView::context, origin,
+                            anchors.count(ref) > 0 || acronym || typed, acronym, std::move(parts)});
         rs_.pattern_info_.push_back({-1, ref, false, acronym});
       }
     }
@@ -179,8 +170,8 @@ class RuleLoader {
     };
     auto ends_wordish = [&]() {
       char c = term.back();
-      return std::isalnum(static_cast<unsigned char>(c)) || c == ')' || c == '?' || c == ']' ||
-             c == '+' || c == '*' || c == '}';
+      return std::isalnum(static_cast<unsigned char>(c)) || c == ')' || c == '?' || c == ']' || c == '+' ||
+             c == '*' || c == '}';
     };
     std::string out;
     if (!term.empty() && starts_wordish()) out += "\\b";
@@ -206,48 +197,34 @@ class RuleLoader {
         const toml::node* list = lt->get(key);
         if (!list) continue;
         const toml::array* arr = list->as_array();
-        if (!arr)
-          throw ConfigError(file, line_of(*list),
-                            "lexicon " + n + ": `" + key + "` must be a list");
+        if (!arr) throw ConfigError(file, line_of(*list), "lexicon " + n + ": `" + key + "` must be a list");
         for (const auto& term : *arr) {
           auto s = term.value<std::string>();
-          if (!s || s->empty())
-            throw ConfigError(file, line_of(term), "lexicon term must be a non-empty string");
+          if (!s || s->empty()) throw ConfigError(file, line_of(term), "lexicon term must be a non-empty string");
           bool acronym = std::string(key) == "acronyms";
-          terms.push_back({acronym ? to_lower_ascii(*s) : *s,
-                           file + ":" + std::to_string(line_of(term)), acronym});
+          terms.push_back({acronym ? to_lower_ascii(*s) : *s, file + ":" + std::to_string(line_of(term)), acronym});
         }
       }
       if (terms.empty())
-        throw ConfigError(file, line_of(node),
-                          "lexicon " + n + " needs a non-empty `terms` or `acronyms` list");
-      static const std::set<std::string> known = {"terms",  "acronyms", "description", "target",
-                                                  "stance", "detail",   "inflect",     "masked"};
+        throw ConfigError(file, line_of(node), "lexicon " + n + " needs a non-empty `terms` or `acronyms` list");
+      static const std::set<std::string> known = {"terms", "acronyms", "description", "target", "stance", "detail", "inflect", "masked"};
       for (const auto& [k, v] : *lt)
         if (!known.count(std::string(k.str())))
-          throw ConfigError(file, line_of(v),
-                            "unknown key '" + std::string(k.str()) + "' in lexicon " + n);
+          throw ConfigError(file, line_of(v), "unknown key '" + std::string(k.str()) + "' in lexicon " + n);
       // A typed lexicon is a cue of the sentence layer (sentence/reading.h).
       Ref& rf = rs_.refs_[ref];
       if (const toml::node* tn = lt->get("target")) {
         auto tk = parse_target(tn->value_or(std::string()));
-        if (!tk)
-          throw ConfigError(
-              file, line_of(*tn),
-              "lexicon " + n + ": unknown target '" + tn->value_or(std::string()) + "'");
+        if (!tk) throw ConfigError(file, line_of(*tn), "lexicon " + n + ": unknown target '" + tn->value_or(std::string()) + "'");
         rf.target = static_cast<int>(*tk);
       }
       if (const toml::node* sn = lt->get("stance")) {
         auto sk = parse_stance(sn->value_or(std::string()));
-        if (!sk)
-          throw ConfigError(
-              file, line_of(*sn),
-              "lexicon " + n + ": unknown stance '" + sn->value_or(std::string()) + "'");
+        if (!sk) throw ConfigError(file, line_of(*sn), "lexicon " + n + ": unknown stance '" + sn->value_or(std::string()) + "'");
         rf.stance = static_cast<int>(*sk);
       }
       if (rf.target >= 0 && rf.stance >= 0)
-        throw ConfigError(file, line_of(node),
-                          "lexicon " + n + ": a lexicon is a target or a stance, not both");
+        throw ConfigError(file, line_of(node), "lexicon " + n + ": a lexicon is a target or a stance, not both");
       rf.detail = (*lt)["detail"].value_or(std::string());
       // `inflect = true`: every plain word of a term (letters only, 4 or more) also
       // matches its inflections, generated with the Snowball stemmer (sentence/stem.h).
@@ -293,10 +270,8 @@ class RuleLoader {
     std::string out;
     for (auto word : split(term, ' ')) {
       if (!out.empty()) out += ' ';
-      bool plain = word.size() >= 4 &&
-                   word.find_first_not_of("abcdefghijklmnopqrstuvwxyz") == std::string_view::npos;
-      std::vector<std::string> forms =
-          plain ? inflections(word) : std::vector<std::string>{std::string(word)};
+      bool plain = word.size() >= 4 && word.find_first_not_of("abcdefghijklmnopqrstuvwxyz") == std::string_view::npos;
+      std::vector<std::string> forms = plain ? inflections(word) : std::vector<std::string>{std::string(word)};
       if (forms.size() == 1) {
         out += std::string(word);
         continue;
@@ -317,8 +292,7 @@ class RuleLoader {
     const toml::table* u = t["urls"].as_table();
     if (!u) return;
     auto add = [&](const char* key, std::vector<std::string>& into) {
-      for (auto& s : strings(file, u->get(key), std::string("urls.") + key))
-        into.push_back(to_lower_ascii(s));
+      for (auto& s : strings(file, u->get(key), std::string("urls.") + key)) into.push_back(to_lower_ascii(s));
     };
     add("allow", rs_.urls_.allow);
     add("social", rs_.urls_.social);
@@ -344,25 +318,21 @@ class RuleLoader {
           std::string host = entry.substr(0, entry.find('/'));
           if (!is_public_suffix(host)) continue;
           if (std::find(restricted.begin(), restricted.end(), host) == restricted.end())
-            throw ConfigError(
-                file, line_of(e),
-                "urls.allow: '" + entry +
-                    "' is a public suffix anyone can register under (Public Suffix "
-                    "List): list the sites themselves, or mark a restricted-registration suffix in "
-                    "urls.restricted_suffixes");
+            throw ConfigError(file, line_of(e),
+                              "urls.allow: '" + entry + "' is a public suffix anyone can register under (Public Suffix "
+                              "List): list the sites themselves, or mark a restricted-registration suffix in "
+                              "urls.restricted_suffixes");
           rs_.restricted_allowed_.push_back(host);
         }
     for (const auto& [k, v] : *u) {
-      static const std::set<std::string> known = {
-          "allow",     "social",   "social_content", "blog",
-          "shortener", "official", "description",    "restricted_suffixes"};
+      static const std::set<std::string> known = {"allow", "social", "social_content", "blog",
+                                                  "shortener", "official", "description", "restricted_suffixes"};
       if (!known.count(std::string(k.str())))
         throw ConfigError(file, line_of(v), "unknown key '" + std::string(k.str()) + "' in [urls]");
     }
   }
 
-  std::vector<Condition> conditions(const std::string& file, const toml::node* node,
-                                    const std::string& what) {
+  std::vector<Condition> conditions(const std::string& file, const toml::node* node, const std::string& what) {
     std::vector<Condition> out;
     if (!node) return out;
     for (const auto& s : strings(file, node, what)) {
@@ -372,8 +342,7 @@ class RuleLoader {
         std::string name(trim(part));
         auto it = ref_index_.find(name);
         if (it == ref_index_.end())
-          throw ConfigError(file, line_of(*node),
-                            what + ": unknown lexicon, detector or URL class '" + name + "'");
+          throw ConfigError(file, line_of(*node), what + ": unknown lexicon, detector or URL class '" + name + "'");
         c.refs.push_back(it->second);
       }
       out.push_back(std::move(c));
@@ -390,24 +359,18 @@ class RuleLoader {
       def.id = c->get("id") ? c->get("id")->value_or(std::string()) : std::string();
       def.clause = c->get("clause") ? c->get("clause")->value_or(std::string()) : std::string();
       if (def.id.empty()) throw ConfigError(file, def.line, "[category] needs an id");
-      if (rs_.category(def.id))
-        throw ConfigError(file, def.line, "category '" + def.id + "' defined twice");
+      if (rs_.category(def.id)) throw ConfigError(file, def.line, "category '" + def.id + "' defined twice");
       for (const auto& s : strings(file, c->get("applies_to"), "applies_to")) {
         auto cls = parse_recipient_class(s);
-        if (!cls)
-          throw ConfigError(file, line_of(*c->get("applies_to")),
-                            "unknown recipient class '" + s + "'");
+        if (!cls) throw ConfigError(file, line_of(*c->get("applies_to")), "unknown recipient class '" + s + "'");
         def.applies_to.push_back(*cls);
       }
-      if (def.applies_to.empty())
-        throw ConfigError(file, def.line, "category " + def.id + " needs applies_to");
+      if (def.applies_to.empty()) throw ConfigError(file, def.line, "category " + def.id + " needs applies_to");
       def.threshold = (*c)["threshold"].value_or(1.0);
       def.own_words = (*c)["own_words"].value_or(false);
       for (const auto& r : strings(file, c->get("roles"), "roles")) {
-        static const std::set<std::string> roles = {"pupil",   "parent", "business",
-                                                    "partner", "staff",  "unknown"};
-        if (!roles.count(r))
-          throw ConfigError(file, line_of(*c->get("roles")), "unknown recipient role '" + r + "'");
+        static const std::set<std::string> roles = {"pupil", "parent", "business", "partner", "staff", "unknown"};
+        if (!roles.count(r)) throw ConfigError(file, line_of(*c->get("roles")), "unknown recipient role '" + r + "'");
         def.roles.push_back(r);
       }
       default_category = def.id;
@@ -416,29 +379,10 @@ class RuleLoader {
     }
     const toml::array* rules = t["rule"].as_array();
     if (!rules) return;
-    static const std::set<std::string> known = {"id",
-                                                "category",
-                                                "clause",
-                                                "pattern",
-                                                "anchor",
-                                                "view",
-                                                "validator",
-                                                "with",
-                                                "without",
-                                                "window",
-                                                "weight",
-                                                "scope",
-                                                "match",
-                                                "no_match",
-                                                "description",
-                                                "applies_to",
-                                                "without_before",
-                                                "credited_exempt",
-                                                "target",
-                                                "stance",
-                                                "without_stance",
-                                                "without_target",
-                                                "reach"};
+    static const std::set<std::string> known = {
+        "id", "category", "clause", "pattern", "anchor", "view", "validator", "with", "without",
+        "window", "weight", "scope", "match", "no_match", "description", "applies_to", "without_before", "credited_exempt",
+        "target", "stance", "without_stance", "without_target", "reach"};
     for (const auto& node : *rules) {
       const toml::table* rt = node.as_table();
       int line = line_of(node);
@@ -451,16 +395,14 @@ class RuleLoader {
       r.line = line;
       r.id = (*rt)["id"].value_or(std::string());
       if (r.id.empty()) throw ConfigError(file, line, "rule without an id");
-      if (!rule_ids_.insert(r.id).second)
-        throw ConfigError(file, line, "rule id '" + r.id + "' used twice");
+      if (!rule_ids_.insert(r.id).second) throw ConfigError(file, line, "rule id '" + r.id + "' used twice");
       r.category = (*rt)["category"].value_or(default_category);
       r.clause = (*rt)["clause"].value_or(default_clause);
       if (r.category.empty()) throw ConfigError(file, line, "rule " + r.id + " has no category");
       r.pattern = (*rt)["pattern"].value_or(std::string());
       std::string anchor = (*rt)["anchor"].value_or(std::string());
       if (r.pattern.empty() == anchor.empty())
-        throw ConfigError(file, line,
-                          "rule " + r.id + " needs exactly one of `pattern` or `anchor`");
+        throw ConfigError(file, line, "rule " + r.id + " needs exactly one of `pattern` or `anchor`");
       if (!anchor.empty()) {
         auto it = ref_index_.find(anchor);
         if (it == ref_index_.end())
@@ -478,8 +420,7 @@ class RuleLoader {
         throw ConfigError(file, line, "rule " + r.id + ": unknown validator '" + r.validator + "'");
       r.with = conditions(file, rt->get("with"), "rule " + r.id + ": with");
       r.without = conditions(file, rt->get("without"), "rule " + r.id + ": without");
-      r.without_before =
-          conditions(file, rt->get("without_before"), "rule " + r.id + ": without_before");
+      r.without_before = conditions(file, rt->get("without_before"), "rule " + r.id + ": without_before");
       // The sentence layer: each entry is "a|b" (any of); every entry must hold in the unit.
       auto entries = [&](const char* key, auto parse, const char* what) {
         std::vector<std::vector<std::decay_t<decltype(*parse(std::string_view()))>>> out;
@@ -488,9 +429,7 @@ class RuleLoader {
           for (auto part : split(e, '|')) {
             auto k = parse(trim(part));
             if (!k)
-              throw ConfigError(
-                  file, line,
-                  "rule " + r.id + ": unknown " + what + " '" + std::string(trim(part)) + "'");
+              throw ConfigError(file, line, "rule " + r.id + ": unknown " + what + " '" + std::string(trim(part)) + "'");
             out.back().push_back(*k);
           }
         }
@@ -507,47 +446,34 @@ class RuleLoader {
       r.without_target = flat(entries("without_target", parse_target, "target"));
       r.reach = static_cast<int>((*rt)["reach"].value_or(int64_t{0}));
       if (r.reach < 0 || (r.reach > 0 && (r.targets.empty() || r.stances.empty())))
-        throw ConfigError(
-            file, line,
-            "rule " + r.id + ": reach needs a target and a stance and must be positive");
+        throw ConfigError(file, line, "rule " + r.id + ": reach needs a target and a stance and must be positive");
       if (const toml::node* w = rt->get("window")) {
         if (auto n = w->value<int64_t>()) {
           r.window = WindowKind::chars;
           r.window_chars = static_cast<int>(*n);
         } else {
           std::string ws = w->value_or(std::string());
-          if (ws == "sentence")
-            r.window = WindowKind::sentence;
-          else if (ws == "line")
-            r.window = WindowKind::line;
-          else if (ws == "paragraph")
-            r.window = WindowKind::paragraph;
-          else if (ws == "segment")
-            r.window = WindowKind::segment;
-          else
-            throw ConfigError(
-                file, line_of(*w),
-                "rule " + r.id + ": window must be sentence, line, paragraph, segment or a number");
+          if (ws == "sentence") r.window = WindowKind::sentence;
+          else if (ws == "line") r.window = WindowKind::line;
+          else if (ws == "paragraph") r.window = WindowKind::paragraph;
+          else if (ws == "segment") r.window = WindowKind::segment;
+          else throw ConfigError(file, line_of(*w), "rule " + r.id + ": window must be sentence, line, paragraph, segment or a number");
         }
       }
       r.weight = (*rt)["weight"].value_or(1.0);
       r.credited_exempt = (*rt)["credited_exempt"].value_or(false);
       for (const auto& s : strings(file, rt->get("scope"), "scope")) {
         static const std::map<std::string, SegmentKind> kinds = {
-            {"header", SegmentKind::header},
-            {"body", SegmentKind::body},
-            {"signature", SegmentKind::signature},
-            {"links", SegmentKind::links},
+            {"header", SegmentKind::header}, {"body", SegmentKind::body},
+            {"signature", SegmentKind::signature}, {"links", SegmentKind::links},
             {"attachment", SegmentKind::attachment}};
         auto it = kinds.find(s);
-        if (it == kinds.end())
-          throw ConfigError(file, line, "rule " + r.id + ": unknown scope '" + s + "'");
+        if (it == kinds.end()) throw ConfigError(file, line, "rule " + r.id + ": unknown scope '" + s + "'");
         r.scope.push_back(it->second);
       }
       for (const auto& s : strings(file, rt->get("applies_to"), "applies_to")) {
         auto cls = parse_recipient_class(s);
-        if (!cls)
-          throw ConfigError(file, line, "rule " + r.id + ": unknown recipient class '" + s + "'");
+        if (!cls) throw ConfigError(file, line, "rule " + r.id + ": unknown recipient class '" + s + "'");
         r.applies_to.push_back(*cls);
       }
       r.examples_match = strings(file, rt->get("match"), "match");
@@ -599,9 +525,7 @@ const CategoryDef* RuleSet::category(const std::string& id) const {
   return nullptr;
 }
 
-std::size_t RuleSet::pattern_count() const {
-  return pattern_info_.size();
-}
+std::size_t RuleSet::pattern_count() const { return pattern_info_.size(); }
 
 std::unique_ptr<RuleSet> RuleSet::load(const std::filesystem::path& dir,
                                        const std::vector<std::string>& official,
