@@ -118,17 +118,15 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous,
         r.targets.push_back({c.span, c.kind, c.detail});
     }
   }
-  // An ironic afterthought with no target of its own ("Wellbeing, apparently.") is about
-  // the school or the person the unit before spoke of.
-  if (irony && r.targets.empty() && previous.second > previous.first) {
+  // A sentence with no target of its own ("Wellbeing, apparently." "Apple doesn't fall far
+  // from the tree.") goes on about whom the sentence before spoke of.
+  if (r.targets.empty() && previous.second > previous.first) {
     auto pf = std::lower_bound(cues.begin(), cues.end(), previous.first + 1,
                                [](const Cue& c, std::size_t end) { return c.span.second < end; });
-    for (auto it = pf; it != cues.end() && it->span.second <= previous.second; ++it) {
-      const Target t = static_cast<Target>(it->kind);
+    for (auto it = pf; it != cues.end() && it->span.second <= previous.second; ++it)
       if (it->is_target && inside(it->span, previous) &&
-          (t == Target::school || t == Target::staff || t == Target::named))
+          static_cast<Target>(it->kind) != Target::sender)
         r.targets.push_back({it->span, it->kind, it->detail});
-    }
   }
   for (Found& f : r.stances) {
     Stance s = static_cast<Stance>(f.kind);

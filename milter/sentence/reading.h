@@ -14,8 +14,8 @@
 //   - irony: mock praise ("what a *wonderful* 'leadership' team") is criticism;
 //   - anaphora: "they", "those" in a unit with no group of its own refer to a group the
 //     previous unit of the same paragraph named ("The X families... They always ...").
-//   - an ironic unit with no target of its own ("Wellbeing, apparently.") is about the
-//     school or the member of staff the previous unit named.
+//   - a unit with no target of its own ("Wellbeing, apparently.") is about the targets of
+//     the previous unit of the same paragraph.
 // Rules then ask for a target and a stance in one unit (match/rules.h).
 //
 // Pure; thread-safe.
