@@ -73,7 +73,7 @@ INSTANTIATE_TEST_SUITE_P(
              "demeaning \"i doubt he could find\""},
         // An ironic afterthought is about the leader the sentence before named.
         Case{"The head sent another email about wellbeing at 11pm. Wellbeing, apparently.",
-             "disrepute.mock-praise", "staff \"the head\"", "criticism"}));
+             "disrepute.mock-praise", "staff", "criticism"}));
 
 // "The governors are a bunch of clowns" is about the governing body (disrepute), not a
 // person's abuse: a referent ("a bunch of") is the stance's own words, not its subject.
