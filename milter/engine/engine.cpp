@@ -182,7 +182,8 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits,
   auto lex = [&](const char* n) { return matcher_->ref_index(n); };
   const int salutation = lex("parent-salutation"), child = lex("your-child"),
             supplier = lex("supplier-context"), press = lex("press-recipient"),
-            voice = lex("parent-voice");
+            voice = lex("parent-voice"), friendly = lex("friend-context"),
+            mention = lex("child-mention");
   bool quoted_voice = false;
   std::string quoted_text;
   for (const Segment& s : d.segments) {
@@ -193,12 +194,15 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits,
     const bool forwarded = s.origin.starts_with("forward/");
     // Cues sit at the start (a greeting, the first lines); a long attachment is read no further.
     Matcher::Presence p =
-        matcher_->lexicon_presence(s.text, {salutation, child, supplier, press, voice}, 16384);
+        matcher_->lexicon_presence(s.text, {salutation, child, supplier, press, voice, friendly, mention},
+                                   16384);
     auto own = [&](int ref) { return ref >= 0 && !forwarded && p.own[ref]; };
     cues.parent_salutation |= own(salutation);
     cues.your_child |= own(child);
     cues.supplier_context |= own(supplier);
     cues.press_context |= own(press);
+    cues.friend_context |= own(friendly);
+    cues.child_mention |= own(mention);
     if (voice >= 0 && (p.quoted[voice] || (forwarded && p.own[voice]))) {
       quoted_voice = true;
       quoted_text += s.text;

@@ -639,7 +639,29 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
           }
         }
         for (Stance st : r.without_stance) ok = ok && !rd.has_stance(st);
-        for (Target t : r.without_target) ok = ok && !rd.has_target(t);
+        // `without_target`: the stance is not about one of these - no target nearer to it
+        // (one before it preferred; the sender aside) is of another kind. "He couldn't find
+        // the school on a map" is about him; "the governors are clowns" is about the body
+        // even though "the governors" are people too.
+        if (ok && !r.without_target.empty()) {
+          std::vector<int> others;
+          for (int k = 0; k <= static_cast<int>(Target::staff); ++k)
+            if (k != static_cast<int>(Target::sender) &&
+                std::find(r.without_target.begin(), r.without_target.end(),
+                          static_cast<Target>(k)) == r.without_target.end())
+              others.push_back(k);
+          const Found* excluded = nearest(rd.targets, ints(r.without_target), true);
+          // A referent ("a bunch of clowns") points at the stance's own words, not at whom
+          // they are said of.
+          std::vector<Found> subjects;
+          for (const Found& t : rd.targets)
+            if (t.detail != "referent") subjects.push_back(t);
+          const Found* other = nearest(subjects, others, true);
+          auto cost = [&](const Found* f) {
+            return dist(f->span) + (f->span.first >= a.second ? 40 : 0);
+          };
+          ok = !excluded || (other && cost(other) < cost(excluded));
+        }
         if (ok) {
           if (!tf && !rd.targets.empty()) tf = &rd.targets.front();
           if (!sf && !rd.stances.empty()) sf = &rd.stances.front();

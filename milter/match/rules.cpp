@@ -290,6 +290,7 @@ class RuleLoader {
                                 "capitals, under `acronyms`)");
         std::string text = acronym ? to_lower_ascii(*s) : *s;
         if (!acronym && inflected_.count(ref)) text = inflect_term(text);
+        if (!acronym && masked_.count(ref)) text = mask_term(text);
         terms.push_back({text, file + ":" + std::to_string(line_of(term)), acronym});
         ++added;
       }
@@ -321,13 +322,17 @@ class RuleLoader {
         continue;
       }
       check_keys(file, *lt,
-                 {"terms", "acronyms", "description", "target", "stance", "detail", "inflect"},
+                 {"terms", "acronyms", "description", "target", "stance", "detail", "inflect",
+                  "masked"},
                  "lexicon " + n);
       int ref = add_ref(RefKind::lexicon, n);
       // `inflect = true`: every plain word of a term (letters only, 4 or more) also
       // matches its inflections, generated with the Snowball stemmer (sentence/stem.h).
       if (toml_bool(file, *lt, "inflect", "lexicon " + n + ": inflect", false))
         inflected_.insert(ref);
+      // `masked = true`: a slur also matches split or softened ("p.i.k.e.y", "ret*rd").
+      if (toml_bool(file, *lt, "masked", "lexicon " + n + ": masked", false))
+        masked_.insert(ref);
       if (add_terms(file, n, *lt, ref) == 0)
         throw ConfigError(file, line_of(node),
                           "lexicon " + n + " needs a non-empty `terms` or `acronyms` list");
@@ -356,6 +361,30 @@ class RuleLoader {
       toml_string(file, *lt, "description", "lexicon " + n + ": description");
       if (local) record(file, line_of(node), "lexicon " + n + " added");
     }
+  }
+
+  // "pikey" -> "p[.*_-]?(?:i|\*)[.*_-]?(?:k|\*)[.*_-]?(?:e|\*)[.*_-]?y": every plain word of
+  // four letters or more may have a separator between its letters and any letter but its
+  // first and last written as "*". Terms with regular-expression syntax are kept as written.
+  static std::string mask_term(const std::string& term) {
+    for (char c : term)
+      if (!((c >= 'a' && c <= 'z') || c == ' ')) return term;
+    std::string out;
+    for (auto word : split(term, ' ')) {
+      if (!out.empty()) out += ' ';
+      if (word.size() < 4) {
+        out += std::string(word);
+        continue;
+      }
+      for (std::size_t i = 0; i < word.size(); ++i) {
+        if (i > 0) out += "[.*_-]?";
+        if (i == 0 || i + 1 == word.size())
+          out += word[i];
+        else
+          out += std::string("(?:") + word[i] + "|\\*)";
+      }
+    }
+    return out;
   }
 
   // "sneer at" -> "(?:sneer|sneers|sneered|sneering) at": words of letters only are
@@ -782,6 +811,7 @@ class RuleLoader {
   std::map<int, std::vector<Term>> lexicon_terms_;
   std::map<std::string, std::string> rule_ids_;  // id -> "file:line" where it is defined
   std::set<int> inflected_;                      // lexicons with inflect = true
+  std::set<int> masked_;                         // lexicons with masked = true
   std::string hash_input_;
 };
 

@@ -83,7 +83,8 @@ struct Rule {
   // Narrows the category's recipient condition for this rule (empty: the category's).
   std::vector<RecipientClass> applies_to;
   // The sentence layer (sentence/reading.h): the anchor's unit must have, for each entry,
-  // one of its targets / stances, and none of `without_stance`.
+  // one of its targets / stances, and none of `without_stance`; `without_target`: the
+  // target the anchor is about (the nearest, one before it preferred) is none of these.
   std::vector<std::vector<Target>> targets;
   std::vector<std::vector<Stance>> stances;
   std::vector<Stance> without_stance;

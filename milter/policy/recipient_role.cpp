@@ -37,6 +37,8 @@ const char* to_string(RecipientRole r) {
       return "business";
     case RecipientRole::partner:
       return "partner";
+    case RecipientRole::friend_:
+      return "friend";
     case RecipientRole::unknown:
       return "unknown";
   }
@@ -66,6 +68,10 @@ RoleInference infer_role(std::string_view address, RecipientClass cls, bool list
   if (cues.parent_salutation) return {RecipientRole::parent, "the message greets a parent"};
   if (cues.supplier_context) return {RecipientRole::business, "supplier or contractor context"};
   if (cues.press_context) return {RecipientRole::business, "press context"};
+  if (cues.child_mention)
+    return {RecipientRole::parent, "the message speaks of a child as the recipient's"};
+  if (cues.friend_context)
+    return {RecipientRole::friend_, "the sender's own friend or family, no parent cue"};
   if (cls == RecipientClass::personal_webmail)
     return {RecipientRole::presumed_parent, "personal webmail, no cue either way: may be a parent"};
   if (looks_personal_domain(address))

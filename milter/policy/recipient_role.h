@@ -11,6 +11,10 @@
 //     parents", "Hi Sam's mum" - or "your son / daughter / child"): parent;
 //   - otherwise a supplier, contractor or press context: business, not a parent - even on
 //     personal webmail (tradespeople use Gmail);
+//   - otherwise a weaker mention of a child as the recipient's ("at pick-up", "his PE
+//     kit"): parent - a supplier context outweighs it ("if the driver's stuck at the gate");
+//   - otherwise the sender's own friend or family ("at yours", "sis", "retirement do"):
+//     a friend, not a parent;
 //   - no cue either way: personal webmail (and a family's own domain) is presumed a parent,
 //     a business domain is not.
 // Pure; thread-safe.
@@ -24,7 +28,16 @@
 
 namespace pm {
 
-enum class RecipientRole { staff, pupil, parent, presumed_parent, business, partner, unknown };
+enum class RecipientRole {
+  staff,
+  pupil,
+  parent,
+  presumed_parent,
+  business,
+  partner,
+  friend_,
+  unknown
+};
 
 const char* to_string(RecipientRole r);  // "staff", "pupil", "parent", "presumed-parent", ...
 
@@ -33,8 +46,10 @@ const char* to_string(RecipientRole r);  // "staff", "pupil", "parent", "presume
 struct RoleCues {
   bool parent_salutation = false;  // "Dear parents", "Dear Sam's mum", "Hi Mrs Khan" to a parent
   bool your_child = false;         // "your son", "your daughter", "your child"
+  bool child_mention = false;      // weaker: "at pick-up", "his reading book", "if she's poorly"
   bool supplier_context = false;   // invoice, quote, contractor, plumber, delivery, booking...
   bool press_context = false;      // journalist, newspaper, story...
+  bool friend_context = false;     // the sender's own friend or family: "at yours", "sis"
   // Addresses whose own mail, quoted in this message, speaks as a parent ("my daughter").
   std::vector<std::string> parent_authors;
 };
@@ -52,7 +67,7 @@ RoleInference infer_role(std::string_view address, RecipientClass cls, bool list
 bool looks_personal_domain(std::string_view address);
 
 // Roles a category may name in rules ([category] roles): "pupil", "parent" (known or
-// presumed), "business", "partner", "staff".
+// presumed), "business", "partner", "staff", "friend".
 bool role_matches(std::string_view name, RecipientRole r);
 
 }  // namespace pm

@@ -32,6 +32,17 @@ bool inside(TextRange r, TextRange u) {
   return r.first >= u.first && r.second <= u.second;
 }
 
+// Inside double quotation marks in its unit: someone's words quoted ("you're ugly" in an
+// incident report, an anti-bullying lesson) - mentioned, not said. A scare quote around
+// one word ("the 'leadership'") is the irony lexicon's.
+bool quoted(std::string_view text, TextRange unit, TextRange span) {
+  if (span.first < unit.first || span.second > unit.second) return false;
+  std::string_view before = text.substr(unit.first, span.first - unit.first);
+  std::string_view after = text.substr(span.second, unit.second - span.second);
+  return std::count(before.begin(), before.end(), '"') % 2 == 1 &&
+         after.find('"') != std::string_view::npos;
+}
+
 }  // namespace
 
 bool clause_break(std::string_view text, std::size_t from, std::size_t to) {
@@ -107,6 +118,16 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous,
         r.targets.push_back({c.span, c.kind, c.detail});
     }
   }
+  // A sentence with no target of its own ("Wellbeing, apparently." "Apple doesn't fall far
+  // from the tree.") goes on about whom the sentence before spoke of.
+  if (r.targets.empty() && previous.second > previous.first) {
+    auto pf = std::lower_bound(cues.begin(), cues.end(), previous.first + 1,
+                               [](const Cue& c, std::size_t end) { return c.span.second < end; });
+    for (auto it = pf; it != cues.end() && it->span.second <= previous.second; ++it)
+      if (it->is_target && inside(it->span, previous) &&
+          static_cast<Target>(it->kind) != Target::sender)
+        r.targets.push_back({it->span, it->kind, it->detail});
+  }
   for (Found& f : r.stances) {
     Stance s = static_cast<Stance>(f.kind);
     if (!evaluative(s)) continue;
@@ -122,7 +143,8 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous,
     s = static_cast<Stance>(f.kind);
     if (s == Stance::praise && irony)
       f.kind = static_cast<int>(Stance::criticism);  // mock praise
-    else if (reported && !endorsed && s != Stance::praise && s != Stance::negation)
+    else if ((reported || quoted(text, unit, f.span)) && !endorsed && s != Stance::praise &&
+             s != Stance::negation)
       f.kind = static_cast<int>(Stance::reported);
   }
   // Irony aimed at the school or one of its people with no evaluation of its own ("the

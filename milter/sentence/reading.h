@@ -9,9 +9,13 @@
 //   - reported speech: a unit that reports someone else's words ("he called her...",
 //     "according to") turns its negative stances into `reported` - unless the sender
 //     endorses them ("and he's right", "couldn't agree more");
+//   - quotation: an evaluation inside double quotation marks is `reported` too (the
+//     words are mentioned - an incident log, a lesson on name-calling - not said);
 //   - irony: mock praise ("what a *wonderful* 'leadership' team") is criticism;
 //   - anaphora: "they", "those" in a unit with no group of its own refer to a group the
 //     previous unit of the same paragraph named ("The X families... They always ...").
+//   - a unit with no target of its own ("Wellbeing, apparently.") is about the targets of
+//     the previous unit of the same paragraph.
 // Rules then ask for a target and a stance in one unit (match/rules.h).
 //
 // Pure; thread-safe.

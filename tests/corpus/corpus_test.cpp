@@ -134,7 +134,7 @@ TEST(Corpus, HeldOutSetIsReported) {
 TEST(Corpus, BlindSetIsReported) {
   Result r = run("blind");
   EXPECT_GE(r.messages, 60);
-  EXPECT_GE(r.macro_f1, 0.85);
+  EXPECT_GE(r.macro_f1, 0.94);
 }
 
 // Three sets written for issue 10 by three writers who never saw the rules, each from its own
@@ -157,6 +157,20 @@ TEST(Corpus, TuningSetBIsReported) {
 }
 TEST(Corpus, TuningSetCIsReported) {
   expect_reported("tune-c", 100, 0.95);
+}
+
+// Three more sets for issue 10, written by three more writers who never saw the rules or the
+// other sets (the office, kitchen and site staff; class teachers and TAs; leadership, HR,
+// attendance and governors), measured first with the rules as they stood (README) and then
+// used to generalise mechanisms. Reported; the bounds only catch a regression.
+TEST(Corpus, TuningSetDIsReported) {
+  expect_reported("tune-d", 75, 0.88);
+}
+TEST(Corpus, TuningSetEIsReported) {
+  expect_reported("tune-e", 75, 0.92);
+}
+TEST(Corpus, TuningSetFIsReported) {
+  expect_reported("tune-f", 70, 0.94);
 }
 
 // The final blind set of issue 10: two writers who saw neither the rules nor the tuning

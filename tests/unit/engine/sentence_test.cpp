@@ -67,7 +67,21 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"They are cutting the TAs again while the head gets a new office.",
              "disrepute.criticism-frame", "school", "criticism \"cutting the tas\""},
         Case{"Another masterstroke from our glorious leadership team.", "disrepute.mock-praise",
-             "school", "criticism"}));
+             "school", "criticism"},
+        // Whom the stance is about: him (before it), not the school (after it).
+        Case{"I doubt he could find the school on a map.", "abusive.demeaning", "person \"he\"",
+             "demeaning \"i doubt he could find\""},
+        // An ironic afterthought is about the leader the sentence before named.
+        Case{"The head sent another email about wellbeing at 11pm. Wellbeing, apparently.",
+             "disrepute.mock-praise", "staff", "criticism"}));
+
+// "The governors are a bunch of clowns" is about the governing body (disrepute), not a
+// person's abuse: a referent ("a bunch of") is the stance's own words, not its subject.
+TEST(SentenceLayer, StanceAboutTheSchoolIsNotAbuseOfAPerson) {
+  Verdict v = scan("Honestly the governors are a bunch of clowns.");
+  EXPECT_EQ(finding(v, "abusive.derogatory-at-target"), nullptr);
+  EXPECT_NE(finding(v, "disrepute.derogatory-at-school"), nullptr);
+}
 
 // Stances that cancel a finding: negated, reported, praise.
 TEST(SentenceLayer, NegatedReportedAndSelfAimedSentencesDoNotFire) {

@@ -32,6 +32,32 @@ TEST(RecipientRole, NoCueWebmailIsPresumedParentBusinessIsNot) {
       RecipientRole::presumed_parent);
 }
 
+// A supplier context outweighs a weaker mention of a child ("if the driver's stuck at the
+// gate"); "your son" still says parent.
+TEST(RecipientRole, SupplierContextOutweighsAWeakChildMention) {
+  RoleCues c;
+  c.supplier_context = true;
+  c.child_mention = true;
+  EXPECT_EQ(infer_role("accounts@westfoods.example", RecipientClass::external, false, c).role,
+            RecipientRole::business);
+  c.supplier_context = false;
+  EXPECT_EQ(infer_role("mandy@gmail.com", RecipientClass::personal_webmail, false, c).role,
+            RecipientRole::parent);
+}
+
+// The sender's own friend or family on webmail is not presumed a parent; a cue of a parent
+// still wins.
+TEST(RecipientRole, FriendContextIsNotAPresumedParent) {
+  RoleCues c;
+  c.friend_context = true;
+  RoleInference r = infer_role("mo@gmail.com", RecipientClass::personal_webmail, false, c);
+  EXPECT_EQ(r.role, RecipientRole::friend_);
+  EXPECT_FALSE(role_matches("parent", r.role));
+  c.your_child = true;
+  EXPECT_EQ(infer_role("mo@gmail.com", RecipientClass::personal_webmail, false, c).role,
+            RecipientRole::parent);
+}
+
 TEST(RecipientRole, SupplierContextIsNotAParentEvenOnWebmail) {
   RoleCues c;
   c.supplier_context = true;
