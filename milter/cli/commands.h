@@ -18,5 +18,8 @@ int rules(const std::filesystem::path& config, const Args& args);
 // quarantining stopped, re-indexed files, orphans, held mail without its file) and a
 // check of the index by policyctl itself. 0 healthy, 1 the admin must look.
 int store_status(const std::filesystem::path& config, std::ostream& out, bool quiet);
+// policyctl store migrate | migrate-from-sqlite: the PostgreSQL store's schema and the move
+// of an SQLite quarantine into it (issue 15). 0 done, 1 failed, 2 usage or configuration.
+int store_schema(const std::filesystem::path& config, const Args& args);
 
 }  // namespace pm::cli

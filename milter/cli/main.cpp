@@ -38,6 +38,10 @@ commands:
         Held mail for the IT admin (--json on list and show): list [--status S] [--category C]
         [--sender S], show ID, release ID [--to ADDR]..., refuse ID [--note TEXT], delete ID,
         purge (retention now), notify [--digest]. Every change is audited.
+  store migrate | migrate-from-sqlite [--from DIR]
+        The PostgreSQL quarantine ([quarantine] backend = "postgresql"): apply its schema
+        migrations; copy an SQLite quarantine (index, messages, audit) into it (re-running
+        adds nothing).
   users add LOGIN --role reviewer|admin [--email ADDR] [--categories a,b] [--totp]
   users remove LOGIN | passwd LOGIN | totp LOGIN [--off] | list [--json]
         Accounts of the review page (Argon2id passwords, optional TOTP second factor).
@@ -120,6 +124,7 @@ int main(int argc, char** argv) {
   if (cmd == "reload") return pm::policyctl_reload(config, std::cout, std::cerr);
   if (cmd == "quarantine") return pm::cli::quarantine(config, args);
   if (cmd == "users") return pm::cli::users(config, args);
+  if (cmd == "store") return pm::cli::store_schema(config, args);
   std::fprintf(stderr, "policyctl: unknown command '%s' (see policyctl --help)\n", cmd.c_str());
   return 2;
 }

@@ -113,7 +113,7 @@ std::string redacted_context(const std::string& text, std::size_t start, std::si
   return clean(text.substr(from, start - from)) + "[...]" + clean(text.substr(end, to - end));
 }
 
-ReviewService::ReviewService(ReviewConfig config, QuarantineStore& store, UserStore& users)
+ReviewService::ReviewService(ReviewConfig config, QuarantineBackend& store, UserStore& users)
     : config_(std::move(config)), store_(store), users_(users) {}
 
 json ReviewService::verdict_of(const std::string& id) {

@@ -65,10 +65,10 @@ struct Housekeeping {
 
 class ReviewService {
  public:
-  ReviewService(ReviewConfig config, QuarantineStore& store, UserStore& users);
+  ReviewService(ReviewConfig config, QuarantineBackend& store, UserStore& users);
 
   const ReviewConfig& config() const { return config_; }
-  QuarantineStore& store() { return store_; }
+  QuarantineBackend& store() { return store_; }
 
   // Routing (see above).
   bool may_review(const Account& a, const QuarantineItem& item);
@@ -119,7 +119,7 @@ class ReviewService {
   NoticeSettings notice_settings() const;
 
   ReviewConfig config_;
-  QuarantineStore& store_;
+  QuarantineBackend& store_;
   UserStore& users_;
   std::int64_t last_digest_ = 0;
 };
