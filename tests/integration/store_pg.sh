@@ -9,7 +9,10 @@
 #   3. PostgreSQL stopped in the middle of 400 messages: held mail is deferred (4xx) while it
 #      is down and filtered after it restarts (clients retry, as store_lib.sh does); in the
 #      end every message is exactly once in the mailbox or the store, none unfiltered
-#   4. a held message released with `policyctl quarantine release` reaches the mailbox
+#   4. two relays on the one store: a retry through the other relay is not stored again;
+#      1,000 messages over both, one relay's milter killed and restarted, then PostgreSQL
+#      stopped, mid-run: nothing lost, stored twice or unfiltered
+#   5. a held message released with `policyctl quarantine release` reaches the mailbox
 # Needs root, postfix and the PostgreSQL server; exits 77 (CTest: skipped) otherwise.
 MILTER=$1 POLICYCTL=$2
 SRC=${3:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -90,14 +93,68 @@ grep -q "STOPPED, held mail is deferred" "$RUN/milter.log" || fail "phase 3: the
 grep -q "PostgreSQL answers again" "$RUN/milter.log" || fail "phase 3: the recovery was not logged"
 Q=$QPG check_all "$RUN"/m1/*.eml "$RUN"/m2/*.eml || fail "phase 3: lost, duplicated or unfiltered mail"
 
-# 4. release through policyctl: the copy reaches the mailbox, the row says released
+# 4. two relays (two daemons behind two Postfix instances) on the one store: the retry of
+# a message held through relay 1 arriving through relay 2 is not stored again; then 1,000
+# messages split over both, relay 1's milter killed (-9) and restarted, then PostgreSQL
+# stopped and restarted, in the middle of it.
+SMTP2=$((BASE + 4)) REINJECT2=$((BASE + 5)) MPORT2=$((BASE + 6))
+CONF2=$RUN/relay2.toml
+sed -e "s|^socket = .*|socket = \"inet:$MPORT2@127.0.0.1\"|" \
+    -e "s|^stats_file = .*|stats_file = \"$RUN/stats2.json\"|" \
+    -e "s|^cache_dir = .*|cache_dir = \"$RUN/cache2\"|" \
+    -e "s|^reinject = .*|reinject = \"127.0.0.1:$REINJECT2\"|" "$CONF" > "$CONF2"
+"$MILTER" --config "$CONF2" --foreground >> "$RUN/milter2.log" 2>&1 &
+MILTER2_PID=$!
+trap 'pf_stop "$RUN/postfix2"; kill "$MILTER2_PID" 2>/dev/null; bash "$PG" stop "$RUN/pg" 2>/dev/null; cleanup' EXIT
+wait_port "$MPORT2" 60 || fail "relay 2: milter did not start"
+pf_setup "$RUN/postfix2" "$SMTP2" "inet:127.0.0.1:$MPORT2" "$SINK" "$REINJECT2" || fail "relay 2: postfix setup"
+pf_start "$RUN/postfix2" || fail "relay 2: postfix start"
+wait_port "$SMTP2" 20 || fail "relay 2: postfix not listening"
+HELD=$(sql "SELECT count(*) FROM messages WHERE status = 'held'")
+RETRIED=$(sql "SELECT count(*) FROM audit WHERE action = 'retried'")
+python3 "$SRC/scripts/lib/sendmail.py" --port "$SMTP2" --quiet --json "$RUN/again2.json" "$ONE" 2>/dev/null
+[ "$(sql "SELECT count(*) FROM messages WHERE status = 'held'")" -eq "$HELD" ] || fail "phase 4: the retry through relay 2 was stored again"
+[ "$(sql "SELECT count(*) FROM audit WHERE action = 'retried'")" -eq $((RETRIED + 1)) ] || fail "phase 4: the retry through relay 2 was not audited"
+
+make_mail 1000 5000 "$RUN/m3"
+M3=("$RUN"/m3/*.eml)
+send_until_accepted "$RUN/send3a" "${M3[@]:0:500}" &
+S1=$!
+SMTP=$SMTP2 send_until_accepted "$RUN/send3b" "${M3[@]:500}" &
+S2=$!
+wait_rows() {
+  for _ in $(seq 1200); do
+    N=$(sql "SELECT count(*) FROM messages" 2>/dev/null || echo 0)
+    [ "$N" -ge "$1" ] && return 0
+    sleep 0.05
+  done
+}
+BEFORE=$(sql "SELECT count(*) FROM messages")
+wait_rows $((BEFORE + 100))
+kill -9 "$MILTER_PID"; wait "$MILTER_PID" 2>/dev/null
+echo "store_pg: relay 1's milter killed with $N rows in the store"
+sleep 2
+start_milter
+wait_rows $((BEFORE + 300))
+bash "$PG" stop "$RUN/pg" || fail "phase 4: PostgreSQL did not stop"
+echo "store_pg: PostgreSQL stopped with $N rows in the store"
+sleep 4
+bash "$PG" start "$RUN/pg" || fail "phase 4: PostgreSQL did not restart"
+wait "$S1"; wait "$S2"
+[ "$N" -lt $((BEFORE + 500)) ] || fail "phase 4: all held mail was in before the faults: not mid-run"
+wait_queue_empty
+for _ in $(seq 300); do [ "$(pf_queue_count "$RUN/postfix2")" -eq 0 ] && break; pf_flush "$RUN/postfix2"; sleep 0.2; done
+Q=$QPG check_all "$RUN"/m1/*.eml "$RUN"/m2/*.eml "$RUN"/m3/*.eml || fail "phase 4: lost, duplicated or unfiltered mail"
+grep -q " info: msg .*quarantine_id=" "$RUN/milter2.log" || fail "phase 4: relay 2 held nothing"
+
+# 5. release through policyctl: the copy reaches the mailbox, the row says released
 ID=$(sql "SELECT id FROM messages WHERE status = 'held' ORDER BY received_at LIMIT 1")
 SERIAL=$(sql "SELECT substring(convert_from(bytes, 'SQL_ASCII') from 'X-Test-Serial: ([0-9]+)') FROM message_bytes WHERE id = '$ID'")
-"$POLICYCTL" --config "$CONF" quarantine release "$ID" > "$RUN/release.out" 2>&1 || { cat "$RUN/release.out"; fail "phase 4: release failed"; }
-[ "$(sql "SELECT status FROM messages WHERE id = '$ID'")" = released ] || fail "phase 4: not released in the store"
-[ "$(sql "SELECT count(*) FROM audit WHERE message_id = '$ID' AND action = 'released'")" -eq 1 ] || fail "phase 4: release not audited once"
+"$POLICYCTL" --config "$CONF" quarantine release "$ID" > "$RUN/release.out" 2>&1 || { cat "$RUN/release.out"; fail "phase 5: release failed"; }
+[ "$(sql "SELECT status FROM messages WHERE id = '$ID'")" = released ] || fail "phase 5: not released in the store"
+[ "$(sql "SELECT count(*) FROM audit WHERE message_id = '$ID' AND action = 'released'")" -eq 1 ] || fail "phase 5: release not audited once"
 for _ in $(seq 100); do grep -lq "^X-Test-Serial: $SERIAL" "$RUN"/mailbox/*.eml 2>/dev/null && break; pf_flush "$RUN/postfix"; sleep 0.2; done
-grep -lq "^X-Test-Serial: $SERIAL" "$RUN"/mailbox/*.eml 2>/dev/null || fail "phase 4: released message $SERIAL not in the mailbox"
+grep -lq "^X-Test-Serial: $SERIAL" "$RUN"/mailbox/*.eml 2>/dev/null || fail "phase 5: released message $SERIAL not in the mailbox"
 
 [ "$FAILED" -eq 0 ] && echo "store_pg: PASS"
 exit "$FAILED"
