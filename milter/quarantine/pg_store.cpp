@@ -565,7 +565,9 @@ void PgQuarantineStore::note_ok() const {
 
 void PgQuarantineStore::note_failure(const std::string& problem) const {
   std::lock_guard lock(mu_);
-  if (!health_.ok && health_.problem == problem) return;
+  // One outage, one problem (the daemon alerts the admin once per problem), whatever
+  // libpq says on each attempt meanwhile.
+  if (!health_.ok) return;
   health_.ok = false;
   health_.problem = problem;
   health_.since = now_s();
@@ -885,9 +887,9 @@ std::vector<Dismissal> PgQuarantineStore::dismissals(std::size_t limit) const {
 void PgQuarantineStore::audit(std::string_view actor, std::string_view action,
                               std::string_view message_id, std::string_view note) {
   Lease l(*this, query_deadline());
-  (*l).exec("INSERT INTO audit(at, actor, action, message_id, note) VALUES($1,$2,$3,$4,$5)",
-            Params().add(now_s()).add(actor).add(action).add(message_id).add(note),
-            query_deadline());
+  Tx tx(*l, query_deadline());
+  insert_audit(tx, actor, action, message_id, note);
+  tx.commit();
 }
 
 std::vector<AuditEntry> PgQuarantineStore::audit_log(std::string_view message_id,
