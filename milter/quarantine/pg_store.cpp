@@ -223,6 +223,13 @@ class PgQuarantineStore::Conn {
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
 
+  // An idle connection has nothing to read: anything there is the server closing it (a
+  // restart: a FATAL message, then EOF), which libpq would notice only on the next query.
+  bool alive() const {
+    if (broken || PQstatus(c_) != CONNECTION_OK) return false;
+    pollfd pfd{PQsocket(c_), POLLIN, 0};
+    return ::poll(&pfd, 1, 0) == 0;
+  }
   bool usable() const {
     return !broken && PQstatus(c_) == CONNECTION_OK && PQtransactionStatus(c_) == PQTRANS_IDLE;
   }
@@ -518,7 +525,10 @@ PgQuarantineStore::Conn* PgQuarantineStore::acquire(Clock::time_point deadline) 
       if (!idle_.empty()) {
         Conn* c = idle_.back();
         idle_.pop_back();
-        return c;
+        if (c->alive()) return c;
+        delete c;  // closed by a server restart: not worth a failed put
+        --open_;
+        continue;
       }
       if (open_ < config_.pg_connections) {
         ++open_;

@@ -259,6 +259,35 @@ TEST_F(PgStoreTest, APutThatCannotGetItsLockGivesUpAtItsDeadline) {
   EXPECT_TRUE(s.health().ok);
 }
 
+TEST_F(PgStoreTest, ARestartOfTheServerCostsNoPutOnceItIsBack) {
+  PgQuarantineStore::migrate(cfg_);
+  StoreConfig one = cfg_;
+  one.pg_connections = 1;
+  PgQuarantineStore s(one, /*lazy=*/true);
+  auto restart = [](bool stop, bool start) {
+    if (stop)
+      ASSERT_EQ(sh(pg_script() + " stop " + g_dir.string() + " >/dev/null 2>&1; echo $?"), "0");
+    if (start)
+      ASSERT_EQ(sh(pg_script() + " start " + g_dir.string() + " >/dev/null 2>&1; echo $?"), "0");
+  };
+  std::string first = s.put("R1", input("r1"));  // the pool's connection, now idle
+  // Restarted while the connection sat idle: the next put still succeeds (the dead
+  // connection is not handed out).
+  restart(true, true);
+  std::string second = s.put("R2", input("r2"));
+  EXPECT_EQ(s.read_message(second), "R2");
+  EXPECT_EQ(s.read_message(first), "R1");
+  // Down: a tempfail; back: the next put succeeds and health says so.
+  restart(true, false);
+  EXPECT_THROW(s.put("R3", input("r3")), StoreError);
+  EXPECT_FALSE(s.health().ok);
+  restart(false, true);
+  EXPECT_EQ(s.read_message(s.put("R3", input("r3"))), "R3");
+  EXPECT_TRUE(s.health().ok);
+  ASSERT_FALSE(s.health().events.empty());
+  EXPECT_NE(s.health().events.back().find("answers again"), std::string::npos);
+}
+
 TEST_F(PgStoreTest, MigrationFromSqliteMovesEverythingOnceAndKeepsIdempotency) {
   std::string held, released, refused, partial;
   const std::string held_bytes = "Subject: held\r\n\r\nbody \x01\x02";
