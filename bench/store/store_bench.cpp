@@ -3,6 +3,8 @@
 // threads (each put as the daemon does it: digest, message file fsync'ed, directory
 // fsync'ed, row committed in WAL with synchronous=FULL, grouped with concurrent puts) and
 // prints msg/s and the put latency percentiles. DIR is removed first and afterwards.
+// DIR "postgresql:DSN" (issue 15): the same puts into the PostgreSQL store at DSN (an empty
+// database: its schema is migrated first; bench/store/pg_run.sh makes one per run).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "quarantine/pg_store.h"
 #include "quarantine/store.h"
 
 int main(int argc, char** argv) {
@@ -21,16 +24,28 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: store_bench DIR [THREADS] [COUNT] [BYTES]\n");
     return 2;
   }
-  std::filesystem::path dir = argv[1];
+  const std::string target = argv[1];
+  const bool pg = target.rfind("postgresql:", 0) == 0;
+  std::filesystem::path dir = pg ? std::filesystem::path() : std::filesystem::path(target);
   int threads = argc > 2 ? std::stoi(argv[2]) : 1;
   int count = argc > 3 ? std::stoi(argv[3]) : 2000;
   std::size_t bytes = argc > 4 ? std::stoul(argv[4]) : 4096;
-  std::filesystem::remove_all(dir);
+  if (!pg) std::filesystem::remove_all(dir);
   using Clock = std::chrono::steady_clock;
   std::vector<double> ms(static_cast<std::size_t>(count));
   double wall = 0;
   {
-    auto store = pm::QuarantineStore::open_for_put(dir, pm::PutSettings{});
+    std::unique_ptr<pm::QuarantineBackend> store;
+    if (pg) {
+      pm::StoreConfig sc;
+      sc.backend = "postgresql";
+      sc.dsn = target.substr(11);
+      sc.pg_connections = static_cast<unsigned>(threads);
+      pm::PgQuarantineStore::migrate(sc);
+      store = std::make_unique<pm::PgQuarantineStore>(sc);
+    } else {
+      store = pm::QuarantineStore::open_for_put(dir, pm::PutSettings{});
+    }
     std::string body(bytes, 'x');
     for (std::size_t i = 0; i < body.size(); i += 73) body[i] = '\n';
     auto t0 = Clock::now();
@@ -63,6 +78,16 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "store_bench: %zu rows for %d puts\n", store->count(), count);
       return 1;
     }
+  }
+  if (pg) {
+    std::sort(ms.begin(), ms.end());
+    auto pct = [&](double p) { return ms[static_cast<std::size_t>(p * (ms.size() - 1))]; };
+    std::printf(
+        "%-28s threads=%d count=%d bytes=%zu  %7.0f msg/s  put p50 %.2f ms  p95 %.2f  p99 %.2f"
+        "  max %.2f\n",
+        "postgresql", threads, count, bytes, count / wall, pct(0.5), pct(0.95), pct(0.99),
+        ms.back());
+    return 0;
   }
   // The disk's floor right now: one new 4 KB file written and fsync'ed (one journal
   // commit on ext4), 200 times - what a put cannot go below.

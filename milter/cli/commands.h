@@ -30,5 +30,8 @@ int check_rules(const Engine& engine);
 // policyctl store backup FILE | restore FILE [--force] (store_cmd.cpp).
 int store(const std::filesystem::path& config, const Args& args);
 int store_status(const std::filesystem::path& config, std::ostream& out, bool quiet);
+// policyctl store migrate | migrate-from-sqlite: the PostgreSQL store's schema and the move
+// of an SQLite quarantine into it (issue 15). 0 done, 1 failed, 2 usage or configuration.
+int store_schema(const std::filesystem::path& config, const Args& args);
 
 }  // namespace pm::cli

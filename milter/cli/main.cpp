@@ -52,6 +52,10 @@ commands:
   store backup FILE | store restore FILE [--force]
         The quarantine and the review accounts in one tar.gz, taken while the milter runs;
         restore refuses a store holding mail or a running milter unless --force.
+  store migrate | migrate-from-sqlite [--from DIR]
+        The PostgreSQL quarantine ([quarantine] backend = "postgresql"): apply its schema
+        migrations; copy an SQLite quarantine (index, messages, audit) into it (re-running
+        adds nothing).
   users add LOGIN --role reviewer|admin [--email ADDR] [--categories a,b] [--totp]
   users remove LOGIN | passwd LOGIN | totp LOGIN [--off] | list [--json]
         Accounts of the review page (Argon2id passwords, optional TOTP second factor).
@@ -141,7 +145,13 @@ int main(int argc, char** argv) {
   if (cmd == "reload") return pm::policyctl_reload(config, std::cout, std::cerr);
   if (cmd == "quarantine") return pm::cli::quarantine(config, args);
   if (cmd == "users") return pm::cli::users(config, args);
-  if (cmd == "store") return pm::cli::store(config, args);
+  if (cmd == "store") {
+    // backup / restore (both backends' index: the SQLite store), migrate / migrate-from-sqlite
+    // (the PostgreSQL store's schema).
+    const std::string sub = args.empty() ? "" : args.front();
+    if (sub == "migrate" || sub == "migrate-from-sqlite") return pm::cli::store_schema(config, args);
+    return pm::cli::store(config, args);
+  }
   if (cmd == "exceptions") return pm::cli::exceptions(config, args);
   std::fprintf(stderr, "policyctl: unknown command '%s' (see policyctl --help)\n", cmd.c_str());
   return 2;

@@ -278,9 +278,9 @@ int quarantine(const std::filesystem::path& config, const Args& args) {
   ReviewConfig cfg;
   if (auto rc = help_or_load(kUsage, config, args, cfg)) return *rc;
   try {
-    QuarantineStore store(cfg.quarantine_dir);
+    auto store = open_store(cfg.store);
     UserStore users(cfg.users_db);
-    ReviewService svc(cfg, store, users);
+    ReviewService svc(cfg, *store, users);
     return run(svc, args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "policyctl: %s\n", printable(e.what()).c_str());

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "daemon/config.h"
+#include "quarantine/pg_store.h"
 
 namespace pm::cli {
 namespace {
@@ -42,6 +43,28 @@ std::string join(const nlohmann::json& ids) {
   return out;
 }
 
+// The PostgreSQL store (issue 15): reachable from this relay, schema current, how much is held.
+template <class Say>
+int pg_status(const DaemonConfig& cfg, Say say) {
+  StoreConfig sc;
+  sc.backend = cfg.quarantine_backend;
+  sc.dsn = cfg.quarantine_dsn;
+  sc.pg_connections = 1;
+  sc.pg_query_timeout = std::chrono::milliseconds(5000);
+  try {
+    PgQuarantineStore store(sc);
+    QuarantineFilter held;
+    held.status = QuarantineStatus::held;
+    say("quarantine: ok (" + store.describe() + ", schema " +
+        std::to_string(store.schema_version()) + ", " + std::to_string(store.count(held)) +
+        " held)");
+    return 0;
+  } catch (const std::exception& e) {
+    say("quarantine: STOPPED on this relay - held mail is deferred: " + std::string(e.what()));
+    return 1;
+  }
+}
+
 }  // namespace
 
 int store_status(const std::filesystem::path& config, std::ostream& out, bool quiet) {
@@ -55,6 +78,7 @@ int store_status(const std::filesystem::path& config, std::ostream& out, bool qu
   auto say = [&](const std::string& line) {
     if (!quiet) out << line << "\n";
   };
+  if (cfg.quarantine_backend == "postgresql") return pg_status(cfg, say);
   std::error_code ec;
   const auto index = cfg.quarantine_dir / "index.sqlite";
   if (!std::filesystem::exists(cfg.quarantine_dir, ec)) {

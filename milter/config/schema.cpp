@@ -193,6 +193,12 @@ const std::vector<Key>& keys() {
        "longest a held message waits for the index"},
       {"quarantine", "integrity_check", Bool(), "true", "PRAGMA quick_check at start-up"},
       {"quarantine", "alert_to", Strings(), "[]", "who is mailed when quarantining stops"},
+      {"quarantine", "backend", OneOf({"sqlite", "postgresql"}), "\"sqlite\"",
+       "where held mail lives: dir (SQLite + files) or one PostgreSQL database"},
+      {"quarantine", "dsn", Str(), "\"\"", "libpq connection string (backend = postgresql)"},
+      {"quarantine", "pg_connections", Int(1, 256), "4", "connections each process keeps"},
+      {"quarantine", "pg_query_timeout_ms", Int(100, 600000), "10000",
+       "a query other than a put is cancelled after this"},
 
       {"metrics", "listen", Str(), "\"\"",
        "HOST:PORT of the Prometheus listener; empty: off (checked by the metrics reader)"},

@@ -191,15 +191,20 @@ void alert_admin(const DaemonConfig& cfg, const std::string& problem) {
   }
   char host[256] = "this server";
   ::gethostname(host, sizeof host - 1);
+  const bool pg = cfg.quarantine_backend == "postgresql";
   std::string body =
-      std::string("The quarantine index on ") + host + " cannot be used:\n\n  " + problem +
+      std::string(pg ? "The PostgreSQL quarantine, as seen from " : "The quarantine index on ") +
+      host + " cannot be used:\n\n  " + problem +
       "\n\nUntil it is repaired, every message the policy would hold is deferred (the sender's "
       "mail program retries; nothing is lost and nothing goes out unchecked). Mail that is "
-      "not held is delivered as usual.\n\nTo repair: move " +
-      (cfg.quarantine_dir / "index.sqlite").string() +
-      " (and its -wal and -shm files) aside or restore a backup there. policy-milter notices "
-      "the new file, rebuilds the index from the message files and starts quarantining "
-      "again. `policyctl status` shows the state.\n";
+      "not held is delivered as usual.\n\n" +
+      (pg ? std::string("To repair: make the database server reachable and writable again "
+                        "(and its schema current: `policyctl store migrate`). policy-milter "
+                        "tries it on every held message and resumes by itself.\n")
+          : "To repair: move " + (cfg.quarantine_dir / "index.sqlite").string() +
+                " (and its -wal and -shm files) aside or restore a backup there. policy-milter "
+                "notices the new file, rebuilds the index from the message files and starts "
+                "quarantining again. `policyctl status` shows the state.\n");
   // A plain ASCII notice (the problem is SQLite's or the store's message: ids and paths,
   // never message content).
   char date[64];
@@ -245,7 +250,7 @@ Reported& reported() {
   return r;
 }
 
-void report_changes(QuarantineStore& store, const DaemonConfig& cfg) {
+void report_changes(QuarantineBackend& store, const DaemonConfig& cfg) {
   StoreHealth h = store.health();
   Reported& r = reported();
   std::lock_guard lock(r.mu);
@@ -264,11 +269,21 @@ void report_changes(QuarantineStore& store, const DaemonConfig& cfg) {
 
 }  // namespace
 
-std::unique_ptr<QuarantineStore> open_quarantine(const DaemonConfig& cfg) {
-  PutSettings ps;
-  ps.put_timeout = std::chrono::milliseconds(cfg.quarantine_put_timeout_ms);
-  ps.integrity_check = cfg.quarantine_integrity_check;
-  auto store = QuarantineStore::open_for_put(cfg.quarantine_dir, ps);
+StoreConfig store_config(const DaemonConfig& cfg) {
+  StoreConfig sc;
+  sc.backend = cfg.quarantine_backend;
+  sc.dir = cfg.quarantine_dir;
+  sc.dsn = cfg.quarantine_dsn;
+  sc.put.put_timeout = std::chrono::milliseconds(cfg.quarantine_put_timeout_ms);
+  sc.put.integrity_check = cfg.quarantine_integrity_check;
+  sc.pg_connections = cfg.quarantine_pg_connections;
+  sc.pg_query_timeout = std::chrono::milliseconds(cfg.quarantine_pg_query_timeout_ms);
+  return sc;
+}
+
+std::unique_ptr<QuarantineBackend> open_quarantine(const DaemonConfig& cfg) {
+  auto store = open_store_for_put(store_config(cfg));
+  spdlog::info("quarantine: {}", store->describe());
   StoreHealth h = store->health();
   log_health(h);
   {
@@ -280,7 +295,7 @@ std::unique_ptr<QuarantineStore> open_quarantine(const DaemonConfig& cfg) {
   return store;
 }
 
-std::string hold_message(QuarantineStore& store, const DaemonConfig& cfg, std::string_view raw,
+std::string hold_message(QuarantineBackend& store, const DaemonConfig& cfg, std::string_view raw,
                          const QuarantineInput& in) {
   try {
     std::string id = store.put(raw, in);

@@ -22,7 +22,7 @@
 
 #include "daemon/config.h"
 #include "engine/verdict.h"
-#include "quarantine/store.h"
+#include "quarantine/open_store.h"
 
 namespace pm {
 
@@ -69,16 +69,20 @@ QuarantineInput quarantine_input(const ActionPlan& plan, const Verdict& v,
                                  const std::string& queue_id, std::string_view raw,
                                  std::string verdict_json);
 
-// Opens the store for the daemon (QuarantineStore::open_for_put with the [quarantine]
-// settings) and logs what the start-up check found: re-indexed files, orphans, held rows
-// without their file, a corrupt index. Throws StoreError when the directory is unusable.
-std::unique_ptr<QuarantineStore> open_quarantine(const DaemonConfig& cfg);
+// The [quarantine] settings as the store takes them (backend, dir or dsn, timeouts).
+StoreConfig store_config(const DaemonConfig& cfg);
+
+// Opens the store for the daemon (open_store_for_put: QuarantineStore::open_for_put, or
+// PostgreSQL - unreachable means unhealthy, every held message deferred) and logs what the start-up
+// check found: re-indexed files, orphans, held rows without their file, a corrupt index. Throws
+// StoreError when the directory is unusable.
+std::unique_ptr<QuarantineBackend> open_quarantine(const DaemonConfig& cfg);
 
 // Stores a held message and returns its id. When the store itself fails (corrupt index)
 // it logs that at critical level and mails cfg.quarantine_alert_to - once per problem -
 // and logs every recovery the store made (index deleted or replaced under it); then it
 // rethrows, so the daemon defers the message. Thread-safe.
-std::string hold_message(QuarantineStore& store, const DaemonConfig& cfg, std::string_view raw,
+std::string hold_message(QuarantineBackend& store, const DaemonConfig& cfg, std::string_view raw,
                          const QuarantineInput& in);
 
 }  // namespace pm

@@ -170,6 +170,19 @@ DaemonConfig load_daemon_config(const fs::path& file_in) {
       r.integer(q, "put_timeout_ms", c.quarantine_put_timeout_ms, 100, 600000, "quarantine"));
   c.quarantine_integrity_check = r.boolean(q, "integrity_check", true, "quarantine");
   c.quarantine_alert_to = r.strings(q, "alert_to", "quarantine");
+  c.quarantine_backend = r.str(q, "backend", c.quarantine_backend, "quarantine");
+  c.quarantine_dsn = r.str(q, "dsn", c.quarantine_dsn, "quarantine");
+  c.quarantine_pg_connections =
+      static_cast<unsigned>(r.integer(q, "pg_connections", 4, 1, 256, "quarantine"));
+  c.quarantine_pg_query_timeout_ms =
+      static_cast<unsigned>(r.integer(q, "pg_query_timeout_ms", 10000, 100, 600000, "quarantine"));
+  if (c.quarantine_backend != "sqlite" && c.quarantine_backend != "postgresql")
+    r.bad(*q.get("backend"),
+          "quarantine.backend: '" + c.quarantine_backend + "' is not a store (sqlite, postgresql)");
+  if (c.quarantine_backend == "postgresql" && c.quarantine_dsn.empty())
+    throw ConfigError(
+        file.string(), 1,
+        "[quarantine] backend = \"postgresql\" needs dsn (a libpq connection string)");
   const toml::table& rv = section(root, "review", r);
   c.alert_smtp = r.str(rv, "reinject", c.alert_smtp, "review");
   c.alert_from = r.str(rv, "notice_from", c.alert_from, "review");

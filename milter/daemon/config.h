@@ -59,6 +59,12 @@ struct DaemonConfig {
   unsigned quarantine_put_timeout_ms = 20000;
   bool quarantine_integrity_check = true;
   std::vector<std::string> quarantine_alert_to;
+  // Which store (issue 15): "sqlite" (quarantine_dir) or "postgresql" (quarantine_dsn),
+  // with the PostgreSQL pool size and query timeout (quarantine/open_store.h).
+  std::string quarantine_backend = "sqlite";
+  std::string quarantine_dsn;
+  unsigned quarantine_pg_connections = 4;
+  unsigned quarantine_pg_query_timeout_ms = 10000;
   std::string alert_smtp = "127.0.0.1:10026";
   std::string alert_from = "mail-policy@stannes.example";
   RecipientDomains domains;  // staff / pupil / lists: who counts as a staff sender

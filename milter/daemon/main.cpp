@@ -248,10 +248,11 @@ int main(int argc, char** argv) {
       const auto& a = *fresh->config;
       const auto& b = *old->config;
       if (a.socket != b.socket || a.quarantine_dir != b.quarantine_dir ||
+          a.quarantine_backend != b.quarantine_backend || a.quarantine_dsn != b.quarantine_dsn ||
           a.scan_workers != b.scan_workers || a.memory_budget_bytes != b.memory_budget_bytes ||
           a.max_connections != b.max_connections)
         spdlog::warn(
-            "reload: socket, quarantine directory, workers, memory budget and connection "
+            "reload: socket, quarantine store, workers, memory budget and connection "
             "limits keep their start values until a restart");
       runtime.snapshot.store(fresh);
       runtime.stats.set_snapshot(fresh->engine->snapshot_id());

@@ -36,7 +36,7 @@ Notice misaddress_notice(const NoticeSettings& s, const std::string& sender,
   return n;
 }
 
-void notify_misaddress(QuarantineStore& store, const DaemonConfig& cfg, const std::string& school,
+void notify_misaddress(QuarantineBackend& store, const DaemonConfig& cfg, const std::string& school,
                        const std::string& sender, const std::string& quarantine_id,
                        std::vector<Misaddress> held, std::vector<std::string> delivered) {
   if (sender.empty() || held.empty()) return;  // a bounce: nobody to tell
@@ -44,7 +44,7 @@ void notify_misaddress(QuarantineStore& store, const DaemonConfig& cfg, const st
   ns.school_name = school.empty() ? "the school" : school;
   ns.from = cfg.alert_from;
   std::string via = cfg.alert_smtp;
-  QuarantineStore* st = &store;  // lives as long as the daemon's runtime
+  QuarantineBackend* st = &store;  // lives as long as the daemon's runtime
   std::thread([=] {
     try {
       // A retry of a message already held (same digest) finds the claim taken: once only.

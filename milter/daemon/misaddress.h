@@ -35,7 +35,7 @@ Notice misaddress_notice(const NoticeSettings& s, const std::string& sender,
                          const std::vector<std::string>& delivered);
 
 // Claims the notice for `quarantine_id` and sends it through [review].reinject.
-void notify_misaddress(QuarantineStore& store, const DaemonConfig& cfg, const std::string& school,
+void notify_misaddress(QuarantineBackend& store, const DaemonConfig& cfg, const std::string& school,
                        const std::string& sender, const std::string& quarantine_id,
                        std::vector<Misaddress> held, std::vector<std::string> delivered);
 

@@ -16,7 +16,7 @@
 #include "daemon/scan_pool.h"
 #include "daemon/stats.h"
 #include "engine/engine.h"
-#include "quarantine/store.h"
+#include "quarantine/open_store.h"
 
 namespace pm {
 
@@ -27,7 +27,7 @@ struct Snapshot {
 
 struct Runtime {
   std::atomic<std::shared_ptr<const Snapshot>> snapshot;
-  std::unique_ptr<QuarantineStore> store;
+  std::unique_ptr<QuarantineBackend> store;  // quarantine/open_store.h
   Stats stats;
   std::unique_ptr<MemoryBudget> budget;  // before pool: queued scans hold reservations
   std::unique_ptr<ScanPool> pool;

@@ -2,12 +2,12 @@
 
 namespace pm {
 
-bool queue_notice(QuarantineStore& store, std::string_view id, std::string_view kind,
+bool queue_notice(QuarantineBackend& store, std::string_view id, std::string_view kind,
                   const Notice& n, const NoticeSettings& s) {
   return store.queue_notice(id, kind, s.from, n.to, n.render(s));
 }
 
-OutboxResult send_outbox(QuarantineStore& store, const SmtpEndpoint& mta, std::int64_t now,
+OutboxResult send_outbox(QuarantineBackend& store, const SmtpEndpoint& mta, std::int64_t now,
                          std::int64_t claim_timeout_seconds, std::string_view actor) {
   OutboxResult r;
   for (;;) {

@@ -23,7 +23,7 @@ namespace pm {
 
 // Queues notice `n` about held message `id` as `kind` (e.g. "misaddress"); false when that
 // kind was queued for that message before. Rendered now, with `s` (From, school name).
-bool queue_notice(QuarantineStore& store, std::string_view id, std::string_view kind,
+bool queue_notice(QuarantineBackend& store, std::string_view id, std::string_view kind,
                   const Notice& n, const NoticeSettings& s);
 
 struct OutboxResult {
@@ -34,7 +34,7 @@ struct OutboxResult {
 // `claim_timeout_seconds` (a process that died mid-send) is taken over. Stops at the first
 // refusal (the MTA is not taking mail: the rest waits). `actor` names this process in the
 // audit log.
-OutboxResult send_outbox(QuarantineStore& store, const SmtpEndpoint& mta, std::int64_t now,
+OutboxResult send_outbox(QuarantineBackend& store, const SmtpEndpoint& mta, std::int64_t now,
                          std::int64_t claim_timeout_seconds, std::string_view actor);
 
 }  // namespace pm

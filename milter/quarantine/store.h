@@ -193,7 +193,71 @@ struct AuditEntry {
   std::string note;        // free text from the reviewer; never message content
 };
 
-class QuarantineStore {
+// The operations the daemon, the review page and policyctl use on a quarantine, behind
+// which sit two stores chosen by [quarantine].backend (quarantine/open_store.h): the
+// SQLite index + message files below (QuarantineStore, "sqlite", the default) and
+// PostgreSQL with the bytes in the database (PgQuarantineStore, quarantine/pg_store.h,
+// "postgresql": several relays and review servers share it). Every method's contract is
+// the one documented on QuarantineStore; both stores keep it.
+// A method added to QuarantineStore for the daemon, policyctl or the review page belongs
+// here too, pure virtual, with its PostgreSQL version in pg_store.cpp.
+class QuarantineBackend {
+ public:
+  virtual ~QuarantineBackend() = default;
+  virtual std::string put(std::string_view message, const QuarantineInput& input) = 0;
+  virtual std::string put(std::string_view message, const QuarantineInput& input,
+                          std::chrono::steady_clock::time_point deadline) = 0;
+  virtual StoreHealth health() const = 0;
+  virtual std::vector<QuarantineItem> list(const QuarantineFilter& filter = {}) const = 0;
+  virtual std::size_t count(const QuarantineFilter& filter = {}) const = 0;
+  virtual std::optional<QuarantineItem> get(std::string_view id) const = 0;
+  virtual std::string read_message(std::string_view id) const = 0;
+  virtual std::string read_verdict_json(std::string_view id) const = 0;
+  virtual void release(std::string_view id, std::string_view actor, std::string_view note = {}) = 0;
+  virtual void refuse(std::string_view id, std::string_view actor, std::string_view note = {}) = 0;
+  virtual void remove(std::string_view id, std::string_view actor, std::string_view note = {}) = 0;
+  virtual bool release_to(std::string_view id, const std::vector<std::string>& recipients,
+                          std::string_view actor, std::string_view note = {}) = 0;
+  virtual std::vector<std::string> purge_decided(std::int64_t before, std::string_view actor) = 0;
+  virtual bool claim_notice(std::string_view id, std::string_view kind) = 0;
+  virtual void unclaim_notice(std::string_view id, std::string_view kind) = 0;
+  virtual std::vector<QuarantineItem> held_without_notice(std::string_view kind) const = 0;
+  virtual void record_dismissal(std::string_view id, std::string_view actor, std::string_view rule,
+                                std::string_view context, std::string_view note = {},
+                                std::string_view proposal = {}) = 0;
+  virtual std::vector<Dismissal> dismissals(std::size_t limit = 1000) const = 0;
+  // Issue 13: the senders' link key, the notice outbox, monitor mode's evidence.
+  virtual std::string secret(std::string_view name) = 0;
+  virtual bool queue_notice(std::string_view message_id, std::string_view kind,
+                            std::string_view env_from, const std::vector<std::string>& rcpts,
+                            std::string_view data) = 0;
+  virtual std::vector<OutboxNotice> claim_outbox(std::int64_t now, std::int64_t stale_before,
+                                                 std::size_t limit = 100) = 0;
+  virtual void outbox_done(std::int64_t seq, bool sent) = 0;
+  virtual std::int64_t record_monitor(const MonitorInput& in) = 0;
+  virtual std::vector<MonitorItem> monitor_list(std::size_t limit = 100,
+                                                std::size_t offset = 0) const = 0;
+  virtual std::size_t purge_monitor(std::int64_t before) = 0;
+  virtual void audit(std::string_view actor, std::string_view action, std::string_view message_id,
+                     std::string_view note = {}) = 0;
+  virtual std::vector<AuditEntry> audit_log(std::string_view message_id = {},
+                                            std::size_t limit = 1000) const = 0;
+  virtual int claim_release(std::string_view id, const std::vector<std::string>& recipients,
+                            std::string_view actor) = 0;
+  virtual bool complete_release(std::string_view id, std::string_view actor,
+                                std::string_view note = {}) = 0;
+  virtual void abandon_release(std::string_view id, std::string_view actor,
+                               std::string_view error) = 0;
+  virtual std::vector<std::string> expire_claims(std::int64_t before) = 0;
+  virtual bool set_route(std::string_view id, std::string_view route_json) = 0;
+  virtual std::vector<AuditEntry> audit_page(const AuditQuery& q) const = 0;
+  // For logs and `policyctl status`: "sqlite <dir>" or "postgresql <host/db>" (no password).
+  virtual std::string describe() const = 0;
+};
+
+// The SQLite + files store. Its public methods that share a name with QuarantineBackend's
+// implement them (same signatures; store.cpp and store_put.cpp are the implementation).
+class QuarantineStore : public QuarantineBackend {
  public:
   // Creates the directory (0750), the index and the schema when missing; applies schema
   // migrations (PRAGMA user_version).
@@ -329,6 +393,7 @@ class QuarantineStore {
   std::vector<AuditEntry> audit_page(const AuditQuery& q) const;
 
   const std::filesystem::path& dir() const { return dir_; }
+  std::string describe() const override { return "sqlite " + dir_.string(); }
   std::filesystem::path message_path(std::string_view id) const;
 
  private:

@@ -123,8 +123,23 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
     std::filesystem::path q(p);
     return q.is_absolute() ? q : base / q;
   };
-  if (const toml::table* q = root["quarantine"].as_table())
+  if (const toml::table* q = root["quarantine"].as_table()) {
     c.quarantine_dir = resolve(text(file, "quarantine", *q, "dir", c.quarantine_dir.string()));
+    c.store.backend = text(file, "quarantine", *q, "backend", c.store.backend);
+    c.store.dsn = text(file, "quarantine", *q, "dsn", c.store.dsn);
+    int n = static_cast<int>(c.store.pg_connections);
+    positive(file, "quarantine", *q, "pg_connections", n);
+    c.store.pg_connections = static_cast<unsigned>(n);
+    int ms = static_cast<int>(c.store.pg_query_timeout.count());
+    positive(file, "quarantine", *q, "pg_query_timeout_ms", ms);
+    c.store.pg_query_timeout = std::chrono::milliseconds(ms);
+    try {
+      validate_store_config(c.store);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(file, line_of(q->get("backend")), e.what());
+    }
+  }
+  c.store.dir = c.quarantine_dir;
   const toml::table* r = root["review"].as_table();
   if (!r) {
     c.public_url = "http://" + c.listen_host + ":" + std::to_string(c.listen_port) + "/";

@@ -12,6 +12,7 @@
 #include "engine/config.h"
 #include "notify/smtp.h"
 #include "review/school_days.h"
+#include "quarantine/open_store.h"
 
 namespace pm {
 
@@ -90,6 +91,9 @@ struct ReviewConfig {
   bool public_url_set = false;  // public_url given (notices link there), not the default
   std::vector<ReviewRoute> routes;
   std::filesystem::path quarantine_dir = "/var/lib/policy-milter/quarantine";
+  // The store to open ([quarantine] backend, dir, dsn, pg_*: quarantine/open_store.h);
+  // its dir is quarantine_dir.
+  StoreConfig store;
   Config engine;  // [school], [recipients]: names and recipient classes
 };
 

@@ -71,10 +71,10 @@ int main(int argc, char** argv) {
   }
 
   // 2. store and accounts
-  std::unique_ptr<pm::QuarantineStore> store;
+  std::unique_ptr<pm::QuarantineBackend> store;
   std::unique_ptr<pm::UserStore> users;
   try {
-    store = std::make_unique<pm::QuarantineStore>(cfg.quarantine_dir);
+    store = pm::open_store(cfg.store);
     users = std::make_unique<pm::UserStore>(cfg.users_db);
   } catch (const std::exception& e) {
     spdlog::critical("refusing to start: {}", e.what());
@@ -149,8 +149,8 @@ int main(int argc, char** argv) {
   signals.detach();
 
   spdlog::info("policy-review listening on {}://{}:{} (quarantine {}, {} route(s))",
-               cfg.tls_cert.empty() ? "http" : "https", cfg.listen_host, port,
-               cfg.quarantine_dir.string(), cfg.routes.size());
+               cfg.tls_cert.empty() ? "http" : "https", cfg.listen_host, port, store->describe(),
+               cfg.routes.size());
   sd_notify(0, "READY=1");
   server.run();
   {

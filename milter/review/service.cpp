@@ -115,7 +115,7 @@ std::string redacted_context(const std::string& text, std::size_t start, std::si
   return clean(text.substr(from, start - from)) + "[...]" + clean(text.substr(end, to - end));
 }
 
-ReviewService::ReviewService(ReviewConfig config, QuarantineStore& store, UserStore& users,
+ReviewService::ReviewService(ReviewConfig config, QuarantineBackend& store, UserStore& users,
                              Clock clock)
     : config_(std::move(config)), store_(store), users_(users), clock_(std::move(clock)) {
   if (!clock_) clock_ = now_s;

@@ -92,11 +92,11 @@ class ReviewService {
  public:
   // `clock`: unix seconds now (tests pass a fake one); default the system clock.
   using Clock = std::function<std::int64_t()>;
-  ReviewService(ReviewConfig config, QuarantineStore& store, UserStore& users, Clock clock = {});
+  ReviewService(ReviewConfig config, QuarantineBackend& store, UserStore& users, Clock clock = {});
 
   const ReviewConfig& config() const { return config_; }
   std::int64_t now() const { return clock_(); }
-  QuarantineStore& store() { return store_; }
+  QuarantineBackend& store() { return store_; }
 
   // Routing (see above).
   bool may_review(const Account& a, const QuarantineItem& item);
@@ -172,7 +172,7 @@ class ReviewService {
                       Housekeeping& h);
 
   ReviewConfig config_;
-  QuarantineStore& store_;
+  QuarantineBackend& store_;
   UserStore& users_;
   Clock clock_;
 };

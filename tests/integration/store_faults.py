@@ -7,7 +7,7 @@
       own Message-ID; serials start at FIRST.
   store_faults.py deferred RESULT.json...
       Prints the files whose last answer was not 250 (to send again, as a client would).
-  store_faults.py check EXPECTED.jsonl MAILBOX QUARANTINE_DIR FILE...
+  store_faults.py check EXPECTED.jsonl MAILBOX QUARANTINE_DIR|postgresql:DSN FILE...
       Every FILE (by serial) must be exactly once in the mailbox or among the held
       messages: delivered ones with one X-Policy-Verdict and an engine verdict that does
       not hold them, held ones with an engine verdict that does. Exit 0 when it adds up.
@@ -49,6 +49,26 @@ def deferred(results):
             print(f)
 
 
+def stored_messages(qdir):
+    """(id, status, bytes or None) of every row: the SQLite store's directory, or
+    "postgresql:DSN" for the PostgreSQL store (issue 15; read with psql)."""
+    if qdir.startswith("postgresql:"):
+        import subprocess
+        out = subprocess.run(
+            ["psql", "-X", "-At", "-F", "\t", qdir[len("postgresql:"):], "-c",
+             "SELECT m.id, m.status, coalesce(encode(b.bytes, 'hex'), '-') FROM messages m"
+             " LEFT JOIN message_bytes b USING (id)"],
+            check=True, capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            qid, status, hexed = line.split("\t")
+            yield qid, status, None if hexed == "-" else bytes.fromhex(hexed)
+        return
+    db = sqlite3.connect(os.path.join(qdir, "index.sqlite"))
+    for qid, status in db.execute("SELECT id, status FROM messages"):
+        path = os.path.join(qdir, "msg", qid + ".eml")
+        yield qid, status, open(path, "rb").read() if os.path.exists(path) else None
+
+
 def check(expected_file, mailbox, qdir, files):
     want = {}
     for line in open(expected_file):
@@ -73,14 +93,12 @@ def check(expected_file, mailbox, qdir, files):
             errors.append("serial %d delivered with %d X-Policy-Verdict headers (unfiltered?)" % (s, len(verdicts)))
         if want.get(s) == "quarantine":
             errors.append("serial %d delivered, but the engine holds it: let through unfiltered" % s)
-    db = sqlite3.connect(os.path.join(qdir, "index.sqlite"))
-    for qid, status in db.execute("SELECT id, status FROM messages"):
-        path = os.path.join(qdir, "msg", qid + ".eml")
-        if not os.path.exists(path):
+    for qid, status, raw in stored_messages(qdir):
+        if raw is None:
             if status == "held":
                 errors.append("held %s: message file missing" % qid)
             continue
-        s = serial_of(open(path, "rb").read())
+        s = serial_of(raw)
         if s is None:
             continue
         seen.setdefault(s, []).append("quarantine/" + qid)
