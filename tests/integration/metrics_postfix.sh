@@ -88,6 +88,11 @@ PY
 
 # --- 4 ----------------------------------------------------------------------------------
 "$POLICYCTL" --config "$CONF" reload > /dev/null 2>&1 || fail "4: reload"
+# The counter moves when the new snapshot is in place; give a loaded machine time for it.
+for _ in $(seq 100); do
+  scrape | grep -q '^policy_milter_reloads_total{result="ok"} 1$' && break
+  sleep 0.1
+done
 scrape | grep -q '^policy_milter_reloads_total{result="ok"} 1$' || fail "4: reload not counted: $(scrape | grep reloads)"
 
 # --- 5 ----------------------------------------------------------------------------------

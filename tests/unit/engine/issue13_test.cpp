@@ -123,7 +123,7 @@ TEST(Exceptions, TyposAreConfigErrorsWithTheLine) {
                 "[[exceptions.rule]]\nname = \"x\"\nsenders = [\"a@stannes.example\"]\n"
                 "recipients = [\"b.example\"]\ncategories = [\"confidential\"]\naction = "
                 "\"quarantine\"\n")
-                .find(": exceptions.rule.action must be \"deliver\" or \"tag\""),
+                .find(": exceptions.rule.action: unknown value 'quarantine' (valid: deliver, tag)"),
             std::string::npos);
   // file:line, the line being the action's own.
   const std::string msg =

@@ -169,7 +169,8 @@ TEST(Cover, SchoolDayConfigNeedsTermDates) {
       load_with(f, "[review.cover]\nterm_dates = [{start = \"next monday\", end = 2026-09-03}]\n")
           .find("must be a date"),
       std::string::npos);
-  EXPECT_NE(load_with(f, "[review.cover]\nescalate_after_hours = -3\n").find("positive"),
+  EXPECT_NE(load_with(f, "[review.cover]\nescalate_after_hours = -3\n")
+                .find("escalate_after_hours must be an integer from 0"),
             std::string::npos);
 }
 
