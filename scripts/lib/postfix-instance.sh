@@ -83,11 +83,14 @@ pf_queue_count() {
   echo "$n"
 }
 
-# Waits until TCP port $1 on loopback accepts connections (max $2 seconds).
+# Waits until TCP port $1 on loopback accepts connections (max $2 seconds). With a pid as
+# $3, gives up as soon as that process has exited (a daemon that refused its configuration
+# is reported at once, not after a generous deadline).
 wait_port() {
-  local port=$1 max=${2:-20} i
+  local port=$1 max=${2:-20} pid=${3:-} i
   for i in $(seq $((max * 10))); do
     (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return 0
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
     sleep 0.1
   done
   return 1

@@ -55,7 +55,9 @@ CONF=$RUN/policy-milter.toml
 start_milter() {
   "$MILTER" --config "$CONF" --foreground >> "$RUN/milter.log" 2>&1 &
   MILTER_PID=$!
-  wait_port "$MPORT" 60 || { fail "milter did not start"; exit 1; }
+  # Generous: a cold rule compile took ~90 s on a loaded 2-core machine; a daemon that
+  # exits (e.g. refuses its configuration) is reported at once.
+  wait_port "$MPORT" 300 "$MILTER_PID" || { fail "milter did not start: $(tail -3 "$RUN/milter.log")"; exit 1; }
 }
 stats() { python3 -c "import json,sys; d=json.load(open('$RUN/stats.json')); print(eval(sys.argv[1]))" "$1"; }
 wait_queue_empty() {

@@ -125,7 +125,7 @@ python3 "$SRC/scripts/lib/mailsink.py" "$SINK" "$BOX" > "$RUN/sink.log" 2>&1 &
 SINK_PID=$!
 "$MILTER" --config "$CONF" --foreground >> "$RUN/milter.log" 2>&1 &
 MILTER_PID=$!
-wait_port "$MPORT" 300 || { fail "milter did not start"; exit 1; }  # generous: a cold rules compile on a loaded machine
+wait_port "$MPORT" 300 "$MILTER_PID" || { fail "milter did not start"; exit 1; }  # generous: a cold rules compile on a loaded machine
 pf_setup "$RUN/postfix" "$SMTP" "inet:127.0.0.1:$MPORT" "$SINK" "$REINJECT" || { fail "postfix setup"; exit 1; }
 pf_start "$RUN/postfix" || { fail "postfix start"; exit 1; }
 wait_port "$SMTP" 20 && wait_port "$SINK" 20 || { fail "postfix or sink not listening"; exit 1; }

@@ -51,7 +51,8 @@ write_config() {  # write_config PUT_TIMEOUT_MS
 start_milter() {
   "$MILTER" --config "$CONF" --foreground >> "$RUN/milter.log" 2>&1 &
   MILTER_PID=$!
-  wait_port "$MPORT" 60 || { fail "milter did not start"; exit 1; }
+  # Generous for a cold rule compile on a loaded machine; an exited daemon fails at once.
+  wait_port "$MPORT" 300 "$MILTER_PID" || { fail "milter did not start: $(tail -3 "$RUN/milter.log")"; exit 1; }
 }
 stop_milter() {
   kill "$MILTER_PID" 2>/dev/null; wait "$MILTER_PID" 2>/dev/null; MILTER_PID=
