@@ -254,6 +254,10 @@ std::optional<int> help_or_load(const char* usage, const std::filesystem::path& 
     std::fputs(usage, args.empty() ? stderr : stdout);
     return args.empty() ? 2 : 0;
   }
+  return load_or_report(config, out);
+}
+
+std::optional<int> load_or_report(const std::filesystem::path& config, ReviewConfig& out) {
   try {
     out = load_review_config(config);
   } catch (const std::exception& e) {

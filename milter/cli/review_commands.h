@@ -32,6 +32,8 @@ int quarantine(const std::filesystem::path& config, const Args& args);
 // printed and gives status 2) and returns nothing.
 std::optional<int> help_or_load(const char* usage, const std::filesystem::path& config,
                                 const Args& args, ReviewConfig& out);
+// The loading half of help_or_load: status 2 (the error printed) or nothing.
+std::optional<int> load_or_report(const std::filesystem::path& config, ReviewConfig& out);
 int users(const std::filesystem::path& config, const Args& args);
 // exceptions proposed: "not a violation" decisions as [[exceptions.rule]] snippets (issue 13).
 int exceptions(const std::filesystem::path& config, const Args& args);

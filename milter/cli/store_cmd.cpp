@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/review_commands.h"
 #include "daemon/control.h"
 #include "quarantine/backup.h"
 #include "review/config.h"
@@ -56,12 +57,7 @@ int store(const std::filesystem::path& config, const Args& args) {
     return 2;
   }
   ReviewConfig cfg;
-  try {
-    cfg = load_review_config(config);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "policyctl: %s\n", printable(e.what()).c_str());
-    return 2;
-  }
+  if (auto status = load_or_report(config, cfg)) return *status;
   BackupPaths paths{cfg.quarantine_dir, cfg.users_db};
   try {
     if (args[0] == "backup") {

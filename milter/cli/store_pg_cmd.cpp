@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/review_commands.h"
 #include "quarantine/pg_store.h"
 #include "review/config.h"
 #include "util/printable.h"
@@ -43,12 +44,7 @@ int store_schema(const std::filesystem::path& config, const Args& args) {
     return 2;
   }
   ReviewConfig cfg;
-  try {
-    cfg = load_review_config(config);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "policyctl: %s\n", printable(e.what()).c_str());
-    return 2;
-  }
+  if (auto status = load_or_report(config, cfg)) return *status;
   if (!is_postgresql(cfg.store)) {
     std::fprintf(stderr,
                  "policyctl: [quarantine].backend is \"%s\": these commands need backend = "
