@@ -18,7 +18,8 @@ cmake --build "$BUILD" --target policy-milter milter_bench >/dev/null
 MILTER=$BUILD/milter/daemon/policy-milter
 GEN=$BUILD/bench/milter/milter_bench
 RUN=$(mktemp -d /tmp/pm-mbench.XXXXXX)
-PORT=$((30000 + RANDOM % 20000))
+source "$ROOT/scripts/lib/ports.sh"
+PORT=$(free_ports 1) || exit 1
 cleanup() { [ -n "${MPID:-}" ] && kill "$MPID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$RUN"; }
 trap cleanup EXIT
 sed -e "s|^dir = \"../rules\"|dir = \"$ROOT/rules\"|" \

@@ -13,7 +13,7 @@ N=${2:-2000} C=${3:-20}
 MILTER=$BUILD/milter/daemon/policy-milter
 export PATH=$PATH:/usr/sbin
 source "$ROOT/scripts/lib/postfix-instance.sh"
-BASE=$((30000 + RANDOM % 20000))
+BASE=$(free_ports 4) || exit 1
 SMTP=$BASE SINK=$((BASE + 1)) REINJECT=$((BASE + 2)) MPORT=$((BASE + 3))
 RUN=$(mktemp -d /tmp/pm-bench.XXXXXX); chmod 755 "$RUN"
 cleanup() { pf_stop "$RUN/postfix"; kill ${MPID:-} ${SPID:-} 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$RUN"; }

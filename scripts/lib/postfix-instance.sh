@@ -10,6 +10,8 @@
 #   pf_start DIR / pf_stop DIR / pf_flush DIR / pf_queue_count DIR
 # No systemd, no chroot (so nothing needs copying into a jail).
 
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"  # free_ports
+
 pf_postconf() { postconf -c "$PF_ETC" "$@"; }
 
 pf_setup() {
@@ -64,7 +66,19 @@ pf_start() {
   PF_DIR=$1 PF_ETC=$1/etc
   # Postfix prints fatal errors only to a terminal (or syslog): show them via script(1).
   postfix -c "$PF_ETC" check >/dev/null 2>&1 || { script -qc "postfix -c $PF_ETC check" /dev/null >&2; return 1; }
-  postfix -c "$PF_ETC" start >/dev/null 2>&1 || { tail -20 "$PF_DIR/maillog" >&2; return 1; }
+  postfix -c "$PF_ETC" start >/dev/null 2>&1 && return 0
+  # The master says why it failed only on a terminal: once more under script(1), so the
+  # reason reaches the test's output (and a passing refusal gets a second chance).
+  sleep 1
+  script -qec "postfix -c $PF_ETC start" /dev/null >&2 && return 0
+  tail -20 "$PF_DIR/maillog" >&2
+  # Without syslog the master's own reason is lost; the usual one is a listen port taken.
+  local port
+  for port in $(pf_postconf -M | sed -n 's/^127\.0\.0\.1:\([0-9]*\)[[:space:]]\+inet.*/\1/p'); do
+    python3 -c "import socket,sys; socket.socket().bind(('127.0.0.1', int(sys.argv[1])))" "$port" 2>/dev/null ||
+      echo "pf_start: port $port on 127.0.0.1 is in use: $(ss -Htan "sport = :$port" 2>/dev/null | head -3 | tr -s ' ')" >&2
+  done
+  return 1
 }
 
 pf_stop() {

@@ -9,8 +9,9 @@
 set -uo pipefail
 MILTER=$1 REVIEW=$2 POLICYCTL=$3 SRC=$4
 RUN=$(mktemp -d /tmp/pm-confref.XXXXXX)
-PORT=$((20000 + RANDOM % 20000))
-RPORT=$((20000 + RANDOM % 20000))
+source "$SRC/scripts/lib/ports.sh"
+PORT=$(free_ports 2) || exit 1
+RPORT=$((PORT + 1))
 PID=
 FAILED=0
 fail() { echo "FAIL: $*"; FAILED=1; }

@@ -18,7 +18,7 @@ command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || { echo "e2e: postfi
 export PATH=$PATH:/usr/sbin
 source "$SRC/scripts/lib/postfix-instance.sh"
 
-BASE=${PM_E2E_PORT:-$((20000 + RANDOM % 20000))}
+BASE=${PM_E2E_PORT:-$(free_ports 4)} || exit 1
 SMTP=$BASE SINK=$((BASE + 1)) REINJECT=$((BASE + 2)) MPORT=$((BASE + 3))
 RUN=$(mktemp -d /tmp/pm-e2e.XXXXXX)
 chmod 755 "$RUN"

@@ -20,7 +20,7 @@ command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || { echo "issue13: po
 export PATH=$PATH:/usr/sbin
 source "$SRC/scripts/lib/postfix-instance.sh"
 
-BASE=$((20000 + RANDOM % 20000))
+BASE=$(free_ports 5) || exit 1
 SMTP=$BASE SINK=$((BASE + 1)) REINJECT=$((BASE + 2)) MPORT=$((BASE + 3)) RPORT=$((BASE + 4))
 RUN=$(mktemp -d /tmp/pm-issue13.XXXXXX)
 chmod 755 "$RUN"

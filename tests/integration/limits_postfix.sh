@@ -16,7 +16,7 @@ MILTER=$1 POLICYCTL=$2 SRC=$3
 command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || { echo "limits: postfix not installed"; exit 77; }
 export PATH=$PATH:/usr/sbin
 source "$SRC/scripts/lib/postfix-instance.sh"
-BASE=$((20000 + RANDOM % 20000))
+BASE=$(free_ports 3) || exit 1
 SMTP=$BASE SINK=$((BASE + 1)) REINJECT=$((BASE + 2))
 RUN=$(mktemp -d /tmp/pm-limits.XXXXXX)
 chmod 755 "$RUN"

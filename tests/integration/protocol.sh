@@ -5,7 +5,8 @@
 set -uo pipefail
 MILTER=$1 MILTERTEST=$2 SRC=$3
 RUN=$(mktemp -d /tmp/pm-proto.XXXXXX)
-PORT=$((20000 + RANDOM % 20000))
+source "$SRC/scripts/lib/ports.sh"
+PORT=$(free_ports 1) || exit 1
 sed -e "s|^dir = \"../rules\"|dir = \"$SRC/rules\"|" \
     -e "s|^socket = .*|socket = \"inet:$PORT@127.0.0.1\"|" \
     -e "s|^stats_file = .*|stats_file = \"$RUN/stats.json\"|" \

@@ -8,7 +8,8 @@
 set -uo pipefail
 MILTER=$1 POLICYCTL=$2 SRC=$3
 RUN=$(mktemp -d /tmp/pm-reload.XXXXXX)
-PORT=$((20000 + RANDOM % 20000))
+source "$SRC/scripts/lib/ports.sh"
+PORT=$(free_ports 1) || exit 1
 FAILED=0
 fail() { echo "FAIL: $*"; FAILED=1; }
 trap 'kill $PID 2>/dev/null; wait 2>/dev/null; [ $FAILED -ne 0 ] && tail -20 "$RUN/milter.log"; rm -rf "$RUN"' EXIT

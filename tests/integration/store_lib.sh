@@ -14,7 +14,8 @@ command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || { echo "store tests
 export PATH=$PATH:/usr/sbin
 source "$SRC/scripts/lib/postfix-instance.sh"
 
-BASE=$((20000 + RANDOM % 20000))
+# BASE..BASE+3 here, +4 for the metrics test, +4..+6 for the second relay (store_pg).
+BASE=$(free_ports 7) || exit 1
 SMTP=$BASE SINK=$((BASE + 1)) REINJECT=$((BASE + 2)) MPORT=$((BASE + 3))
 RUN=$(mktemp -d /tmp/pm-store.XXXXXX)
 chmod 755 "$RUN"

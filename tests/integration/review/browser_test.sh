@@ -33,7 +33,7 @@ if ! cmp -s "$HERE/package-lock.json" "$WORK/node_modules/.installed-lock" 2>/de
 fi
 
 source "$SRC/scripts/lib/postfix-instance.sh"
-BASE=${PM_REVIEW_PORT:-$((20000 + RANDOM % 20000))}
+BASE=${PM_REVIEW_PORT:-$(free_ports 5)} || exit 1
 SMTP=$BASE SINK=$((BASE + 1)) REINJECT=$((BASE + 2)) MPORT=$((BASE + 3)) RPORT=$((BASE + 4))
 RUN=$(mktemp -d /tmp/pm-review.XXXXXX)
 chmod 755 "$RUN"

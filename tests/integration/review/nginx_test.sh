@@ -11,7 +11,8 @@ command -v nginx >/dev/null || { echo "nginx test: SKIP - nginx not installed (s
 source "$SRC/scripts/lib/postfix-instance.sh"  # wait_port
 RUN=$(mktemp -d /tmp/pm-nginx.XXXXXX)
 chmod 755 "$RUN"
-BASE=$((20000 + RANDOM % 20000)) RPORT=$BASE NPORT=$((BASE + 1))
+BASE=$(free_ports 2) || exit 1
+RPORT=$BASE NPORT=$((BASE + 1))
 FAILED=0
 fail() { echo "FAIL: $*"; FAILED=1; }
 cleanup() {
