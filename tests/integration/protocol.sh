@@ -16,13 +16,13 @@ sed -e "s|^dir = \"../rules\"|dir = \"$SRC/rules\"|" \
 "$MILTER" --config "$RUN/p.toml" --foreground > "$RUN/milter.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait 2>/dev/null; rm -rf "$RUN"' EXIT
-# Wait for the socket (a slow start - a sanitizer build, a cold rules cache - takes seconds).
-for _ in $(seq 1200); do
+# Wait for the socket (a slow start - a sanitizer build, a cold rule compile on a loaded machine - takes seconds to minutes).
+for _ in $(seq 3000); do
   (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break
   kill -0 $PID 2>/dev/null || { echo "milter exited at start"; cat "$RUN/milter.log"; exit 1; }
   sleep 0.1
 done
-(exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null || { echo "milter socket not open after 120 s"; tail -20 "$RUN/milter.log"; exit 1; }
+(exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null || { echo "milter socket not open after 300 s"; tail -20 "$RUN/milter.log"; exit 1; }
 SAMPLE=$(ls "$SRC"/tests/corpus/dev/*abusive*.eml "$SRC"/tests/corpus/dev/004*.eml 2>/dev/null | head -1)
 PM_SOCKET="inet:$PORT@127.0.0.1" PM_SAMPLE="$SAMPLE" "$MILTERTEST" -s "$SRC/tests/integration/protocol.lua" | tee "$RUN/out"
 rc=${PIPESTATUS[0]}

@@ -125,7 +125,7 @@ def syslog_inside(milter, src, tmp):
     p, r = start(milter, cfg, journal=False)
     got = []
     try:
-        r.until(r"listening on", 120)
+        r.until(r"listening on", 300)  # a cold rule compile on a loaded machine
         with open(os.path.join(rules, "abusive.toml"), "a") as f:
             f.write("\n[[rule]\nthis is not toml\n")
         reload_main_thread(p.pid)
@@ -155,7 +155,7 @@ def main():
         cfg, rules = config(tmp, src)
         p, r = start(milter, cfg)
         try:
-            up = r.until(r"listening on", 120)
+            up = r.until(r"listening on", 300)  # a cold rule compile on a loaded machine
             assert up.startswith("<6>policy-milter "), "start-up line: %r" % up
             # A broken rule file: the reload is refused (an error), the old rules keep running.
             with open(os.path.join(rules, "abusive.toml"), "a") as f:
@@ -177,7 +177,7 @@ def main():
         with open(os.path.join(tmp, "other"), "w") as other:
             p, r = start(milter, cfg, journal_stream_of=other.fileno())
             try:
-                up = r.until(r"listening on", 120)
+                up = r.until(r"listening on", 300)  # a cold rule compile on a loaded machine
                 assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} info: policy-milter ", up), up
             finally:
                 stop(p)
