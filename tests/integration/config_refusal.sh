@@ -53,7 +53,7 @@ cp "$RUN/good.toml" "$CONF"
 # --- 2. refusing reloads ----------------------------------------------------------------
 "$MILTER" --config "$CONF" --foreground > "$RUN/milter.log" 2>&1 &
 PID=$!
-for _ in $(seq 1200); do (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 3000); do (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break; sleep 0.1; done
 (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null || { fail "milter did not start"; exit 1; }
 for _ in $(seq 100); do [ -s "$RUN/stats.json" ] && break; sleep 0.1; done
 SNAP=$(stat_of "d['snapshot']")

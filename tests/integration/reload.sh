@@ -41,7 +41,7 @@ cp "$RUN/abusive.bak" "$RULE"
 
 "$MILTER" --config "$CONF" --foreground > "$RUN/milter.log" 2>&1 &
 PID=$!
-for _ in $(seq 1200); do (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 3000); do (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break; sleep 0.1; done
 (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null || { fail "milter did not start"; exit 1; }
 
 # --- 2. an emptied rules file is refused by a reload --------------------------------------
