@@ -12,6 +12,7 @@
 #include "config/check.h"
 #include "match/hs.h"
 #include "match/psl.h"
+#include "match/rule_snapshot.h"
 #include "match/urls.h"
 #include "policy/validators.h"
 #include "sentence/stem.h"
@@ -155,7 +156,7 @@ class RuleLoader {
             c.file, c.line,
             "category " + c.id + " has no rule: refused; switch it off in [actions] instead");
     // Patterns: rules' own, lexicon terms, the URL hint.
-    std::vector<HsPattern> patterns;
+    std::vector<HsPattern>& patterns = patterns_;
     for (std::size_t i = 0; i < rs_.rules_.size(); ++i) {
       const Rule& r = rs_.rules_[i];
       if (r.pattern.empty()) continue;
@@ -206,6 +207,8 @@ class RuleLoader {
   }
 
   std::filesystem::path cache_dir_;
+  std::vector<HsPattern>
+      patterns_;  // what the databases were compiled from (the snapshot keeps them)
 
  private:
   int add_ref(RefKind kind, const std::string& name) {
@@ -321,18 +324,17 @@ class RuleLoader {
         record(file, line_of(node), "lexicon " + n + ": " + std::to_string(k) + " term(s) added");
         continue;
       }
-      check_keys(file, *lt,
-                 {"terms", "acronyms", "description", "target", "stance", "detail", "inflect",
-                  "masked"},
-                 "lexicon " + n);
+      check_keys(
+          file, *lt,
+          {"terms", "acronyms", "description", "target", "stance", "detail", "inflect", "masked"},
+          "lexicon " + n);
       int ref = add_ref(RefKind::lexicon, n);
       // `inflect = true`: every plain word of a term (letters only, 4 or more) also
       // matches its inflections, generated with the Snowball stemmer (sentence/stem.h).
       if (toml_bool(file, *lt, "inflect", "lexicon " + n + ": inflect", false))
         inflected_.insert(ref);
       // `masked = true`: a slur also matches split or softened ("p.i.k.e.y", "ret*rd").
-      if (toml_bool(file, *lt, "masked", "lexicon " + n + ": masked", false))
-        masked_.insert(ref);
+      if (toml_bool(file, *lt, "masked", "lexicon " + n + ": masked", false)) masked_.insert(ref);
       if (add_terms(file, n, *lt, ref) == 0)
         throw ConfigError(file, line_of(node),
                           "lexicon " + n + " needs a non-empty `terms` or `acronyms` list");
@@ -840,11 +842,17 @@ std::unique_ptr<RuleSet> RuleSet::load(const std::filesystem::path& dir,
                                        const std::filesystem::path& cache_dir,
                                        const std::filesystem::path& local_dir,
                                        bool local_required) {
+  // A warm start maps the rule set a previous load with the same inputs built (the TOML
+  // parse, its checks and the lexicons' inflections were 60 % of a cached load).
+  const std::string key =
+      RuleSnapshot::key({dir, local_dir, cache_dir, local_required, official, given_names_extra});
+  if (auto rs = RuleSnapshot::read(cache_dir, key)) return rs;
   std::unique_ptr<RuleSet> rs(new RuleSet());
   RuleLoader loader(*rs);
   loader.cache_dir_ = cache_dir;
   loader.load_dir(dir, local_dir, local_required);
   loader.finish(official, given_names_extra);
+  RuleSnapshot::write(cache_dir, key, *rs, loader.patterns_);
   return rs;
 }
 

@@ -167,6 +167,8 @@ class RuleSet {
   const std::vector<std::string>& restricted_allowed() const { return restricted_allowed_; }
   std::size_t pattern_count() const;
   const std::string& hash() const { return hash_; }
+  // Read from the warm-start snapshot (match/rule_snapshot.h) rather than parsed.
+  bool from_snapshot() const { return from_snapshot_; }
 
   // Internal: used by the matcher.
   struct PatternInfo {
@@ -180,6 +182,7 @@ class RuleSet {
  private:
   RuleSet();
   friend class RuleLoader;
+  friend class RuleSnapshot;  // match/rule_snapshot.h: the warm-start copy
   std::vector<CategoryDef> categories_;
   std::vector<Rule> rules_;
   std::vector<LocalChange> local_changes_;
@@ -189,6 +192,7 @@ class RuleSet {
   std::vector<PatternInfo> pattern_info_;
   std::unique_ptr<HsDatabases> dbs_;
   std::string hash_;
+  bool from_snapshot_ = false;
 };
 
 }  // namespace pm
