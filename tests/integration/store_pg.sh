@@ -60,6 +60,26 @@ HELD=$(sql "SELECT count(*) FROM messages WHERE status = 'held'")
 [ "$(sql "SELECT count(*) FROM message_bytes")" -eq "$HELD" ] || fail "phase 1: bytes missing for some held rows"
 [ -e "$Q/index.sqlite" ] && fail "phase 1: an SQLite index was written with backend = postgresql"
 
+# policyctl status on the relay: the store's backend, reachability, schema, held mail and
+# the notices not yet sent, as the database has them (a notice that can never be claimed
+# keeps the outbox figure still while the daemon sends the others).
+sql "INSERT INTO outbox(message_id, kind, queued_at, claimed_at) VALUES('status-test', 'status-test', 0, 9999999999)" >/dev/null
+for _ in 1 2 3 4 5; do
+  "$POLICYCTL" --config "$CONF" status > "$RUN/status1.txt" 2>&1; RC=$?
+  WANT="quarantine: postgresql quarantine on $RUN/pg/sock, reachable, schema $(sql "SELECT max(version) FROM schema_version"), $(sql "SELECT count(*) FROM messages WHERE status = 'held'") held, $(sql "SELECT count(*) FROM outbox WHERE sent_at = 0") notice"
+  grep -qF "$WANT" "$RUN/status1.txt" && break
+  sleep 1
+done
+[ "$RC" -eq 0 ] || fail "policyctl status exits $RC on a healthy PostgreSQL store: $(cat "$RUN/status1.txt")"
+grep -qF "$WANT" "$RUN/status1.txt" || fail "policyctl status: no '$WANT' in: $(cat "$RUN/status1.txt")"
+sql "DELETE FROM outbox WHERE message_id = 'status-test'" >/dev/null
+# ... and on a database nobody migrated: non-zero, says what to run.
+sql "CREATE DATABASE unmigrated" >/dev/null
+sed "s|dbname=quarantine|dbname=unmigrated|" "$CONF" > "$RUN/unmigrated.toml"
+"$POLICYCTL" --config "$RUN/unmigrated.toml" status > "$RUN/status1b.txt" 2>&1 &&
+  fail "policyctl status exits 0 on a database without the schema"
+grep -q "no schema (run .policyctl store migrate.)" "$RUN/status1b.txt" || fail "policyctl status on an unmigrated database: $(cat "$RUN/status1b.txt")"
+
 # 2. the same held message again: stored once
 ONE=$(python3 - "$RUN/expected.jsonl" <<'PY'
 import json, sys
@@ -83,6 +103,8 @@ for _ in $(seq 600); do
 done
 bash "$PG" stop "$RUN/pg" || fail "phase 3: PostgreSQL did not stop"
 echo "store_pg: PostgreSQL stopped with $N rows in the store"
+"$POLICYCTL" --config "$CONF" status > "$RUN/status3.txt" 2>&1 && fail "phase 3: policyctl status exits 0 while PostgreSQL is down"
+grep -q "^quarantine: postgresql UNREACHABLE from this relay" "$RUN/status3.txt" || fail "phase 3: policyctl status: $(cat "$RUN/status3.txt")"
 sleep 4
 bash "$PG" start "$RUN/pg" || fail "phase 3: PostgreSQL did not restart"
 wait "$SENDER"
