@@ -24,9 +24,12 @@ int config(const std::filesystem::path& config, const Args& args);
 // The rules' part of `rules check` and `config check`: examples, allow-list suffixes, what
 // the local files changed. 0 all pass, 1 a failure (printed).
 int check_rules(const Engine& engine);
-// The quarantine's part of `policyctl status`: the daemon's view of the store (health.json:
-// quarantining stopped, re-indexed files, orphans, held mail without its file) and a
-// check of the index by policyctl itself. 0 healthy, 1 the admin must look.
+// The quarantine's part of `policyctl status`, for either backend: one line with the
+// backend, where it is, reachable, schema version, held messages and notices waiting in the
+// outbox, read by policyctl itself (read-only). SQLite: also the daemon's view (health.json:
+// quarantining stopped, re-indexed files, orphans, held mail without its file) and an index
+// check; PostgreSQL: unreachable, no schema or another version than this release's is a
+// failure. 0 healthy, 1 the admin must look.
 // policyctl store backup FILE | restore FILE [--force] (store_cmd.cpp).
 int store(const std::filesystem::path& config, const Args& args);
 int store_status(const std::filesystem::path& config, std::ostream& out, bool quiet);

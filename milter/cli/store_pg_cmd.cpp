@@ -64,9 +64,17 @@ int store_schema(const std::filesystem::path& config, const Args& args) {
     auto r = pg.migrate_from_sqlite(from);
     std::printf(
         "store: from %s: %zu messages copied (%zu already there), %zu message bodies, %zu audit "
-        "entries copied (%zu already there), %zu notices, %zu dismissals\n",
+        "entries copied (%zu already there), %zu notices, %zu dismissals (%zu proposing an "
+        "exception), %zu outbox notices (%zu not yet sent), %zu monitor rows (%zu already "
+        "there), %zu secrets (%zu already there)\n",
         printable(from.string()).c_str(), r.messages, r.messages_present, r.bytes, r.audit,
-        r.audit_present, r.notices, r.dismissals);
+        r.audit_present, r.notices, r.dismissals, r.proposals, r.outbox, r.outbox_pending,
+        r.monitor, r.monitor_present, r.secrets, r.secrets_present);
+    for (const auto& name : r.secrets_differing)
+      std::printf(
+          "store: PostgreSQL already has its own %s key (made by a relay or review server on "
+          "it): kept; links the old relay signed stop working\n",
+          printable(name).c_str());
     if (r.digests_cleared)
       std::printf(
           "store: %zu held messages were held in PostgreSQL too (a retry through a relay on the "

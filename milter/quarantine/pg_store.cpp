@@ -943,8 +943,8 @@ std::string PgQuarantineStore::secret(std::string_view name) {
   Lease l(*this, query_deadline());
   (*l).exec("INSERT INTO secrets(name, value) VALUES($1,$2) ON CONFLICT DO NOTHING",
             Params().add(name).add(value), query_deadline());
-  Result r = (*l).exec("SELECT value FROM secrets WHERE name = $1", Params().add(name),
-                       query_deadline());
+  Result r =
+      (*l).exec("SELECT value FROM secrets WHERE name = $1", Params().add(name), query_deadline());
   if (r.rows() != 1) throw StoreError("secret " + std::string(name) + " missing");
   return r.text(0, 0);
 }
@@ -972,8 +972,7 @@ std::vector<OutboxNotice> PgQuarantineStore::claim_outbox(std::int64_t now,
       " FROM outbox WHERE sent_at = 0 AND claimed_at < $2 ORDER BY seq LIMIT $3"
       " FOR UPDATE SKIP LOCKED)"
       " RETURNING seq, message_id, kind, env_from, rcpts, data, attempts",
-      Params().add(now).add(stale_before).add(static_cast<std::int64_t>(limit)),
-      query_deadline());
+      Params().add(now).add(stale_before).add(static_cast<std::int64_t>(limit)), query_deadline());
   std::vector<OutboxNotice> out;
   for (int i = 0; i < r.rows(); ++i)
     out.push_back({r.integer(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3),
@@ -1225,6 +1224,18 @@ PgQuarantineStore::ImportReport PgQuarantineStore::migrate_from_sqlite(const fs:
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, sqlite3_close_v2);
   sqlite3_busy_timeout(raw, 10000);
 
+  // The current SQLite row's columns from `first` on as statement parameters, each as text
+  // ('t') or integer ('i').
+  auto row = [](const Stmt& st, std::string_view kinds, int first = 0) {
+    Params p;
+    for (char k : kinds) {
+      if (k == 'i')
+        p.add(st.integer(first++));
+      else
+        p.add(st.text(first++));
+    }
+    return p;
+  };
   ImportReport rep;
   const auto deadline = Clock::now() + std::chrono::hours(2);
   Lease l(*this, deadline);
@@ -1297,13 +1308,7 @@ PgQuarantineStore::ImportReport PgQuarantineStore::migrate_from_sqlite(const fs:
       Result r = tx.exec(
           "INSERT INTO audit(at, actor, action, message_id, note, import_key)"
           " VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT (import_key) DO NOTHING",
-          Params()
-              .add(st.integer(1))
-              .add(st.text(2))
-              .add(st.text(3))
-              .add(st.text(4))
-              .add(st.text(5))
-              .add(key));
+          row(st, "itttt", 1).add(key));
       (r.affected() == 1 ? rep.audit : rep.audit_present)++;
     }
   }
@@ -1317,31 +1322,94 @@ PgQuarantineStore::ImportReport PgQuarantineStore::migrate_from_sqlite(const fs:
     }
   }
   {
+    // The key leaves the proposal out, as it did before proposals were copied: a re-run
+    // over such an earlier import fills the proposal in instead of adding a second row.
     Stmt st(raw,
-            "SELECT seq, at, actor, message_id, rule, context, note FROM dismissals ORDER BY seq");
+            "SELECT seq, at, actor, message_id, rule, context, note, proposal FROM dismissals"
+            " ORDER BY seq");
     while (st.step()) {
       std::string key =
           import_key({"dismissal", std::to_string(st.integer(0)), std::to_string(st.integer(1)),
                       st.text(2), st.text(3), st.text(4), st.text(5), st.text(6)});
       Result r = tx.exec(
-          "INSERT INTO dismissals(at, actor, message_id, rule, context, note, import_key)"
-          " VALUES($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (import_key) DO NOTHING",
-          Params()
-              .add(st.integer(1))
-              .add(st.text(2))
-              .add(st.text(3))
-              .add(st.text(4))
-              .add(st.text(5))
-              .add(st.text(6))
-              .add(key));
-      rep.dismissals += static_cast<std::size_t>(r.affected());
+          "INSERT INTO dismissals(at, actor, message_id, rule, context, note, proposal,"
+          " import_key) VALUES($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (import_key) DO UPDATE"
+          " SET proposal = EXCLUDED.proposal WHERE dismissals.proposal = ''"
+          " AND EXCLUDED.proposal <> '' RETURNING (xmax = 0)",
+          row(st, "itttttt", 1).add(key));
+      if (r.rows() == 0) continue;  // present, proposal and all
+      if (r.text(0, 0) == "t") ++rep.dismissals;
+      if (!st.text(7).empty()) ++rep.proposals;
+    }
+  }
+  {
+    // Sent notices too: their (message, kind) row is what stops the same notice being
+    // queued, and sent, a second time from the new store.
+    Stmt st(raw,
+            "SELECT message_id, kind, env_from, rcpts, data, queued_at, claimed_at, sent_at,"
+            " attempts FROM outbox ORDER BY seq");
+    while (st.step()) {
+      Result r = tx.exec(
+          "INSERT INTO outbox(message_id, kind, env_from, rcpts, data, queued_at, claimed_at,"
+          " sent_at, attempts) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9)"
+          " ON CONFLICT (message_id, kind) DO NOTHING",
+          row(st, "tttttiiii"));
+      if (r.affected() != 1) continue;
+      ++rep.outbox;
+      if (st.integer(7) == 0) ++rep.outbox_pending;
+    }
+  }
+  {
+    // Monitor rows have no key of their own (and the schema is not changed for a one-off
+    // move): identical rows are counted on both sides and only the difference is copied.
+    // Evidence purged from PostgreSQL after an import comes back on a re-run and goes at
+    // the next purge.
+    Stmt st(raw,
+            "SELECT at, queue_id, sender, recipients, subject, categories, rules, would_action,"
+            " verdict_json, count(*) FROM monitor GROUP BY 1,2,3,4,5,6,7,8,9 ORDER BY min(seq)");
+    while (st.step()) {
+      const Params p = row(st, "itttttttt");
+      Result have = tx.exec(
+          "SELECT count(*) FROM monitor WHERE at=$1 AND queue_id=$2 AND sender=$3 AND"
+          " recipients=$4 AND subject=$5 AND categories=$6 AND rules=$7 AND would_action=$8"
+          " AND verdict_json=$9",
+          p);
+      const std::int64_t want = st.integer(9), present = have.integer(0, 0);
+      rep.monitor_present += static_cast<std::size_t>(std::min(want, present));
+      for (std::int64_t i = present; i < want; ++i) {
+        tx.exec(
+            "INSERT INTO monitor(at, queue_id, sender, recipients, subject, categories, rules,"
+            " would_action, verdict_json) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+            p);
+        ++rep.monitor;
+      }
+    }
+  }
+  {
+    Stmt st(raw, "SELECT name, value FROM secrets ORDER BY name");
+    while (st.step()) {
+      Result r =
+          tx.exec("INSERT INTO secrets(name, value) VALUES($1,$2) ON CONFLICT (name) DO NOTHING",
+                  Params().add(st.text(0)).add(st.text(1)));
+      if (r.affected() == 1) {
+        ++rep.secrets;
+        continue;
+      }
+      Result have = tx.exec("SELECT value FROM secrets WHERE name = $1", Params().add(st.text(0)));
+      if (have.rows() == 1 && have.text(0, 0) == st.text(1))
+        ++rep.secrets_present;
+      else
+        rep.secrets_differing.push_back(st.text(0));
     }
   }
   store_detail::exec(raw, "COMMIT");
-  if (rep.messages || rep.audit || rep.notices || rep.dismissals)
+  if (rep.messages || rep.audit || rep.notices || rep.dismissals || rep.proposals || rep.outbox ||
+      rep.monitor || rep.secrets)
     insert_audit(tx, "policyctl", "imported", "",
                  std::to_string(rep.messages) + " messages, " + std::to_string(rep.audit) +
-                     " audit entries from an SQLite store");
+                     " audit entries, " + std::to_string(rep.outbox) + " outbox notices, " +
+                     std::to_string(rep.monitor) + " monitor rows, " + std::to_string(rep.secrets) +
+                     " secrets from an SQLite store");
   tx.commit();
   return rep;
 }

@@ -99,13 +99,23 @@ class PgQuarantineStore : public QuarantineBackend {
   struct ImportReport {
     std::size_t messages = 0, messages_present = 0, bytes = 0, bytes_missing = 0;
     std::size_t audit = 0, audit_present = 0, notices = 0, dismissals = 0;
+    std::size_t proposals = 0;  // dismissals carrying a proposed exception (copied or filled in)
+    std::size_t outbox = 0, outbox_pending = 0;    // outbox rows copied; of them not yet sent
+    std::size_t monitor = 0, monitor_present = 0;  // monitor mode's evidence rows
+    std::size_t secrets = 0, secrets_present = 0;  // the senders' link key (and any other)
+    std::vector<std::string> secrets_differing;    // PostgreSQL has its own: kept, not replaced
     std::size_t digests_cleared = 0;  // held in both stores: kept both, the import's undigested
     std::vector<std::string> missing_ids;  // held/released rows whose message file is gone
   };
-  // Copies an SQLite store (index rows, message files, audit log, notices, dismissals) in
-  // one transaction: all or nothing. Rows already present (by id; audit and dismissals by
-  // a key over their content) are skipped, so re-running it is a no-op. Stop the daemon
-  // and the review page on the old store first. Throws StoreError.
+  // Copies an SQLite store (index rows, message files, audit log, notices, dismissals with
+  // their proposed exceptions, the notice outbox, monitor evidence, secrets such as the
+  // senders' link key) in one transaction: all or nothing. Rows already present (by id;
+  // audit and dismissals by a key over their content; outbox rows by message and kind;
+  // monitor rows by their whole content, counted; secrets by name) are skipped, so
+  // re-running it is a no-op. A secret PostgreSQL already has with another value (a relay
+  // on the new store made its own link key first) is kept and named in the report: links
+  // signed with the old key stop working. Stop the daemon and the review page on the old
+  // store first. Throws StoreError.
   ImportReport migrate_from_sqlite(const std::filesystem::path& sqlite_dir);
 
   class Conn;  // pg_store.cpp: one connection, RAII

@@ -5,7 +5,8 @@ The envelope comes from the headers: MAIL FROM = From, RCPT TO = To + Cc + Bcc.
   sendmail.py --port 2525 [--clients 20] [--per-connection 10] [--repeat N]
               [--add-header 'X-Policy-Verdict: accept'] [--json OUT] FILE...
 Prints one line per message (file, SMTP code, elapsed ms) unless --quiet; --json writes
-a list of {file, code, reply, ms, from, rcpts, n} for the tests and the benchmark.
+a list of {file, code, reply, ms, at (Unix time of the answer), from, rcpts, n} for the
+tests and the benchmark.
 A message whose recipients are all refused gets the highest of their codes.
 """
 import argparse
@@ -78,7 +79,7 @@ def worker(jobs, lock, results, args):
         ms = (time.monotonic() - t0) * 1000.0
         with lock:
             results.append({"n": n, "file": path, "code": code, "reply": reply, "ms": ms,
-                            "from": sender, "rcpts": rcpts})
+                            "at": time.time(), "from": sender, "rcpts": rcpts})
             if not args.quiet:
                 print("%-60s %4d %8.1f ms %s" % (path.split("/")[-1], code, ms, reply[:60]), flush=True)
     if conn is not None:

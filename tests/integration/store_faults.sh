@@ -81,6 +81,9 @@ check_all "${ALL[@]}" || fail "4: held mail lost after restoring an old index"
 stop_milter; start_milter
 sleep 2.5  # the stats file is refreshed every 2 s
 "$POLICYCTL" --config "$CONF" status > "$RUN/status4b.txt" 2>&1 || { cat "$RUN/status4b.txt"; fail "4: policyctl status not 0 on a healthy store"; }
+# The store's figures (issue 15: both backends): backend, schema, held mail, outbox.
+WANT="quarantine: sqlite $Q, reachable, schema $(python3 -c "import sqlite3; print(sqlite3.connect('$Q/index.sqlite').execute('pragma user_version').fetchone()[0])"), $(held_rows) held, "
+grep -qF "$WANT" "$RUN/status4b.txt" || fail "4: policyctl status: no '$WANT' in: $(cat "$RUN/status4b.txt")"
 
 # --- 5: corrupt ----------------------------------------------------------------------------
 dd if=/dev/urandom of="$Q/index.sqlite" bs=4096 count=2 conv=notrunc status=none

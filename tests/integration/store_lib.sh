@@ -14,8 +14,9 @@ command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || { echo "store tests
 export PATH=$PATH:/usr/sbin
 source "$SRC/scripts/lib/postfix-instance.sh"
 
-# BASE..BASE+3 here, +4 for the metrics test, +4..+6 for the second relay (store_pg).
-BASE=$(free_ports 7) || exit 1
+# BASE..BASE+3 here, +4 for the metrics test, +4..+6 for the second relay and +7..+8 for
+# the two review servers (store_pg).
+BASE=$(free_ports 9) || exit 1
 SMTP=$BASE SINK=$((BASE + 1)) REINJECT=$((BASE + 2)) MPORT=$((BASE + 3))
 RUN=$(mktemp -d /tmp/pm-store.XXXXXX)
 chmod 755 "$RUN"
@@ -98,16 +99,19 @@ make_mail() {  # make_mail N FIRST DIR [held|pass|mixed]
   "$POLICYCTL" --config "$CONF" scan --json "$3"/*.eml >> "$RUN/expected.jsonl" 2>/dev/null
 }
 
-# Sends FILES with 4 clients; re-sends what was deferred, like a client's retry, until all
-# are accepted (max 15 rounds, 1 s apart). OUT.N.json hold each round's answers.
+# Sends FILES with 4 clients to $SMTP; re-sends what was deferred, like a client's retry,
+# until all are accepted (max SEND_ROUNDS, default 15, rounds 1 s apart). With SMTP_OTHER
+# set, every other round goes there (an MTA trying the next MX: the other relay).
+# OUT.N.json hold each round's answers.
 send_until_accepted() {
   local out=$1; shift
-  local files=("$@") round=0
-  while [ "${#files[@]}" -gt 0 ] && [ "$round" -lt 15 ]; do
-    python3 "$SRC/scripts/lib/sendmail.py" --port "$SMTP" --clients 4 --per-connection 10 --quiet \
+  local files=("$@") round=0 port=$SMTP other=${SMTP_OTHER:-$SMTP} t
+  while [ "${#files[@]}" -gt 0 ] && [ "$round" -lt "${SEND_ROUNDS:-15}" ]; do
+    python3 "$SRC/scripts/lib/sendmail.py" --port "$port" --clients 4 --per-connection 10 --quiet \
       --json "$out.$round.json" "${files[@]}" 2>/dev/null
     mapfile -t files < <(python3 "$SRC/tests/integration/store_faults.py" deferred "$out.$round.json")
     round=$((round + 1))
+    t=$port port=$other other=$t
     [ "${#files[@]}" -gt 0 ] && sleep 1
   done
   [ "${#files[@]}" -eq 0 ] || fail "$out: ${#files[@]} messages still not accepted after $round rounds"
@@ -116,6 +120,35 @@ send_until_accepted() {
 check_all() {
   wait_queue_empty
   python3 "$SRC/tests/integration/store_faults.py" check "$RUN/expected.jsonl" "$RUN/mailbox" "$Q" "$@"
+}
+
+# The PostgreSQL store (issue 15; store_pg.sh, bench/store/pg_postfix.sh).
+#   use_postgresql DSN   switches $CONF (as write_config wrote it) to the PostgreSQL store
+#   start_relay2         a second relay on the same store and sink: its own policy-milter
+#                        ($CONF2, log $RUN/milter2.log) behind its own Postfix on $SMTP2
+#                        (reinject $REINJECT2); stop_relay2 ends both
+use_postgresql() {
+  sed -i -e 's|^backend = .*|backend = "postgresql"|' -e "s|^# dsn = .*|dsn = \"$1\"|" \
+         -e "s|^users_db = .*|users_db = \"$RUN/users.sqlite\"|" "$CONF"  # (review side)
+}
+start_relay2() {
+  SMTP2=$((BASE + 4)) REINJECT2=$((BASE + 5)) MPORT2=$((BASE + 6))
+  CONF2=$RUN/relay2.toml
+  sed -e "s|^socket = .*|socket = \"inet:$MPORT2@127.0.0.1\"|" \
+      -e "s|^stats_file = .*|stats_file = \"$RUN/stats2.json\"|" \
+      -e "s|^cache_dir = .*|cache_dir = \"$RUN/cache2\"|" \
+      -e "s|^reinject = .*|reinject = \"127.0.0.1:$REINJECT2\"|" "$CONF" > "$CONF2"
+  "$MILTER" --config "$CONF2" --foreground >> "$RUN/milter2.log" 2>&1 &
+  MILTER2_PID=$!
+  wait_port "$MPORT2" 300 "$MILTER2_PID" || { fail "relay 2: milter did not start"; return 1; }
+  pf_setup "$RUN/postfix2" "$SMTP2" "inet:127.0.0.1:$MPORT2" "$SINK" "$REINJECT2" || { fail "relay 2: postfix setup"; return 1; }
+  pf_start "$RUN/postfix2" || { fail "relay 2: postfix start"; return 1; }
+  wait_port "$SMTP2" 20 || { fail "relay 2: postfix not listening"; return 1; }
+}
+stop_relay2() {
+  pf_stop "$RUN/postfix2"
+  [ -n "${MILTER2_PID:-}" ] && kill "$MILTER2_PID" 2>/dev/null
+  MILTER2_PID=
 }
 
 held_rows() { python3 -c "import sqlite3; print(sqlite3.connect('$Q/index.sqlite').execute(\"select count(*) from messages where status='held'\").fetchone()[0])"; }

@@ -289,7 +289,9 @@ TEST_F(PgStoreTest, ARestartOfTheServerCostsNoPutOnceItIsBack) {
 }
 
 TEST_F(PgStoreTest, MigrationFromSqliteMovesEverythingOnceAndKeepsIdempotency) {
-  std::string held, released, refused, partial;
+  std::string held, released, refused, partial, link_key;
+  const std::string kProposal =
+      R"({"sender":"j.smith@stannes.example","categories":["pupil-names"]})";
   const std::string held_bytes = "Subject: held\r\n\r\nbody \x01\x02";
   {
     QuarantineStore old(tmp_);
@@ -305,6 +307,30 @@ TEST_F(PgStoreTest, MigrationFromSqliteMovesEverythingOnceAndKeepsIdempotency) {
     old.audit("head", "viewed", held);
     ASSERT_TRUE(old.claim_notice(held, "reviewer"));
     old.record_dismissal(held, "head", "photo-of-pupil", "a class photo", "fine");
+    // Issue 13's tables: a dismissal proposing an exception, the senders' link key, one
+    // notice sent and one still waiting in the outbox, monitor mode's evidence (two
+    // identical rows: counted, not collapsed).
+    old.record_dismissal(partial, "deputy", "pupil-name", "a form list", "ok", kProposal);
+    link_key = old.secret("sender-link");
+    ASSERT_TRUE(old.queue_notice(released, "sender", "", {"j.smith@stannes.example"}, "sent"));
+    ASSERT_TRUE(old.queue_notice(held, "reviewer", "", {"head@stannes.example"}, "waiting"));
+    auto sent = old.claim_outbox(std::time(nullptr), 1);  // never claimed: claimed_at 0
+    ASSERT_EQ(sent.size(), 2u);
+    old.outbox_done(sent[0].seq, true);   // the sender's notice went out
+    old.outbox_done(sent[1].seq, false);  // the reviewer's failed: still pending
+    MonitorInput m;
+    m.queue_id = "4QzM1";
+    m.sender = "a.jones@stannes.example";
+    m.recipients = {"coach@club.example"};
+    m.subject = "Team sheet";
+    m.categories = {"pupil-names"};
+    m.rules = {"pupil-name"};
+    m.would_action = "quarantine";
+    m.verdict_json = R"({"findings":[]})";
+    old.record_monitor(m);
+    old.record_monitor(m);
+    m.queue_id = "4QzM2";
+    old.record_monitor(m);
   }
   PgQuarantineStore::migrate(cfg_);
   PgQuarantineStore pg(cfg_);
@@ -313,7 +339,13 @@ TEST_F(PgStoreTest, MigrationFromSqliteMovesEverythingOnceAndKeepsIdempotency) {
   EXPECT_EQ(r.bytes, 3u);  // held, released, partial (still held); refused has none
   EXPECT_EQ(r.bytes_missing, 0u);
   EXPECT_EQ(r.notices, 1u);
-  EXPECT_EQ(r.dismissals, 1u);
+  EXPECT_EQ(r.dismissals, 2u);
+  EXPECT_EQ(r.proposals, 1u);
+  EXPECT_EQ(r.outbox, 2u);
+  EXPECT_EQ(r.outbox_pending, 1u);
+  EXPECT_EQ(r.monitor, 3u);
+  EXPECT_EQ(r.secrets, 1u);
+  EXPECT_TRUE(r.secrets_differing.empty());
 
   QuarantineStore old(tmp_);
   QuarantineFilter all;
@@ -335,7 +367,27 @@ TEST_F(PgStoreTest, MigrationFromSqliteMovesEverythingOnceAndKeepsIdempotency) {
   EXPECT_EQ(r.audit, old_audit.size());
   EXPECT_EQ(new_audit.size(), old_audit.size() + 1);  // + "imported"
   EXPECT_FALSE(pg.claim_notice(held, "reviewer"));    // the notice went out already
-  EXPECT_EQ(pg.dismissals().size(), 1u);
+  auto dismissals = pg.dismissals();
+  ASSERT_EQ(dismissals.size(), 2u);
+  std::set<std::string> proposals;
+  for (const auto& d : dismissals) proposals.insert(d.proposal);
+  EXPECT_EQ(proposals, (std::set<std::string>{"", kProposal}));
+  // Links signed on the old relay still verify: the same key.
+  EXPECT_EQ(pg.secret("sender-link"), link_key);
+  // The waiting notice goes out from the new store, the sent one neither again nor
+  // queued a second time.
+  auto pending = pg.claim_outbox(std::time(nullptr), std::time(nullptr) + 1);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].message_id, held);
+  EXPECT_EQ(pending[0].kind, "reviewer");
+  EXPECT_EQ(pending[0].data, "waiting");
+  EXPECT_EQ(pending[0].attempts, 2);  // the failed try on the old relay counts
+  EXPECT_FALSE(pg.queue_notice(released, "sender", "", {"j.smith@stannes.example"}, "again"));
+  auto monitor = pg.monitor_list(100);
+  ASSERT_EQ(monitor.size(), 3u);
+  EXPECT_EQ(monitor[2].queue_id, "4QzM1");  // oldest last, order kept
+  EXPECT_EQ(monitor[0].queue_id, "4QzM2");
+  EXPECT_EQ(monitor[0].recipients, std::vector<std::string>{"coach@club.example"});
 
   // Re-running adds nothing.
   auto again = pg.migrate_from_sqlite(tmp_);
@@ -343,13 +395,37 @@ TEST_F(PgStoreTest, MigrationFromSqliteMovesEverythingOnceAndKeepsIdempotency) {
   EXPECT_EQ(again.messages_present, 4u);
   EXPECT_EQ(again.audit, 0u);
   EXPECT_EQ(again.audit_present, old_audit.size());
-  EXPECT_EQ(again.notices + again.dismissals, 0u);
+  EXPECT_EQ(again.notices + again.dismissals + again.proposals, 0u);
+  EXPECT_EQ(again.outbox + again.monitor + again.secrets, 0u);
+  EXPECT_EQ(again.monitor_present, 3u);
+  EXPECT_EQ(again.secrets_present, 1u);
+  EXPECT_EQ(pg.monitor_list(100).size(), 3u);
+  EXPECT_EQ(pg.dismissals().size(), 2u);
+  EXPECT_TRUE(pg.claim_outbox(std::time(nullptr), 1).empty());  // nothing new, never claimed
   EXPECT_EQ(pg.audit_log({}, 1000).size(), new_audit.size());
   EXPECT_EQ(pg.count(all), 4u);
 
   // The client's retry of the held message, now through a relay on PostgreSQL, finds it.
   EXPECT_EQ(pg.put(held_bytes, input("h")), held);
   EXPECT_EQ(pg.count(all), 4u);
+}
+
+TEST_F(PgStoreTest, MigrationKeepsALinkKeyPostgresqlAlreadyHasAndSaysSo) {
+  std::string old_key;
+  {
+    QuarantineStore old(tmp_);
+    old.put("Subject: a\r\n\r\na", input("a"));
+    old_key = old.secret("sender-link");
+  }
+  PgQuarantineStore::migrate(cfg_);
+  PgQuarantineStore pg(cfg_);
+  const std::string pg_key = pg.secret("sender-link");  // a relay on the new store was first
+  ASSERT_NE(pg_key, old_key);
+  auto r = pg.migrate_from_sqlite(tmp_);
+  EXPECT_EQ(r.messages, 1u);
+  EXPECT_EQ(r.secrets, 0u);
+  EXPECT_EQ(r.secrets_differing, std::vector<std::string>{"sender-link"});
+  EXPECT_EQ(pg.secret("sender-link"), pg_key);  // links already issued from PostgreSQL hold
 }
 
 }  // namespace
