@@ -360,8 +360,9 @@ void note_verdict(const DaemonConfig& cfg, const Engine& engine, const Verdict& 
     for (const auto& d : plan.delivered) delivered.push_back(bare_address(d));
     if (!held.empty()) {
       g_runtime->stats.add_count("misaddress", "held");
-      notify_misaddress(*g_runtime->store, cfg, engine.config().school_name, m.sender, stored_id,
-                        std::move(held), std::move(delivered));
+      // The sender's own school names itself in the notice ([[schools]] name).
+      notify_misaddress(*g_runtime->store, cfg, school_of(engine.config(), v.school).name, m.sender,
+                        stored_id, std::move(held), std::move(delivered));
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/action.h"
@@ -78,6 +79,10 @@ struct Config {
 };
 
 Config load_config(const std::filesystem::path& file);
+
+// The school of that id (Verdict::school); the first school for an id of none (so "" with
+// one school is [school]).
+const SchoolConfig& school_of(const Config& c, std::string_view id);
 
 // Where policyctl and policy-milter look when --config is not given: ./conf/policy-milter.toml
 // when it exists (running from a checkout), else /etc/policy-milter/policy-milter.toml.

@@ -52,6 +52,13 @@ std::vector<std::string> list_or(const std::string& file, const toml::table& t, 
 
 }  // namespace
 
+const SchoolConfig& school_of(const Config& c, std::string_view id) {
+  static const SchoolConfig kNone;  // a Config not from load_config() has no schools
+  for (const auto& s : c.schools)
+    if (s.id == id) return s;
+  return c.schools.empty() ? kNone : c.schools.front();
+}
+
 void read_school_keys(const std::string& file, const toml::table& root,
                       const std::filesystem::path& base, Config& c) {
   SchoolConfig single;

@@ -2,6 +2,7 @@
 // Engine::scan: the same message from each school's sender gets that school, its
 // recipients' classes and its verdict; the configuration's errors name file:line.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 #include <algorithm>
@@ -12,6 +13,8 @@
 #include "engine/engine.h"
 #include "engine/verdict_json.h"
 #include "util/error.h"
+
+#include "../policyctl_run.h"
 
 namespace pm {
 namespace {
@@ -158,6 +161,29 @@ TEST(Schools, ATypoOfTheSisterSchoolsDomainIsALookalike) {
   EXPECT_TRUE(has_note(v, "probable-misaddress"));
 }
 
+// Each school's own parent-contacts export: Ellie is St Mary's pupil, listed with her
+// mother there; St Anne's has no export.
+TEST(Schools, EachSchoolsParentContactsExportClearsItsOwnPupils) {
+  fs::path cfg = write_config(
+      "contacts", two_schools("internal") + "parent_contacts = \"st-marys-contacts.csv\"\n");
+  std::ofstream(cfg.parent_path() / "st-marys-contacts.csv")
+      << "Ellie Brandt,kate.brandt@gmail.com\n";
+  auto e = Engine::load(cfg);
+  const std::string letter =
+      "From: Sam Reed <s.reed@stmarys.example>\r\nTo: kate.brandt@gmail.com\r\n"
+      "Subject: Ellie's inhaler\r\nContent-Type: text/plain\r\n\r\nDear Mrs Brandt,\r\n\r\n"
+      "Ellie Brandt has been diagnosed with asthma and her new medication is in the "
+      "office.\r\n\r\nSam Reed, SENCo\r\n";
+  Envelope marys{"s.reed@stmarys.example", {"kate.brandt@gmail.com"}};
+  Envelope annes{"s.reed@stannes.example", {"kate.brandt@gmail.com"}};
+  Verdict m = e->scan(letter, &marys);
+  EXPECT_EQ(m.action, Action::accept);
+  EXPECT_TRUE(m.categories.empty());
+  Verdict a = e->scan(letter, &annes);
+  EXPECT_EQ(a.action, Action::quarantine);
+  EXPECT_EQ(a.categories, std::vector<std::string>{"confidential"});
+}
+
 TEST(Schools, ASenderOfNoSchoolIsTheFirstSchoolsAndTheVerdictSaysSo) {
   auto e = trust("external");
   Envelope env{"alerts@monitoring.example", {"t.okafor@stmarys.example"}};
@@ -265,6 +291,31 @@ TEST(Schools, ConfigurationErrorsNameTheLine) {
       EXPECT_NE(std::string(e.what()).find(c.part), std::string::npos) << e.what();
     }
   }
+}
+
+// Through the real policyctl: --explain says whose the message is and why, the JSON
+// carries the id; with one school there is no school line and the id is "".
+TEST(SchoolsPolicyctl, ExplainNamesTheSendersSchool) {
+  const fs::path cfg =
+      write_config("cli",
+                   "[[schools]]\nid = \"st-annes\"\nstaff_domains = [\"stannes.example\"]\n"
+                   "[[schools]]\nid = \"st-marys\"\nstaff_domains = [\"stmarys.example\"]\n");
+  const fs::path msg = cfg.parent_path() / "m.eml";
+  std::ofstream(msg) << "From: T Okafor <t.okafor@stmarys.example>\r\n"
+                        "To: k.foley@stannes.example\r\nSubject: Hello\r\n\r\nThanks.\r\n";
+  auto scan = [&](const fs::path& config, const std::string& how) {
+    return pm::test::policyctl("--config " + config.string() + " scan " + how + " " + msg.string() +
+                               " 2>/dev/null");
+  };
+  pm::test::Output r = scan(cfg, "--explain");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("  school:     st-marys (sender domain stmarys.example)\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(nlohmann::json::parse(scan(cfg, "--json").out)["school"], "st-marys");
+  const fs::path single = write_config("cli-single", "");
+  EXPECT_EQ(scan(single, "--explain").out.find("school:"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(scan(single, "--json").out)["school"], "");
 }
 
 }  // namespace
