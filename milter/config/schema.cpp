@@ -109,7 +109,7 @@ const std::vector<Key>& keys() {
       {"trust", "name", Str(), "\"\"", "the trust's name"},
       {"trust", "other_school_colleague", OneOf({"internal", "external"}), "\"internal\"",
        "the class of a colleague at another school of the trust"},
-      {"schools", "id", Str(), "", "the school's id, ^[a-z0-9][a-z0-9-]{0,31}$, unique (stored)"},
+      {"schools", "id", Str(), "", "the school's id, ^[a-z0-9][a-z0-9-]{0,31}$, unique"},
       {"schools", "name", Str(), "[school] name", "the school's name, used in notices"},
       {"schools", "staff_domains", Strings(), "[school] staff_domains",
        "the school's staff domains (a domain several schools share: the staff file decides)"},

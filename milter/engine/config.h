@@ -28,7 +28,7 @@ struct ActionCells {
 // configuration"). Without [[schools]] there is one, from [school], with id "".
 // Each key a [[schools]] table omits takes [school]'s value.
 struct SchoolConfig {
-  std::string id;  // ^[a-z0-9][a-z0-9-]{0,31}$; stored with every held message
+  std::string id;  // ^[a-z0-9][a-z0-9-]{0,31}$; in the verdict and the log
   std::string name;
   int line = 0;              // of its [[schools]] table (0: [school])
   RecipientDomains domains;  // staff / pupil / partner / outside_lists; webmail from [recipients]

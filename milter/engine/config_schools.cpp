@@ -115,7 +115,7 @@ void read_school_keys(const std::string& file, const toml::table& root,
       throw ConfigError(file, toml_line(idn),
                         "schools.id '" + s.id +
                             "': lower-case letters, digits and '-', starting with a letter or "
-                            "digit, at most 32 (it is stored with every held message)");
+                            "digit, at most 32 (it is logged and counted)");
     for (const auto& other : c.schools)
       if (other.id == s.id)
         throw ConfigError(file, toml_line(idn),
