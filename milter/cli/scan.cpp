@@ -51,6 +51,8 @@ void explain(const Verdict& v, const std::string& file, const RuleSet& rules) {
   for (const auto& c : v.categories) cats += (cats.empty() ? "" : ", ") + c;
   std::printf("  categories: %s\n", cats.empty() ? "(none)" : cats.c_str());
   std::printf("  sender:     %s\n", v.sender.empty() ? "(unknown)" : printable(v.sender).c_str());
+  if (!v.school_reason.empty())
+    std::printf("  school:     %s\n", printable(v.school_reason).c_str());
   std::printf("  recipients:\n");
   if (v.recipients.empty()) std::printf("    (none: judged as if going outside the school)\n");
   for (const auto& r : v.recipients) {

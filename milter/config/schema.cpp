@@ -66,6 +66,8 @@ Key ignored(std::string table, std::string name, Type t, std::string instead, st
 const std::vector<Table>& tables() {
   static const std::vector<Table> t = {
       {"school", false, "who the school is: its domains, sites and MIS exports"},
+      {"trust", false, "several schools in one configuration: the trust"},
+      {"schools", true, "one school of the trust; omitted keys take [school]'s value"},
       {"recipients", false, "recipient classes beyond the school's own domains"},
       {"rules", false, "where the rules are"},
       {"actions", false, "the action matrix: what happens per category"},
@@ -103,6 +105,28 @@ const std::vector<Key>& keys() {
        "prescribed bodies: criticism sent there is not disrepute"},
       {"school", "roster", Path(), "\"\"", "optional MIS roster, \"First Last[,role]\" per line"},
       {"school", "parent_contacts", Path(), "\"\"", "optional MIS parent-contacts export"},
+
+      {"trust", "name", Str(), "\"\"", "the trust's name"},
+      {"trust", "other_school_colleague", OneOf({"internal", "external"}), "\"internal\"",
+       "the class of a colleague at another school of the trust"},
+      {"schools", "id", Str(), "", "the school's id, ^[a-z0-9][a-z0-9-]{0,31}$, unique"},
+      {"schools", "name", Str(), "[school] name", "the school's name, used in notices"},
+      {"schools", "staff_domains", Strings(), "[school] staff_domains",
+       "the school's staff domains (a domain several schools share: the staff file decides)"},
+      {"schools", "pupil_domains", Strings(), "[school] pupil_domains", "its pupil accounts"},
+      {"schools", "partner_domains", Strings(), "[school] partner_domains", "its partners"},
+      {"schools", "outside_lists", Strings(), "[school] outside_lists",
+       "its staff-domain lists with outside members"},
+      {"schools", "website", Strings(), "[school] website", "its web hosts"},
+      {"schools", "official_social", Strings(), "[school] official_social",
+       "its own social accounts"},
+      {"schools", "whistleblowing_domains", Strings(), "[school] whistleblowing_domains",
+       "prescribed bodies for its staff"},
+      {"schools", "roster", Path(), "[school] roster", "its MIS roster"},
+      {"schools", "parent_contacts", Path(), "[school] parent_contacts",
+       "its MIS parent-contacts export"},
+      // TENANTS-GLUE: the review side's [[schools]] keys (notice_from, reviewer_title,
+      // head_teacher_names, chair_names) are rows of the review helper's branch.
 
       {"recipients", "webmail_domains", Strings(), "[]",
        "personal webmail providers; \"name.*\" matches any suffix"},

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "config/schema.h"
@@ -192,6 +193,21 @@ DaemonConfig load_daemon_config(const fs::path& file_in) {
   c.domains.pupil = r.strings(s, "pupil_domains", "school");
   c.domains.partner = r.strings(s, "partner_domains", "school");
   c.domains.outside_lists = r.strings(s, "outside_lists", "school");
+  // Several schools ([[schools]]): a sender of any of them is a staff sender, so the lists
+  // are the union (an omitted key takes [school]'s value, already in).
+  if (const toml::array* schools = root["schools"].as_array())
+    for (const auto& e : *schools) {
+      const toml::table* t = e.as_table();
+      if (!t) continue;  // refused by the schema check already
+      auto add = [&](std::vector<std::string>& to, const char* key) {
+        for (auto& d : r.strings(*t, key, "schools"))
+          if (std::find(to.begin(), to.end(), d) == to.end()) to.push_back(d);
+      };
+      add(c.domains.staff, "staff_domains");
+      add(c.domains.pupil, "pupil_domains");
+      add(c.domains.partner, "partner_domains");
+      add(c.domains.outside_lists, "outside_lists");
+    }
   if (c.domains.staff.empty())
     throw ConfigError(file.string(), 1,
                       "[school].staff_domains is empty: no mail would be filtered");

@@ -339,6 +339,8 @@ void note_verdict(const DaemonConfig& cfg, const Engine& engine, const Verdict& 
         mi.rules = plan.rules;
         mi.would_action = to_string(v.would_action);
         mi.verdict_json = verdict_to_json(v, "");  // findings and evidence, no segments
+        // TENANTS-GLUE: MonitorInput::school comes with the store side (issue 15); then:
+        //   mi.school = v.school;
         g_runtime->store->record_monitor(mi);
       } catch (const std::exception& e) {
         g_runtime->stats.add_count("monitor", "record_failed");
@@ -358,8 +360,9 @@ void note_verdict(const DaemonConfig& cfg, const Engine& engine, const Verdict& 
     for (const auto& d : plan.delivered) delivered.push_back(bare_address(d));
     if (!held.empty()) {
       g_runtime->stats.add_count("misaddress", "held");
-      notify_misaddress(*g_runtime->store, cfg, engine.config().school_name, m.sender, stored_id,
-                        std::move(held), std::move(delivered));
+      // The sender's own school names itself in the notice ([[schools]] name).
+      notify_misaddress(*g_runtime->store, cfg, school_of(engine.config(), v.school).name, m.sender,
+                        stored_id, std::move(held), std::move(delivered));
     }
   }
 }
@@ -453,16 +456,22 @@ sfsistat finish_message(SMFICTX* ctx, Connection& conn) {
   }
   std::uint64_t us = elapsed_us();
   g_runtime->stats.record_message(to_string(plan.outcome), us);
+  // Several schools: messages per school id, and how many senders no school's staff domain
+  // or staff-file row placed (the count only: the address is in the msg line as ever).
+  if (!verdict->school.empty()) {
+    g_runtime->stats.add_count("schools", verdict->school);
+    if (verdict->school_guessed) g_runtime->stats.add_count("schools", "(unplaced)");
+  }
   g_runtime->stats.record_verdict(*verdict, plan.rules);
   // One line per message: ids, counts, rule names - never content or evidence.
   spdlog::info(
       "msg queue={} from={} rcpts={} action={} categories={} rules={} held={} elapsed_ms={:.1f} "
-      "scan_ms={:.1f}{}{}",
+      "scan_ms={:.1f}{}{}{}",
       queue_id.empty() ? "-" : queue_id, m.sender, m.rcpts.size(), to_string(plan.outcome),
       join(verdict->categories), join(plan.rules), plan.held.size(), us / 1000.0,
       verdict->elapsed_us / 1000.0, stored_id.empty() ? "" : " quarantine_id=" + stored_id,
-      verdict->monitoring() ? std::string(" would_action=") + to_string(verdict->would_action)
-                            : "");
+      verdict->monitoring() ? std::string(" would_action=") + to_string(verdict->would_action) : "",
+      verdict->school.empty() ? "" : " school=" + verdict->school);
   return answer;
 }
 
@@ -530,7 +539,8 @@ bool milter_open(Runtime& runtime, const std::string& socket, const DaemonConfig
     spdlog::critical("cannot open milter socket '{}' (in use, or no permission?)", socket);
     return false;
   }
-  if (gate_find_listener() < 0) spdlog::warn("connection gate: listening socket not found, limits off");
+  if (gate_find_listener() < 0)
+    spdlog::warn("connection gate: listening socket not found, limits off");
   return true;
 }
 

@@ -79,11 +79,17 @@ Config load_config(const std::filesystem::path& path) {
     return q.is_absolute() ? q : (base / q).lexically_normal();  // messages name rules/x.toml
   };
 
+  // With [[schools]], [school] holds the shared defaults only and may be absent or name no
+  // staff domain (each school names its own: config_schools.cpp).
+  const toml::array* schools = t["schools"].as_array();
+  const bool trust = schools && !schools->empty();
+  static const toml::table kNoDefaults;
   const toml::table* school = t["school"].as_table();
-  if (!school) throw ConfigError(file, 1, "missing [school] table");
+  if (!school && !trust) throw ConfigError(file, 1, "missing [school] table");
+  if (!school) school = &kNoDefaults;
   c.school_name = (*school)["name"].value_or(std::string());
   c.domains.staff = string_list(file, "school", *school, "staff_domains");
-  if (c.domains.staff.empty())
+  if (c.domains.staff.empty() && !trust)
     throw ConfigError(file, line_of(school),
                       "[school] staff_domains must name at least one domain");
   c.domains.pupil = string_list(file, "school", *school, "pupil_domains");
@@ -160,6 +166,7 @@ Config load_config(const std::filesystem::path& path) {
     read_number(file, "limits", *l, "scan_time_budget_ms", L.scan_time_budget_ms);
   }
   read_exception_keys(file, t, base, c);
+  read_school_keys(file, t, base, c);
   if (const toml::table* m = t["milter"].as_table())
     c.cache_dir = resolve((*m)["cache_dir"].value_or(std::string()));
   return c;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/action.h"
@@ -23,8 +24,21 @@ struct ActionCells {
   int line = 0;  // in the configuration file
 };
 
+// One school of the configuration ([[schools]], README.md "Several schools in one
+// configuration"). Without [[schools]] there is one, from [school], with id "".
+// Each key a [[schools]] table omits takes [school]'s value.
+struct SchoolConfig {
+  std::string id;  // ^[a-z0-9][a-z0-9-]{0,31}$; in the verdict and the log
+  std::string name;
+  int line = 0;              // of its [[schools]] table (0: [school])
+  RecipientDomains domains;  // staff / pupil / partner / outside_lists; webmail from [recipients]
+  std::vector<std::string> website, official_social, whistleblowing_domains;
+  std::filesystem::path roster, parent_contacts;
+};
+
 struct Config {
   std::filesystem::path file;
+  // [school] (the single school, and the shared defaults of [[schools]]).
   std::string school_name;
   RecipientDomains domains;
   std::vector<std::string> website;          // school web hosts
@@ -55,10 +69,20 @@ struct Config {
   bool monitor_all = false;
   std::vector<std::string> monitor_categories;
   Limits limits;
+  // [trust] and [[schools]]: `schools` always holds at least one school (schools[0] is
+  // [school] itself when there is no [[schools]]); `trust` is true when [[schools]] is set.
+  bool trust = false;
+  std::string trust_name;
+  RecipientClass other_school_colleague = RecipientClass::internal;  // or external
+  std::vector<SchoolConfig> schools;
   std::string raw;  // file content, part of the snapshot id
 };
 
 Config load_config(const std::filesystem::path& file);
+
+// The school of that id (Verdict::school); the first school for an id of none (so "" with
+// one school is [school]).
+const SchoolConfig& school_of(const Config& c, std::string_view id);
 
 // Where policyctl and policy-milter look when --config is not given: ./conf/policy-milter.toml
 // when it exists (running from a checkout), else /etc/policy-milter/policy-milter.toml.

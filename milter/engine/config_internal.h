@@ -18,4 +18,10 @@ namespace pm {
 void read_exception_keys(const std::string& file, const toml::table& root,
                          const std::filesystem::path& base, Config& c);
 
+// The issue-15 keys ([trust], [[schools]]; config_schools.cpp): fills Config::schools
+// (always at least one school), after read_exception_keys (the staff file's school
+// column decides shared staff domains). Throws ConfigError(file:line).
+void read_school_keys(const std::string& file, const toml::table& root,
+                      const std::filesystem::path& base, Config& c);
+
 }  // namespace pm

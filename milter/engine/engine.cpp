@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "config/check.h"
 #include "decode/decode.h"
 #include "engine/config.h"
 #include "match/matcher.h"
@@ -14,7 +15,7 @@
 #include "policy/parent_contacts.h"
 #include "policy/recipient_role.h"
 #include "policy/recipients.h"
-#include "config/check.h"
+#include "policy/schools.h"
 #include "util/error.h"
 #include "util/strings.h"
 
@@ -112,6 +113,13 @@ std::vector<std::string> name_parts(const DecodedMessage& d, const std::string& 
 
 }  // namespace
 
+struct Engine::SchoolState {
+  RecipientDomains domains;  // judged_domains(): its own and the trust's
+  std::vector<std::string> whistleblowing;
+  std::vector<std::string> lookalike_bases;  // staff domains a lookalike is a typo of
+  ParentContacts contacts;                   // empty when not configured
+};
+
 void Engine::drop_credited(std::vector<RuleHit>& hits, const DecodedMessage& d) const {
   const auto& rules = rules_->rules();
   bool any = false;
@@ -160,7 +168,8 @@ void Engine::drop_credited(std::vector<RuleHit>& hits, const DecodedMessage& d) 
 }
 
 void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits,
-                              const DecodedMessage& d, Verdict& v) const {
+                              const DecodedMessage& d, const ParentContacts& contacts,
+                              Verdict& v) const {
   const auto& rules = rules_->rules();
   bool wants_roles = false, confidential = false;
   for (const RuleHit& h : hits) {
@@ -168,7 +177,7 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits,
     wants_roles |= c && !c->roles.empty();
     confidential |= rules[h.rule].category == "confidential";
   }
-  const bool check_contacts = confidential && !contacts_->empty();
+  const bool check_contacts = confidential && !contacts.empty();
   bool outside = false;
   for (const auto& r : in.recipients)
     outside |= is_outside(r.cls) && r.cls != RecipientClass::pupil;
@@ -193,9 +202,8 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits,
       continue;
     const bool forwarded = s.origin.starts_with("forward/");
     // Cues sit at the start (a greeting, the first lines); a long attachment is read no further.
-    Matcher::Presence p =
-        matcher_->lexicon_presence(s.text, {salutation, child, supplier, press, voice, friendly, mention},
-                                   16384);
+    Matcher::Presence p = matcher_->lexicon_presence(
+        s.text, {salutation, child, supplier, press, voice, friendly, mention}, 16384);
     auto own = [&](int ref) { return ref >= 0 && !forwarded && p.own[ref]; };
     cues.parent_salutation |= own(salutation);
     cues.your_child |= own(child);
@@ -246,16 +254,16 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits,
   for (std::size_t i = 0; i < in.recipients.size(); ++i) {
     JudgeRecipient& r = in.recipients[i];
     RoleInference ri =
-        r.whistleblowing ? RoleInference{RecipientRole::business, "prescribed whistleblowing body"}
-                         : infer_role(r.address, r.cls,
-                                      !contacts_->empty() && contacts_->listed(r.address), cues);
+        r.whistleblowing
+            ? RoleInference{RecipientRole::business, "prescribed whistleblowing body"}
+            : infer_role(r.address, r.cls, !contacts.empty() && contacts.listed(r.address), cues);
     r.role = ri.role;
     v.recipients[i].role = to_string(ri.role);
     v.recipients[i].role_reason = ri.reason;
     if (std::find(quoted_authors.begin(), quoted_authors.end(), r.address) != quoted_authors.end())
       r.cleared.push_back("confidential");
     if (check_contacts && is_outside(r.cls) && r.cls != RecipientClass::partner) {
-      ParentContacts::Check c = contacts_->check(named, r.address);
+      ParentContacts::Check c = contacts.check(named, r.address);
       if (c.cleared)
         r.cleared.push_back("confidential");
       else
@@ -293,25 +301,47 @@ std::shared_ptr<const Engine> Engine::load(const std::filesystem::path& config_f
   std::shared_ptr<Engine> e(new Engine());
   e->config_ = std::make_unique<Config>(load_config(config_file));
   const Config& c = *e->config_;
-  std::vector<std::string> roster = read_roster(c.roster);
-  std::vector<std::string> official = c.website;
-  official.insert(official.end(), c.official_social.begin(), c.official_social.end());
+  // Rosters and the trust's own sites are one set for all its schools: a link to a sister
+  // school's site is the trust's, not a personal page, and a name on St Mary's roster is a
+  // name in St Anne's mail too (the compiled rules are shared by every school).
+  std::vector<std::string> roster, official;
+  std::vector<std::filesystem::path> rosters_read;
+  for (const SchoolConfig& s : c.schools) {
+    if (!s.roster.empty() &&
+        std::find(rosters_read.begin(), rosters_read.end(), s.roster) == rosters_read.end()) {
+      rosters_read.push_back(s.roster);
+      for (auto& n : read_roster(s.roster)) roster.push_back(std::move(n));
+    }
+    // (One school: its lists as they are, so its rules' cache key does not change.)
+    for (const auto* list : {&s.website, &s.official_social})
+      for (const auto& o : *list)
+        if (!c.trust || std::find(official.begin(), official.end(), o) == official.end())
+          official.push_back(o);
+  }
   std::vector<std::string> roster_given;
   for (const auto& r : roster) roster_given.push_back(r.substr(0, r.find(' ')));
-  e->rules_ = RuleSet::load(c.rules_dir, official, roster_given, c.cache_dir, c.local_dir, c.local_dir_required);
+  e->rules_ = RuleSet::load(c.rules_dir, official, roster_given, c.cache_dir, c.local_dir,
+                            c.local_dir_required);
   std::vector<std::string> not_names = e->rules_->name_stopwords();
-  e->contacts_ = std::make_unique<ParentContacts>();
-  if (!c.parent_contacts.empty()) {
+  for (const SchoolConfig& s : c.schools) e->school_domains_.push_back({s.id, s.domains});
+  e->schools_.resize(c.schools.size());
+  for (std::size_t i = 0; i < c.schools.size(); ++i) {
+    const SchoolConfig& s = c.schools[i];
+    SchoolState& st = e->schools_[i];
+    st.domains = judged_domains(e->school_domains_, i, c.other_school_colleague);
+    st.whistleblowing = s.whistleblowing_domains;
+    st.lookalike_bases = lookalike_bases(st.domains);
+    if (s.parent_contacts.empty()) continue;
     std::string content;
     try {
-      content = read_file(c.parent_contacts.string());
+      content = read_file(s.parent_contacts.string());
     } catch (const std::exception&) {
-      throw ConfigError(c.parent_contacts.string(), 0, "cannot read the parent-contacts export");
+      throw ConfigError(s.parent_contacts.string(), 0, "cannot read the parent-contacts export");
     }
     try {
-      *e->contacts_ = ParentContacts::parse(content);
+      st.contacts = ParentContacts::parse(content);
     } catch (const std::invalid_argument& ex) {
-      throw ConfigError(c.parent_contacts.string(), 0, ex.what());
+      throw ConfigError(s.parent_contacts.string(), 0, ex.what());
     }
   }
   e->matcher_ = std::make_unique<Matcher>(
@@ -330,7 +360,8 @@ std::shared_ptr<const Engine> Engine::load(const std::filesystem::path& config_f
   for (const CategoryDef& d : e->rules_->categories()) known.push_back(d.id);
   for (const auto& [id, cell] : c.actions)
     if (std::find(known.begin(), known.end(), id) == known.end())
-      throw ConfigError(c.file.string(), cell.line, "[actions]: " + config::unknown("category", id, known));
+      throw ConfigError(c.file.string(), cell.line,
+                        "[actions]: " + config::unknown("category", id, known));
   for (const CategoryDef& d : e->rules_->categories()) {
     CategoryPolicy p;
     p.id = d.id;
@@ -393,6 +424,13 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
       for (const auto& a : *list) rcpts.push_back(a.address);
     if (!d.from.empty()) v.sender = d.from.front().address;
   }
+  // The sender's school (policy/schools.h): its domains judge the recipients.
+  const SchoolChoice school = resolve_school(v.sender, school_domains_, c.exceptions.roles);
+  const SchoolState& ss = schools_[school.index];
+  v.school = c.schools[school.index].id;
+  if (c.trust) v.school_reason = describe_school(school, school_domains_);
+  v.school_guessed =
+      school.reason == SchoolReason::no_school || school.reason == SchoolReason::shared_unlisted;
   JudgeInput in;
   std::set<std::string> seen;
   // Exceptions: per recipient, which exception capped which category (for the verdict).
@@ -405,8 +443,8 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
     if (addr.empty() || !seen.insert(addr).second) continue;
     JudgeRecipient jr;
     jr.address = addr;
-    jr.cls = classify_recipient(addr, c.domains);
-    jr.whistleblowing = domain_in(domain_of(addr), c.whistleblowing_domains);
+    jr.cls = classify_recipient(addr, ss.domains);
+    jr.whistleblowing = domain_in(domain_of(addr), ss.whistleblowing);
     exception_names.emplace_back();
     if (!c.exceptions.empty())
       jr.caps = exception_caps(c.exceptions, today, v.sender, addr, &exception_names.back());
@@ -466,7 +504,7 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
     for (const auto* list : {&d.to, &d.cc})
       for (const auto& a : *list) {
         std::string addr = to_lower_ascii(trim(a.address));
-        RecipientClass cls = classify_recipient(addr, c.domains);
+        RecipientClass cls = classify_recipient(addr, ss.domains);
         if (cls == RecipientClass::personal_webmail || cls == RecipientClass::external)
           shown.insert(addr);
       }
@@ -498,7 +536,7 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
   }
 
   v.recipients.resize(in.recipients.size());
-  judge_recipients(in, hits, d, v);
+  judge_recipients(in, hits, d, ss.contacts, v);
   Judgement j = judge(in, *enforced_);
   const bool watching = c.monitor_all || !c.monitor_categories.empty();
   Judgement w = watching ? judge(in, *policy_) : Judgement{};
@@ -522,7 +560,7 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
     rv.would_action = i < would.recipients.size() ? would.recipients[i].action : rv.action;
     if (rv.cls == RecipientClass::lookalike)
       rv.lookalike_of =
-          lookalike_of(domain_of(rv.address), c.domains.staff, c.domains.lookalike_max_distance);
+          lookalike_of(domain_of(rv.address), ss.lookalike_bases, c.domains.lookalike_max_distance);
     // Each exception used for this recipient, with the categories it capped.
     std::map<std::string, std::vector<std::string>> by_name;
     for (const auto& cat : j.recipients[i].excepted)

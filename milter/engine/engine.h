@@ -37,6 +37,7 @@ struct RuleHit;
 struct DecodedMessage;
 class ParentContacts;
 struct JudgeInput;
+struct SchoolDomains;
 
 class Engine {
  public:
@@ -47,7 +48,8 @@ class Engine {
   // `envelope` may be null (a file scan): recipients are then To + Cc + Bcc and the sender
   // is From. `unread` (e.g. "limit:memory_budget"): the caller will not have the message
   // decoded; it is judged as `unscannable` with that reason, without reading its bytes.
-  Verdict scan(std::string_view message, const Envelope* envelope, const char* unread = nullptr) const;
+  Verdict scan(std::string_view message, const Envelope* envelope,
+               const char* unread = nullptr) const;
 
   const Config& config() const { return *config_; }
   const RuleSet& rules() const { return *rules_; }
@@ -64,13 +66,17 @@ class Engine {
   // Recipient roles and the parent-contacts check (policy/recipient_role.h,
   // policy/parent_contacts.h): fills in.recipients[].role / cleared and `v`'s reasons.
   void judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits, const DecodedMessage& d,
-                        Verdict& v) const;
+                        const ParentContacts& contacts, Verdict& v) const;
+  // Per school of the configuration (Config::schools, same order): what a message of that
+  // school is judged against.
+  struct SchoolState;
   std::unique_ptr<Config> config_;
   std::unique_ptr<RuleSet> rules_;
   std::unique_ptr<Matcher> matcher_;
-  std::unique_ptr<JudgePolicy> policy_;       // the whole policy: what the filter would do
-  std::unique_ptr<JudgePolicy> enforced_;     // less the categories in monitor mode
-  std::unique_ptr<ParentContacts> contacts_;  // empty when not configured
+  std::unique_ptr<JudgePolicy> policy_;    // the whole policy: what the filter would do
+  std::unique_ptr<JudgePolicy> enforced_;  // less the categories in monitor mode
+  std::vector<SchoolState> schools_;
+  std::vector<SchoolDomains> school_domains_;  // for resolve_school (policy/schools.h)
   std::string snapshot_;
 };
 

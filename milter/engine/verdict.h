@@ -63,6 +63,14 @@ struct Verdict {
   std::string subject;
   std::string message_id;
   std::string snapshot;  // id of the rules + configuration snapshot that judged it
+  // The school the message belongs to ([[schools]] id; "" with one school) and, with
+  // several, why: "st-annes (sender domain stannes.example)" (policy/schools.h). An id
+  // and a domain, never an address: both may be logged.
+  std::string school;
+  std::string school_reason;
+  // Several schools and no staff domain or staff-file row placed the sender: the message
+  // went to a default school (counted by the daemon, never logged with the address).
+  bool school_guessed = false;
   std::uint64_t elapsed_us = 0;
   // Exceptions ([exceptions], policy/exceptions.h) that capped a category for a recipient:
   // name, recipient, categories. Ids only: logged and counted.

@@ -69,6 +69,7 @@ std::string verdict_to_json(const Verdict& v, const std::string& file, const Jso
       ss.push_back({{"origin", s.origin}, {"kind", to_string(s.kind)}, {"text", s.text}});
   }
   j["snapshot"] = v.snapshot;
+  j["school"] = v.school;  // "" with one school ([[schools]]: README.md)
   // Invalid UTF-8 from a hostile message must not abort the dump.
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

@@ -39,6 +39,7 @@ int parse_date(std::string_view s) {
 StaffRoles StaffRoles::parse(std::string_view csv) {
   StaffRoles out;
   std::size_t n = 0;
+  std::size_t school_col = std::string_view::npos;  // from a header line naming "school"
   for (auto line : split(csv, '\n')) {
     ++n;
     line = trim(line);
@@ -50,19 +51,39 @@ StaffRoles StaffRoles::parse(std::string_view csv) {
         at = i;
         break;
       }
-    if (at == fields.size()) continue;  // a header line ("email,role") or a note
+    if (at == fields.size()) {  // a header line ("email,role,school") or a note
+      for (std::size_t i = 0; i < fields.size(); ++i)
+        if (to_lower_ascii(trim(fields[i])) == "school") school_col = i;
+      continue;
+    }
     std::string addr = to_lower_ascii(trim(fields[at]));
     std::vector<std::string>& roles = out.roles_[addr];
-    for (std::size_t i = at + 1; i < fields.size(); ++i)
+    std::string school;
+    if (school_col != std::string_view::npos && school_col != at && school_col < fields.size())
+      school = to_lower_ascii(trim(fields[school_col]));
+    for (std::size_t i = at + 1; i < fields.size(); ++i) {
+      if (i == school_col) continue;
       for (auto r : split(fields[i], ';')) {
         std::string role = to_lower_ascii(trim(r));
         if (!role.empty() && std::find(roles.begin(), roles.end(), role) == roles.end())
           roles.push_back(role);
       }
-    if (roles.empty())
+    }
+    if (!school.empty()) {
+      out.schools_[addr] = {school, static_cast<int>(n)};
+    } else if (roles.empty()) {
+      out.roles_.erase(addr);
       throw std::invalid_argument("line " + std::to_string(n) + ": an address with no role");
+    }
+    if (roles.empty()) out.roles_.erase(addr);
   }
+  out.school_column_ = school_col != std::string_view::npos;
   return out;
+}
+
+std::string StaffRoles::school_of(std::string_view address) const {
+  auto it = schools_.find(to_lower_ascii(address));
+  return it == schools_.end() ? std::string() : it->second.first;
 }
 
 bool StaffRoles::has(std::string_view address, const std::vector<std::string>& roles) const {

@@ -31,16 +31,27 @@ int parse_date(std::string_view s);
 
 // The staff roles export: "address,role[;role...]" per line (or any CSV whose first field
 // holding an '@' is the address and whose following fields are roles). Roles lower case.
+// Several schools sharing one staff domain (policy/schools.h): a header line with a field
+// "school" makes that column the sender's school id ("email,roles,school"), not a role; a
+// row with a school may then have no role.
 class StaffRoles {
  public:
-  // Throws std::invalid_argument("line N: ...") for a line with an address but no role.
+  // Throws std::invalid_argument("line N: ...") for a line with an address but no role
+  // (and no school).
   static StaffRoles parse(std::string_view csv);
   bool has(std::string_view address, const std::vector<std::string>& roles) const;
   bool empty() const { return roles_.empty(); }
   std::size_t size() const { return roles_.size(); }
+  // The school column: whether the header named one, and an address's school ("": none).
+  bool has_school_column() const { return school_column_; }
+  std::string school_of(std::string_view address) const;
+  // lower-case address -> (school id, line), for checking the ids against the configuration.
+  const std::map<std::string, std::pair<std::string, int>>& schools() const { return schools_; }
 
  private:
   std::map<std::string, std::vector<std::string>> roles_;  // lower-case address -> roles
+  std::map<std::string, std::pair<std::string, int>> schools_;
+  bool school_column_ = false;
 };
 
 struct PolicyException {

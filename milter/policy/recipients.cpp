@@ -165,6 +165,13 @@ bool is_lookalike_domain(std::string_view domain_in, const std::vector<std::stri
   return !lookalike_of(domain_in, staff, max_distance).empty();
 }
 
+std::vector<std::string> lookalike_bases(const RecipientDomains& domains) {
+  if (domains.other_staff.empty()) return domains.staff;
+  std::vector<std::string> all = domains.staff;
+  all.insert(all.end(), domains.other_staff.begin(), domains.other_staff.end());
+  return all;
+}
+
 RecipientClass classify_recipient(std::string_view address, const RecipientDomains& domains) {
   const std::string addr = normalise_address(address);
   for (const auto& list : domains.outside_lists)
@@ -187,6 +194,8 @@ RecipientClass classify_recipient(std::string_view address, const RecipientDomai
       }
     }
   };
+  // Another school's staff domain first, so that the message's own school wins a tie.
+  consider(domains.other_staff, domains.other_staff_class);
   consider(domains.staff, RecipientClass::internal);
   consider(domains.partner, RecipientClass::partner);
   consider(domains.pupil, RecipientClass::pupil);
@@ -195,7 +204,7 @@ RecipientClass classify_recipient(std::string_view address, const RecipientDomai
   for (const auto& pattern : domains.webmail)
     if (webmail_match(domain, normalise_domain(pattern))) return RecipientClass::personal_webmail;
 
-  if (is_lookalike_domain(domain, domains.staff, domains.lookalike_max_distance))
+  if (is_lookalike_domain(domain, lookalike_bases(domains), domains.lookalike_max_distance))
     return RecipientClass::lookalike;
   return RecipientClass::external;
 }

@@ -26,6 +26,12 @@ struct RecipientDomains {
   // members, e.g. "year5-parents@stannes.example": they count as external.
   std::vector<std::string> outside_lists;
   unsigned lookalike_max_distance = 2;  // Damerau-Levenshtein, on the dot/dash-free form
+  // Several schools in one configuration (policy/schools.h): the staff domains of the
+  // trust's other schools, classed `other_staff_class` (internal or external, the trust's
+  // choice). Never lookalikes; a typo of one is a lookalike like a typo of `staff`. Empty
+  // for a single school.
+  std::vector<std::string> other_staff;
+  RecipientClass other_staff_class = RecipientClass::internal;
 };
 
 RecipientClass classify_recipient(std::string_view address, const RecipientDomains& domains);
@@ -37,6 +43,9 @@ bool is_lookalike_domain(std::string_view domain, const std::vector<std::string>
 // The staff domain `domain` looks like a typo of ("" when it is not a lookalike).
 std::string lookalike_of(std::string_view domain, const std::vector<std::string>& staff,
                          unsigned max_distance);
+
+// The domains a lookalike is a typo of: `staff`, and the other schools' `other_staff`.
+std::vector<std::string> lookalike_bases(const RecipientDomains& domains);
 
 // The domain part of an addr-spec, lower case ("" when there is no '@').
 std::string domain_of(std::string_view address);

@@ -85,6 +85,40 @@ TEST_F(Copy, ShippedConfigurationAndRulesPass) {
   EXPECT_NE(r.out.find("0 error(s), 0 warning(s): ok"), std::string::npos) << r.out;
 }
 
+// The shipped configuration with its commented [trust]/[[schools]] example switched on.
+std::string with_schools_example(std::string t) {
+  auto from = t.find("# [trust]\n"), to = t.find("\n[recipients]");
+  EXPECT_NE(from, std::string::npos);
+  std::string block, line;
+  std::istringstream in(t.substr(from, to - from));
+  while (std::getline(in, line)) block += (line.rfind("# ", 0) == 0 ? line.substr(2) : "") + "\n";
+  return t.replace(from, to - from, block);
+}
+
+TEST_F(Copy, TheShippedSchoolsExamplePassesAndItsErrorsNameTheLine) {
+  const std::string text = with_schools_example(slurp(conf));
+  write(conf, text);
+  write(dir / "conf/st-marys-parent-contacts.csv", "Sam Okafor,parent.okafor@gmail.com\n");
+  Output r = run(cfg() + "config check");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("0 error(s), 0 warning(s): ok"), std::string::npos) << r.out;
+  // The same id twice, an id with capitals, an unknown colleague class, a shared staff
+  // domain with no school column in the staff file: each names its line.
+  int l = edit(conf, "id = \"st-marys\"", "id = \"st-annes\"", "id = \"st-annes\"\nname = \"St M");
+  fails_at("config check", conf, l, "'st-annes' is defined twice");
+  write(conf, text);
+  l = edit(conf, "id = \"st-marys\"", "id = \"St-Marys\"", "id = \"St-Marys\"");
+  fails_at("config check", conf, l, "lower-case letters, digits and '-'");
+  write(conf, text);
+  l = edit(conf, "other_school_colleague = \"internal\"", "other_school_colleague = \"staff\"",
+           "other_school_colleague = ");
+  fails_at("config check", conf, l, "valid: internal, external");
+  write(conf, text);
+  l = edit(conf, "staff_domains = [\"stmarys.example\"]", "staff_domains = [\"stannes.example\"]",
+           "staff_domains = [\"stannes.example\"]\npupil_domains = [\"pupils.stm");
+  fails_at("config check", conf, l - 3, "stannes.example is shared by st-annes, st-marys");
+}
+
 TEST_F(Copy, MisspeltKeyNamesTheRightOne) {
   int l = edit(conf, "session_minutes = 30", "sesion_minutes = 30", "sesion_minutes");
   fails_at("config check", conf, l, "did you mean 'session_minutes'");

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/outgoing.h"
 #include "test_util.h"
 #include "util/error.h"
 
@@ -94,6 +95,27 @@ namespace pm {
 namespace {
 
 // [quarantine]: the put side's settings (issue 11).
+TEST(DaemonConfig, EverySchoolsSendersAreStaffSenders) {
+  test::TempDir d;
+  auto f = d.write("trust.toml",
+                   "[school]\npupil_domains=[\"pupils.trust.example\"]\n"
+                   "[[schools]]\nid=\"st-annes\"\nstaff_domains=[\"stannes.example\"]\n"
+                   "[[schools]]\nid=\"st-marys\"\nstaff_domains=[\"stmarys.example\"]\n"
+                   "pupil_domains=[\"pupils.stmarys.example\"]\n");
+  DaemonConfig c = load_daemon_config(f);
+  EXPECT_EQ(c.domains.staff, (std::vector<std::string>{"stannes.example", "stmarys.example"}));
+  EXPECT_EQ(c.domains.pupil,
+            (std::vector<std::string>{"pupils.trust.example", "pupils.stmarys.example"}));
+  ClientInfo local;
+  local.local = true;
+  EXPECT_TRUE(is_outgoing(local, "t.okafor@stmarys.example", c));
+  EXPECT_TRUE(is_outgoing(local, "k.foley@stannes.example", c));
+  EXPECT_FALSE(is_outgoing(local, "sam@pupils.stmarys.example", c));
+  EXPECT_FALSE(is_outgoing(local, "someone@elsewhere.example", c));
+  // [[schools]] with no staff domain anywhere is refused like [school] without one.
+  expect_refused_at("[[schools]]\nid=\"a\"\n", 1);
+}
+
 TEST(DaemonConfig, QuarantinePutSettings) {
   DaemonConfig shipped = load_daemon_config(PM_SOURCE_DIR "/conf/policy-milter.toml");
   EXPECT_EQ(shipped.quarantine_put_timeout_ms, 20000u);
@@ -109,8 +131,9 @@ TEST(DaemonConfig, QuarantinePutSettings) {
   EXPECT_EQ(c.quarantine_put_timeout_ms, 1500u);
   EXPECT_FALSE(c.quarantine_integrity_check);
   EXPECT_TRUE(c.quarantine_alert_to.empty());
-  auto bad = d.write("bad.toml",
-                     "[school]\nstaff_domains=[\"stannes.example\"]\n[quarantine]\nput_timeout_ms=5\n");
+  auto bad =
+      d.write("bad.toml",
+              "[school]\nstaff_domains=[\"stannes.example\"]\n[quarantine]\nput_timeout_ms=5\n");
   try {
     load_daemon_config(bad);
     ADD_FAILURE() << "a 5 ms put timeout was accepted";
