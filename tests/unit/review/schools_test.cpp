@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "fixture.h"
 #include "server_fixture.h"
@@ -289,6 +290,57 @@ TEST_F(SchoolsApiTest, RoutesApplyWithinTheSchool) {
   auto b_logins = fx_->service->reviewer_logins(of_b, fx_->users->list());
   EXPECT_EQ(std::count(b_logins.begin(), b_logins.end(), "deputy.b"), 1);
   EXPECT_EQ(std::count(b_logins.begin(), b_logins.end(), "head.a"), 0);
+}
+
+// The digest: one per school, in its name - the trust's dpo gets one from each school; cover:
+// escalation goes to the deputy of the message's school only.
+TEST_F(SchoolsApiTest, DigestsAndEscalationsStayWithinTheSchool) {
+  for (const auto& [login, email, school] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"deputy.a", "deputy@stannes.example", "st-annes"},
+           {"deputy.b", "deputy@stbedes.example", "st-bedes"}}) {
+    Account d;
+    d.login = login;
+    d.email = email;
+    d.duties = {"deputy"};
+    d.schools = {school};
+    fx_->users->add(d, "correct horse battery");
+  }
+  ReviewConfig cfg = fx_->cfg;
+  cfg.digest = true;
+  cfg.deputies = {"duty:deputy"};
+  ReviewService svc(cfg, *fx_->store, *fx_->users);
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  auto h = svc.send_notices(now, /*force_digest=*/true);
+  EXPECT_EQ(h.failures, 0);
+  std::size_t seen = 4 + 6;  // 4 senders; digests: head.a, head.b, dpo x2, deputy.a, deputy.b
+  auto got = fx_->sink->wait_for(seen);
+  ASSERT_EQ(got.size(), seen);
+  int dpo_digests = 0;
+  for (const auto& m : got) {
+    if (m.rcpts == std::vector<std::string>{"dpo@trust.example"}) {
+      ++dpo_digests;
+      // Each digest about one school's mail only.
+      const bool b = m.data.find(b1_) != std::string::npos;
+      EXPECT_EQ(m.from, b ? "mail-policy@stbedes.example" : "mail-policy@stannes.example");
+      if (b) {
+        EXPECT_EQ(m.data.find(a1_), std::string::npos);
+      }
+    }
+    if (m.rcpts == std::vector<std::string>{"deputy@stbedes.example"}) {
+      EXPECT_EQ(m.data.find(a1_), std::string::npos);
+    }
+  }
+  EXPECT_EQ(dpo_digests, 2);
+  auto esc = svc.escalate(now + 25 * 3600);
+  EXPECT_EQ(esc.escalations, 4);  // each message once, to its school's deputy
+  auto all = fx_->sink->wait_for(seen + 4);
+  ASSERT_EQ(all.size(), seen + 4);
+  for (std::size_t i = seen; i < all.size(); ++i) {
+    const bool b = all[i].data.find(b1_) != std::string::npos;
+    EXPECT_EQ(all[i].rcpts,
+              std::vector<std::string>{b ? "deputy@stbedes.example" : "deputy@stannes.example"});
+  }
 }
 
 }  // namespace
