@@ -56,9 +56,12 @@ commands:
         The PostgreSQL quarantine ([quarantine] backend = "postgresql"): apply its schema
         migrations; copy an SQLite quarantine (index, messages, audit) into it (re-running
         adds nothing).
-  users add LOGIN --role reviewer|admin [--email ADDR] [--categories a,b] [--totp]
+  users add LOGIN --role reviewer|admin|dpo|it-admin [--email ADDR] [--categories a,b]
+        [--school ID]... [--totp]
+  users set LOGIN [--school ID]... [--role ROLE] [--duties a,b]
   users remove LOGIN | passwd LOGIN | totp LOGIN [--off] | list [--json]
-        Accounts of the review page (Argon2id passwords, optional TOTP second factor).
+        Accounts of the review page (Argon2id passwords, optional TOTP second factor);
+        with [[schools]], the schools each reviews (dpo and it-admin: every school).
   exceptions proposed
         The exceptions reviewers' "not a violation" decisions propose, printed as
         [[exceptions.rule]] tables to check and add to the configuration.
@@ -149,7 +152,8 @@ int main(int argc, char** argv) {
     // backup / restore (both backends' index: the SQLite store), migrate / migrate-from-sqlite
     // (the PostgreSQL store's schema).
     const std::string sub = args.empty() ? "" : args.front();
-    if (sub == "migrate" || sub == "migrate-from-sqlite") return pm::cli::store_schema(config, args);
+    if (sub == "migrate" || sub == "migrate-from-sqlite")
+      return pm::cli::store_schema(config, args);
     return pm::cli::store(config, args);
   }
   if (cmd == "exceptions") return pm::cli::exceptions(config, args);

@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -22,7 +23,7 @@ using nlohmann::json;
 
 const char* const kUsage =
     "usage: policyctl quarantine list [--status held|released|refused|all] [--category C] "
-    "[--sender S] [--json]\n"
+    "[--sender S] [--school ID]... [--json]\n"
     "       policyctl quarantine show ID [--json | --raw]\n"
     "       policyctl quarantine release ID [--to ADDR]... [--note TEXT]\n"
     "       policyctl quarantine refuse ID [--note TEXT]\n"
@@ -71,7 +72,7 @@ std::optional<std::string> value(const Args& a, std::size_t& i) {
 
 int run(ReviewService& svc, const Args& args) {
   const std::string cmd = args[0];
-  std::vector<std::string> positional, to;
+  std::vector<std::string> positional, to, schools;
   std::string note, status = "held", category, sender;
   bool as_json = false, digest = false, raw = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -93,6 +94,8 @@ int run(ReviewService& svc, const Args& args) {
       category = *v;
     else if (a == "--sender" && (v = value(args, i)))
       sender = *v;
+    else if (a == "--school" && (v = value(args, i)))
+      schools.push_back(*v);
     else if (!a.empty() && a[0] == '-') {
       std::fputs(kUsage, stderr);
       return 2;
@@ -135,6 +138,17 @@ int run(ReviewService& svc, const Args& args) {
     }
     f.category = category;
     f.sender = sender;
+    // [[schools]] ids; a misspelt one would list nothing, so it is refused.
+    for (const auto& id : schools)
+      if (!svc.config().school(id)) {
+        std::fprintf(stderr, "policyctl: no school %s in [[schools]]\n", p(id).c_str());
+        return 2;
+      }
+    f.schools = schools;
+    // Mail stored before [[schools]] belongs to the first school.
+    if (!schools.empty() &&
+        std::find(schools.begin(), schools.end(), svc.config().schools.front().id) != schools.end())
+      f.schools.push_back("");
     for (const auto& item : svc.store().list(f)) {
       if (as_json) {
         std::cout << svc.summary(item).dump(-1, ' ', false, json::error_handler_t::replace) << "\n";

@@ -10,8 +10,9 @@
 //   quarantine purge      retention now (refuse undecided past held_days, with notices;
 //                         purge decided past decided_days) and send pending notices
 //   quarantine notify [--digest]   send pending notices now
-//   users add LOGIN --role reviewer|admin [--email ADDR] [--categories a,b] [--totp]
-//             [--password-stdin]
+//   users add LOGIN --role reviewer|admin|dpo|it-admin [--email ADDR] [--categories a,b]
+//             [--school ID]... [--totp] [--password-stdin]
+//   users set LOGIN [--school ID]... [--role ROLE] [--duties a,b]
 //   users remove LOGIN | users passwd LOGIN [--password-stdin] | users totp LOGIN [--off]
 //   users list [--json]
 // Every change is audited in the store as "policyctl:<login of the admin>".

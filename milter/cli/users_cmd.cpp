@@ -1,6 +1,6 @@
 // policyctl users: reviewer accounts for policy-review (review/accounts.h).
-#include <sys/stat.h>
 #include <qrencode.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -21,18 +21,38 @@ namespace pm::cli {
 namespace {
 
 const char* const kUsage =
-    "usage: policyctl users add LOGIN --role reviewer|admin [--email ADDR] [--categories a,b]\n"
-    "                           [--duties head-teacher,deputy,chair,...] [--password-stdin]\n"
+    "usage: policyctl users add LOGIN --role reviewer|admin|dpo|it-admin [--email ADDR]\n"
+    "                           [--categories a,b] [--duties head-teacher,deputy,chair,...]\n"
+    "                           [--school ID]... [--password-stdin]\n"
+    "       policyctl users set LOGIN [--school ID]... [--role ROLE] [--duties a,b]\n"
     "       policyctl users remove LOGIN\n"
     "       policyctl users passwd LOGIN [--password-stdin]\n"
-    "       policyctl users role LOGIN reviewer|admin\n"
+    "       policyctl users role LOGIN reviewer|admin|dpo|it-admin\n"
     "       policyctl users duties LOGIN a,b        (\"\" for none)\n"
     "       policyctl users totp LOGIN [--off]\n"
     "       policyctl users list [--json]\n"
     "Without --password-stdin the password is asked for on the terminal (twice).\n"
     "`users totp` shows a QR code and a secret for the authenticator app and switches the\n"
     "second factor on only after one code from the app is typed back. Every change of role,\n"
-    "password, second factor or duties, and removal, signs the account out everywhere.\n";
+    "password, second factor, duties or schools, and removal, signs the account out\n"
+    "everywhere. With [[schools]] configured, a reviewer or admin reviews the mail of the\n"
+    "schools given with --school (repeat it; `set` replaces the list); dpo and it-admin\n"
+    "see every school. Without [[schools]] there is one school and --school is refused.\n";
+
+// --school ids against the configuration's [[schools]]: "" when fine, else the problem.
+std::string school_problem(const ReviewConfig& cfg, const std::vector<std::string>& ids) {
+  if (ids.empty()) return "";
+  if (cfg.schools.empty())
+    return "--school: no [[schools]] are configured (one school: every account sees it)";
+  for (const auto& id : ids)
+    if (!cfg.school(id)) {
+      std::string known;
+      for (const auto& sc : cfg.schools) known += (known.empty() ? "" : ", ") + sc.id;
+      return "--school: no school \"" + printable(id) + "\" in [[schools]] (configured: " + known +
+             ")";
+    }
+  return "";
+}
 
 // Echo off while the password is typed; restored on scope exit.
 class NoEcho {
@@ -202,13 +222,14 @@ int users(const std::filesystem::path& config, const Args& args) {
   std::vector<std::string> positional;
   Account acct;
   bool role_given = false, want_totp = false, pw_stdin = false, off = false, as_json = false;
+  bool duties_given = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
     bool has_value = i + 1 < args.size();
     if (a == "--role" && has_value) {
       auto r = parse_role(args[++i]);
       if (!r) {
-        std::fprintf(stderr, "policyctl: --role must be reviewer or admin\n");
+        std::fprintf(stderr, "policyctl: --role must be reviewer, admin, dpo or it-admin\n");
         return 2;
       }
       acct.role = *r;
@@ -219,6 +240,9 @@ int users(const std::filesystem::path& config, const Args& args) {
       acct.categories = split_commas(args[++i]);
     } else if (a == "--duties" && has_value) {
       acct.duties = split_commas(args[++i]);
+      duties_given = true;
+    } else if (a == "--school" && has_value) {
+      acct.schools.push_back(args[++i]);
     } else if (a == "--totp") {
       want_totp = true;
     } else if (a == "--password-stdin") {
@@ -241,19 +265,30 @@ int users(const std::filesystem::path& config, const Args& args) {
     if (cmd == "list") {
       for (const auto& a : users.list()) {
         if (as_json) {
-          std::cout << nlohmann::json{{"login", a.login},   {"role", to_string(a.role)},
-                                      {"email", a.email},   {"categories", a.categories},
-                                      {"duties", a.duties}, {"totp", !a.totp_secret.empty()}}
+          std::cout << nlohmann::json{{"login", a.login},
+                                      {"role", to_string(a.role)},
+                                      {"email", a.email},
+                                      {"categories", a.categories},
+                                      {"duties", a.duties},
+                                      {"schools", a.schools},
+                                      {"totp", !a.totp_secret.empty()}}
                            .dump()
                     << "\n";
         } else {
-          std::string cats, duties;
+          std::string cats, duties, schools;
           for (const auto& c : a.categories) cats += (cats.empty() ? "" : ",") + c;
           for (const auto& d : a.duties) duties += (duties.empty() ? " duties " : ",") + d;
-          std::printf("%-24s %-8s %-32s %s%s%s\n", printable(a.login).c_str(), to_string(a.role),
+          if (!cfg.schools.empty())
+            schools =
+                is_trust_role(a.role) ? std::string(" schools all") : std::string(" schools ");
+          if (!cfg.schools.empty() && !is_trust_role(a.role))
+            for (std::size_t k = 0; k < a.schools.size(); ++k)
+              schools += (k ? "," : "") + a.schools[k];
+          std::printf("%-24s %-8s %-32s %s%s%s%s\n", printable(a.login).c_str(), to_string(a.role),
                       printable(a.email).c_str(),
                       cats.empty() ? "all categories" : printable(cats).c_str(),
-                      printable(duties).c_str(), a.totp_secret.empty() ? "" : " (TOTP)");
+                      printable(duties).c_str(), printable(schools).c_str(),
+                      a.totp_secret.empty() ? "" : " (TOTP)");
         }
       }
       return 0;
@@ -265,9 +300,21 @@ int users(const std::filesystem::path& config, const Args& args) {
     }
     acct.login = positional[0];
     const std::string shown = printable(acct.login);
+    if (auto p = school_problem(cfg, acct.schools); !p.empty()) {
+      std::fprintf(stderr, "policyctl: %s\n", p.c_str());
+      return 2;
+    }
     if (cmd == "add") {
       if (!role_given) {
-        std::fprintf(stderr, "policyctl: users add needs --role reviewer|admin\n");
+        std::fprintf(stderr, "policyctl: users add needs --role reviewer|admin|dpo|it-admin\n");
+        return 2;
+      }
+      // An account of no school would see nothing: say so now, not on the page.
+      if (!cfg.schools.empty() && !is_trust_role(acct.role) && acct.schools.empty()) {
+        std::fprintf(stderr,
+                     "policyctl: with [[schools]] configured a %s needs --school ID (or the "
+                     "role dpo or it-admin, who see every school)\n",
+                     to_string(acct.role));
         return 2;
       }
       auto pw = read_password(pw_stdin);
@@ -275,6 +322,26 @@ int users(const std::filesystem::path& config, const Args& args) {
       users.add(acct, *pw);
       std::printf("added %s (%s)\n", shown.c_str(), to_string(acct.role));
       if (want_totp) std::printf("now run: policyctl users totp %s\n", shown.c_str());
+      return 0;
+    }
+    if (cmd == "set") {
+      auto current = users.find(acct.login);
+      if (!current) throw AccountError("no account " + acct.login);
+      if (!role_given && !duties_given && acct.schools.empty()) {
+        std::fputs(kUsage, stderr);
+        return 2;
+      }
+      if (role_given) users.set_role(acct.login, acct.role);
+      if (duties_given) users.set_duties(acct.login, acct.duties);
+      if (!acct.schools.empty()) users.set_schools(acct.login, acct.schools);
+      auto now = *users.find(acct.login);
+      std::string schools;
+      for (const auto& sc : now.schools) schools += (schools.empty() ? "" : ",") + sc;
+      std::printf("%s: role %s, schools %s (signed out everywhere)\n", shown.c_str(),
+                  to_string(now.role),
+                  is_trust_role(now.role) ? "all"
+                  : schools.empty()       ? "none"
+                                          : schools.c_str());
       return 0;
     }
     if (cmd == "remove") {
@@ -292,7 +359,7 @@ int users(const std::filesystem::path& config, const Args& args) {
     if (cmd == "role") {
       auto r = parse_role(positional[1]);
       if (!r) {
-        std::fprintf(stderr, "policyctl: the role is reviewer or admin\n");
+        std::fprintf(stderr, "policyctl: the role is reviewer, admin, dpo or it-admin\n");
         return 2;
       }
       users.set_role(acct.login, *r);

@@ -133,6 +133,14 @@ CREATE TABLE outbox(
   UNIQUE(message_id, kind));
 CREATE INDEX outbox_unsent ON outbox(sent_at, claimed_at);
 )sql"},
+    // Issue 15, as the SQLite store's step 6: schools as tenants (existing rows: "").
+    {"schools as tenants: the school of held mail, monitor entries and audit entries", R"sql(
+ALTER TABLE messages ADD COLUMN school text NOT NULL DEFAULT '';
+ALTER TABLE monitor ADD COLUMN school text NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN school text NOT NULL DEFAULT '';
+CREATE INDEX messages_school ON messages(school, status, received_at);
+CREATE INDEX audit_school ON audit(school, seq);
+)sql"},
 };
 constexpr int kWanted = static_cast<int>(std::size(kPgMigrations));
 // pg_advisory_lock keys: one for migrations, one for imports (arbitrary, fixed).
@@ -142,7 +150,7 @@ constexpr const char* kImportLock = "7151500002";
 constexpr const char* kColumns =
     "id, received_at, queue_id, sender, recipients, held_recipients, subject, categories, "
     "rules, action, snapshot, size, status, status_at, status_by, released_recipients, claim, "
-    "claim_by, claim_at, route";
+    "claim_by, claim_at, route, school";
 
 // ---- libpq, RAII -------------------------------------------------------------------------
 
@@ -430,13 +438,34 @@ QuarantineItem read_item(const Result& r, int row) {
   it.claim_by = r.text(row, 17);
   it.claim_at = r.integer(row, 18);
   it.route = r.text(row, 19);
+  it.school = r.text(row, 20);
   return it;
 }
 
+// One audit entry, with the school of its message from the message's row ("" for none).
 void insert_audit(Tx& tx, std::string_view actor, std::string_view action,
                   std::string_view message_id, std::string_view note) {
-  tx.exec("INSERT INTO audit(at, actor, action, message_id, note) VALUES($1,$2,$3,$4,$5)",
-          Params().add(now_s()).add(actor).add(action).add(message_id).add(note));
+  tx.exec(
+      "INSERT INTO audit(at, actor, action, message_id, note, school) VALUES($1,$2,$3,$4::text,$5,"
+      " coalesce((SELECT school FROM messages WHERE id = $4::text), ''))",
+      Params().add(now_s()).add(actor).add(action).add(message_id).add(note));
+}
+
+// " AND <column> = ANY($n)" for a set of schools, its parameter (a text[] literal)
+// appended to `p`; "" when the set is empty (every school).
+std::string schools_clause(const std::vector<std::string>& schools, Params& p) {
+  if (schools.empty()) return "";
+  std::string arr = "{";
+  for (std::size_t i = 0; i < schools.size(); ++i) {
+    arr += i ? ",\"" : "\"";
+    for (char c : schools[i]) {
+      if (c == '"' || c == '\\') arr += '\\';
+      arr += c;
+    }
+    arr += '"';
+  }
+  p.add(std::string_view(arr + "}"));
+  return " AND school = ANY($" + std::to_string(p.size()) + "::text[])";
 }
 
 // WHERE clause for a filter, with its parameters appended to `p` ($1.. in order).
@@ -463,6 +492,7 @@ std::string where_clause(const QuarantineFilter& f, Params& p) {
     p.add(f.until);
     w += " AND received_at < " + next();
   }
+  w += schools_clause(f.schools, p);
   return w;
 }
 
@@ -709,11 +739,12 @@ std::string PgQuarantineStore::put(std::string_view message, const QuarantineInp
       p.add_null();
     else
       p.add(in.digest);
+    p.add(in.school);
     tx.exec(
         "INSERT INTO messages(id, received_at, queue_id, sender, recipients, held_recipients,"
         " subject, categories, rules, action, snapshot, size, verdict_json, status, status_at,"
-        " status_by, digest) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,'held',$14,"
-        "'policy-milter',$15)",
+        " status_by, digest, school) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,'held',$14,"
+        "'policy-milter',$15,$16)",
         p);
     tx.exec("INSERT INTO message_bytes(id, bytes) VALUES($1, $2)",
             Params().add(id).add_bytes(message));
@@ -996,7 +1027,7 @@ std::int64_t PgQuarantineStore::record_monitor(const MonitorInput& in) {
   Lease l(*this, query_deadline());
   Result r = (*l).exec(
       "INSERT INTO monitor(at, queue_id, sender, recipients, subject, categories, rules,"
-      " would_action, verdict_json) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING seq",
+      " would_action, verdict_json, school) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING seq",
       Params()
           .add(now_s())
           .add(in.queue_id)
@@ -1006,19 +1037,25 @@ std::int64_t PgQuarantineStore::record_monitor(const MonitorInput& in) {
           .add(to_json(in.categories))
           .add(to_json(in.rules))
           .add(in.would_action)
-          .add(in.verdict_json),
+          .add(in.verdict_json)
+          .add(in.school),
       query_deadline());
   return r.rows() == 1 ? r.integer(0, 0) : 0;
 }
 
-std::vector<MonitorItem> PgQuarantineStore::monitor_list(std::size_t limit,
-                                                         std::size_t offset) const {
-  Lease l(*this, query_deadline());
-  Result r = (*l).exec(
+std::vector<MonitorItem> PgQuarantineStore::monitor_list(
+    std::size_t limit, std::size_t offset, const std::vector<std::string>& schools) const {
+  Params p;
+  std::string sql =
       "SELECT seq, at, queue_id, sender, recipients, subject, categories, rules, would_action,"
-      " verdict_json FROM monitor ORDER BY seq DESC LIMIT $1 OFFSET $2",
-      Params().add(static_cast<std::int64_t>(limit)).add(static_cast<std::int64_t>(offset)),
-      query_deadline());
+      " verdict_json, school FROM monitor WHERE true" +
+      schools_clause(schools, p);
+  p.add(static_cast<std::int64_t>(limit));
+  sql += " ORDER BY seq DESC LIMIT $" + std::to_string(p.size());
+  p.add(static_cast<std::int64_t>(offset));
+  sql += " OFFSET $" + std::to_string(p.size());
+  Lease l(*this, query_deadline());
+  Result r = (*l).exec(sql.c_str(), p, query_deadline());
   std::vector<MonitorItem> out;
   for (int i = 0; i < r.rows(); ++i) {
     MonitorItem m;
@@ -1032,6 +1069,7 @@ std::vector<MonitorItem> PgQuarantineStore::monitor_list(std::size_t limit,
     m.rules = from_json(r.text(i, 7));
     m.would_action = r.text(i, 8);
     m.verdict_json = r.text(i, 9);
+    m.school = r.text(i, 10);
     out.push_back(std::move(m));
   }
   return out;
@@ -1061,7 +1099,7 @@ std::vector<AuditEntry> PgQuarantineStore::audit_log(std::string_view message_id
 
 std::vector<AuditEntry> PgQuarantineStore::audit_page(const AuditQuery& q) const {
   Params p;
-  std::string sql = "SELECT seq, at, actor, action, message_id, note FROM audit WHERE true";
+  std::string sql = "SELECT seq, at, actor, action, message_id, note, school FROM audit WHERE true";
   if (!q.message_id.empty()) {
     p.add(q.message_id);
     sql += " AND message_id = $" + std::to_string(p.size());
@@ -1074,6 +1112,7 @@ std::vector<AuditEntry> PgQuarantineStore::audit_page(const AuditQuery& q) const
     p.add(q.before);
     sql += " AND seq < $" + std::to_string(p.size());
   }
+  sql += schools_clause(q.schools, p);
   p.add(static_cast<std::int64_t>(q.limit));
   sql += " ORDER BY seq DESC LIMIT $" + std::to_string(p.size());
   Lease l(*this, query_deadline());
@@ -1087,6 +1126,7 @@ std::vector<AuditEntry> PgQuarantineStore::audit_page(const AuditQuery& q) const
     e.action = r.text(i, 3);
     e.message_id = r.text(i, 4);
     e.note = r.text(i, 5);
+    e.school = r.text(i, 6);
     out.push_back(std::move(e));
   }
   return out;
@@ -1249,7 +1289,7 @@ PgQuarantineStore::ImportReport PgQuarantineStore::migrate_from_sqlite(const fs:
             "SELECT id, received_at, queue_id, sender, recipients, held_recipients, subject,"
             " categories, rules, action, snapshot, size, verdict_json, status, status_at,"
             " status_by, released_recipients, digest, claim, claim_by, claim_at,"
-            " claim_recipients, route FROM messages ORDER BY received_at, id");
+            " claim_recipients, route, school FROM messages ORDER BY received_at, id");
     while (st.step()) {
       const std::string id = st.text(0), status = st.text(13);
       if (tx.exec("SELECT 1 FROM messages WHERE id = $1", Params().add(id)).rows() > 0) {
@@ -1275,12 +1315,13 @@ PgQuarantineStore::ImportReport PgQuarantineStore::migrate_from_sqlite(const fs:
       else
         p.add(digest);
       p.add(st.text(18)).add(st.text(19)).add(st.integer(20)).add(st.text(21)).add(st.text(22));
+      p.add(st.text(23));
       tx.exec(
           "INSERT INTO messages(id, received_at, queue_id, sender, recipients, held_recipients,"
           " subject, categories, rules, action, snapshot, size, verdict_json, status, status_at,"
           " status_by, released_recipients, digest, claim, claim_by, claim_at, claim_recipients,"
-          " route) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"
-          "$20,$21,$22,$23)",
+          " route, school) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,"
+          "$19,$20,$21,$22,$23,$24)",
           p);
       ++rep.messages;
       // Held and released mail keeps its bytes; refused and deleted mail has none.
@@ -1300,15 +1341,23 @@ PgQuarantineStore::ImportReport PgQuarantineStore::migrate_from_sqlite(const fs:
     }
   }
   {
-    Stmt st(raw, "SELECT seq, at, actor, action, message_id, note FROM audit ORDER BY seq");
+    Stmt st(raw, "SELECT seq, at, actor, action, message_id, note, school FROM audit ORDER BY seq");
     while (st.step()) {
-      std::string key =
-          import_key({"audit", std::to_string(st.integer(0)), std::to_string(st.integer(1)),
-                      st.text(2), st.text(3), st.text(4), st.text(5)});
+      std::vector<std::string> fields = {"audit",
+                                         std::to_string(st.integer(0)),
+                                         std::to_string(st.integer(1)),
+                                         st.text(2),
+                                         st.text(3),
+                                         st.text(4),
+                                         st.text(5)};
+      // The school joins the key only when set: an entry imported before schools existed
+      // keeps its key, so re-running an older import still adds nothing.
+      if (!st.text(6).empty()) fields.push_back("school:" + st.text(6));
+      std::string key = import_key(fields);
       Result r = tx.exec(
-          "INSERT INTO audit(at, actor, action, message_id, note, import_key)"
-          " VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT (import_key) DO NOTHING",
-          row(st, "itttt", 1).add(key));
+          "INSERT INTO audit(at, actor, action, message_id, note, import_key, school)"
+          " VALUES($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (import_key) DO NOTHING",
+          row(st, "itttt", 1).add(key).add(st.text(6)));
       (r.affected() == 1 ? rep.audit : rep.audit_present)++;
     }
   }

@@ -77,8 +77,9 @@ class PgQuarantineStore : public QuarantineBackend {
                                          std::size_t limit = 100) override;
   void outbox_done(std::int64_t seq, bool sent) override;
   std::int64_t record_monitor(const MonitorInput& in) override;
-  std::vector<MonitorItem> monitor_list(std::size_t limit = 100,
-                                        std::size_t offset = 0) const override;
+  std::vector<MonitorItem> monitor_list(
+      std::size_t limit = 100, std::size_t offset = 0,
+      const std::vector<std::string>& schools = {}) const override;
   std::size_t purge_monitor(std::int64_t before) override;
   void audit(std::string_view actor, std::string_view action, std::string_view message_id,
              std::string_view note = {}) override;

@@ -92,7 +92,7 @@ CREATE TABLE IF NOT EXISTS dismissals(
 constexpr const char* kColumns =
     "id, received_at, queue_id, sender, recipients, held_recipients, subject, categories, "
     "rules, action, snapshot, size, status, status_at, status_by, released_recipients, claim, "
-    "claim_by, claim_at, route";
+    "claim_by, claim_at, route, school";
 
 // Stmt, exec, Transaction, Fd, file helpers, ids, JSON lists: quarantine/store_internal.h.
 using namespace store_detail;
@@ -119,7 +119,16 @@ QuarantineItem read_item(const Stmt& st) {
   it.claim_by = st.text(17);
   it.claim_at = st.integer(18);
   it.route = st.text(19);
+  it.school = st.text(20);
   return it;
+}
+
+// " AND <column> IN (?,?...)" for a set of schools ("" when the set is empty: all).
+std::string schools_clause(const std::vector<std::string>& schools, const char* column = "school") {
+  if (schools.empty()) return "";
+  std::string w = std::string(" AND ") + column + " IN (";
+  for (std::size_t i = 0; i < schools.size(); ++i) w += i ? ",?" : "?";
+  return w + ")";
 }
 
 // WHERE clause for a filter; binds are applied in the same order by bind_filter().
@@ -131,6 +140,7 @@ std::string where_clause(const QuarantineFilter& f) {
   if (!f.sender.empty()) w += " AND instr(lower(sender), lower(?)) > 0";
   if (f.since) w += " AND received_at >= ?";
   if (f.until) w += " AND received_at < ?";
+  w += schools_clause(f.schools);
   return w;
 }
 
@@ -141,6 +151,7 @@ int bind_filter(Stmt& st, const QuarantineFilter& f) {
   if (!f.sender.empty()) st.bind(i++, f.sender);
   if (f.since) st.bind(i++, f.since);
   if (f.until) st.bind(i++, f.until);
+  for (const auto& sc : f.schools) st.bind(i++, sc);
   return i;
 }
 
@@ -230,6 +241,19 @@ void migrate_secrets_outbox(sqlite3* db) {
        "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox(sent_at, claimed_at);");
 }
 
+// Issue 15: schools as tenants. Every held message, monitor entry and audit entry names
+// its school ("" for the rows before it, and with one school), so the review page scopes
+// lists, counts and the audit log in the query.
+void migrate_schools(sqlite3* db) {
+  for (const char* table : {"messages", "monitor", "audit"})
+    if (!has_column(db, table, "school"))
+      exec(db, (std::string("ALTER TABLE ") + table + " ADD COLUMN school TEXT NOT NULL DEFAULT ''")
+                   .c_str());
+  exec(db,
+       "CREATE INDEX IF NOT EXISTS messages_school ON messages(school, status, received_at);"
+       "CREATE INDEX IF NOT EXISTS audit_school ON audit(school, seq);");
+}
+
 struct Migration {
   const char* what;
   void (*apply)(sqlite3*);
@@ -242,6 +266,7 @@ const Migration kMigrations[] = {
     {"review claims and stored routes", migrate_review_claims},
     {"monitor evidence and proposed exceptions", migrate_monitor_and_proposals},
     {"link key and notice outbox", migrate_secrets_outbox},
+    {"schools as tenants", migrate_schools},
 };
 
 int user_version(sqlite3* db) {
@@ -583,21 +608,26 @@ std::int64_t QuarantineStore::record_monitor(const MonitorInput& in) {
   std::lock_guard lock(mu_);
   Stmt st(db_.get(),
           "INSERT INTO monitor(at, queue_id, sender, recipients, subject, categories, rules,"
-          " would_action, verdict_json) VALUES(?,?,?,?,?,?,?,?,?)");
+          " would_action, verdict_json, school) VALUES(?,?,?,?,?,?,?,?,?,?)");
   st.bind(1, static_cast<std::int64_t>(std::time(nullptr))).bind(2, in.queue_id).bind(3, in.sender);
   st.bind(4, to_json(in.recipients)).bind(5, in.subject).bind(6, to_json(in.categories));
   st.bind(7, to_json(in.rules)).bind(8, in.would_action).bind(9, in.verdict_json);
+  st.bind(10, in.school);
   st.step();
   return sqlite3_last_insert_rowid(db_.get());
 }
 
-std::vector<MonitorItem> QuarantineStore::monitor_list(std::size_t limit,
-                                                       std::size_t offset) const {
+std::vector<MonitorItem> QuarantineStore::monitor_list(
+    std::size_t limit, std::size_t offset, const std::vector<std::string>& schools) const {
   std::lock_guard lock(mu_);
-  Stmt st(db_.get(),
-          "SELECT seq, at, queue_id, sender, recipients, subject, categories, rules, would_action,"
-          " verdict_json FROM monitor ORDER BY seq DESC LIMIT ? OFFSET ?");
-  st.bind(1, static_cast<std::int64_t>(limit)).bind(2, static_cast<std::int64_t>(offset));
+  std::string sql =
+      "SELECT seq, at, queue_id, sender, recipients, subject, categories, rules, would_action,"
+      " verdict_json, school FROM monitor WHERE 1=1" +
+      schools_clause(schools) + " ORDER BY seq DESC LIMIT ? OFFSET ?";
+  Stmt st(db_.get(), sql.c_str());
+  int i = 1;
+  for (const auto& sc : schools) st.bind(i++, sc);
+  st.bind(i, static_cast<std::int64_t>(limit)).bind(i + 1, static_cast<std::int64_t>(offset));
   std::vector<MonitorItem> out;
   while (st.step()) {
     MonitorItem m;
@@ -611,6 +641,7 @@ std::vector<MonitorItem> QuarantineStore::monitor_list(std::size_t limit,
     m.rules = from_json(st.text(7));
     m.would_action = st.text(8);
     m.verdict_json = st.text(9);
+    m.school = st.text(10);
     out.push_back(std::move(m));
   }
   return out;
@@ -777,16 +808,18 @@ bool QuarantineStore::set_route(std::string_view id, std::string_view route_json
 
 std::vector<AuditEntry> QuarantineStore::audit_page(const AuditQuery& q) const {
   std::lock_guard lock(mu_);
-  std::string sql = "SELECT seq, at, actor, action, message_id, note FROM audit WHERE 1=1";
+  std::string sql = "SELECT seq, at, actor, action, message_id, note, school FROM audit WHERE 1=1";
   if (!q.message_id.empty()) sql += " AND message_id = ?";
   if (!q.action.empty()) sql += " AND action = ?";
   if (q.before > 0) sql += " AND seq < ?";
+  sql += schools_clause(q.schools);
   sql += " ORDER BY seq DESC LIMIT ?";
   Stmt st(db_.get(), sql.c_str());
   int i = 1;
   if (!q.message_id.empty()) st.bind(i++, q.message_id);
   if (!q.action.empty()) st.bind(i++, q.action);
   if (q.before > 0) st.bind(i++, q.before);
+  for (const auto& sc : q.schools) st.bind(i++, sc);
   st.bind(i, static_cast<std::int64_t>(q.limit));
   std::vector<AuditEntry> out;
   while (st.step()) {
@@ -797,6 +830,7 @@ std::vector<AuditEntry> QuarantineStore::audit_page(const AuditQuery& q) const {
     e.action = st.text(3);
     e.message_id = st.text(4);
     e.note = st.text(5);
+    e.school = st.text(6);
     out.push_back(std::move(e));
   }
   return out;

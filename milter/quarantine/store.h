@@ -86,6 +86,9 @@ struct QuarantineInput {
   // Idempotency key (message_digest()): a second put() with the digest of a message that
   // is still held returns the first one's id and stores nothing. "" = no de-duplication.
   std::string digest;
+  // The school it belongs to ([[schools]] id, issue 15; "" with one school): every list,
+  // count and audit query of the review page is scoped by it.
+  std::string school;
 };
 
 // The idempotency key of a held message: BLAKE2b over the envelope (sender, recipients in
@@ -118,14 +121,14 @@ struct PutSettings {
 };
 
 struct QuarantineItem {
-  std::string id;              // "20250130T101500Z-1a2b3c4d5e6f7a8b": sortable, unguessable
+  std::string id;                // "20250130T101500Z-1a2b3c4d5e6f7a8b": sortable, unguessable
   std::int64_t received_at = 0;  // unix seconds
   std::string queue_id, sender, subject, action, snapshot;
   std::vector<std::string> recipients, held_recipients, categories, rules;
-  std::uint64_t size = 0;      // message bytes
+  std::uint64_t size = 0;  // message bytes
   QuarantineStatus status = QuarantineStatus::held;
-  std::int64_t status_at = 0;  // when the status last changed
-  std::string status_by;       // who changed it
+  std::int64_t status_at = 0;                    // when the status last changed
+  std::string status_by;                         // who changed it
   std::vector<std::string> released_recipients;  // after a (partial) release
   // A decision in progress (claim_release): "releasing" while the MTA takes the copy,
   // with who and when; "" when none. Any other decision meanwhile is a DecisionConflict.
@@ -134,6 +137,7 @@ struct QuarantineItem {
   // Who may review it, decided once (set_route) and stored with the message: JSON
   // {"name","reviewers":[...],"exclude":[...]} ("" = not decided yet).
   std::string route;
+  std::string school;  // QuarantineInput::school ("" one school, or stored before schools)
 };
 
 // A reviewer's "not a violation": for the IT admin, who may add an exception.
@@ -154,6 +158,7 @@ struct MonitorInput {
   std::string queue_id, sender, subject, would_action;
   std::vector<std::string> recipients, categories, rules;
   std::string verdict_json;  // without the decoded segments
+  std::string school;        // as QuarantineInput::school
 };
 struct MonitorItem : MonitorInput {
   std::int64_t seq = 0, at = 0;
@@ -174,6 +179,9 @@ struct QuarantineFilter {
   std::string sender;                      // substring of the envelope sender
   std::int64_t since = 0, until = 0;       // received_at range, 0 = open
   std::size_t limit = 100, offset = 0;     // newest first
+  // Only these schools (QuarantineItem::school; "" is a school id too: mail of one school,
+  // or stored before [[schools]]). Empty = every school.
+  std::vector<std::string> schools;
 };
 
 // A page of the audit log, newest first: entries with seq < `before` (0 = from the newest).
@@ -182,6 +190,7 @@ struct AuditQuery {
   std::string action;      // only this action ("" = all)
   std::int64_t before = 0;
   std::size_t limit = 100;
+  std::vector<std::string> schools;  // only entries of these schools (empty = all)
 };
 
 struct AuditEntry {
@@ -191,6 +200,9 @@ struct AuditEntry {
   std::string action;      // "quarantined", "released", "refused", "deleted", ...
   std::string message_id;  // quarantine id
   std::string note;        // free text from the reviewer; never message content
+  // The school of `message_id` when the entry was written ("" for entries about no
+  // message, e.g. sign-ins, and with one school).
+  std::string school;
 };
 
 // The operations the daemon, the review page and policyctl use on a quarantine, behind
@@ -235,8 +247,9 @@ class QuarantineBackend {
                                                  std::size_t limit = 100) = 0;
   virtual void outbox_done(std::int64_t seq, bool sent) = 0;
   virtual std::int64_t record_monitor(const MonitorInput& in) = 0;
-  virtual std::vector<MonitorItem> monitor_list(std::size_t limit = 100,
-                                                std::size_t offset = 0) const = 0;
+  virtual std::vector<MonitorItem> monitor_list(
+      std::size_t limit = 100, std::size_t offset = 0,
+      const std::vector<std::string>& schools = {}) const = 0;
   virtual std::size_t purge_monitor(std::int64_t before) = 0;
   virtual void audit(std::string_view actor, std::string_view action, std::string_view message_id,
                      std::string_view note = {}) = 0;
@@ -356,13 +369,16 @@ class QuarantineStore : public QuarantineBackend {
                         std::string_view proposal = {});
   std::vector<Dismissal> dismissals(std::size_t limit = 1000) const;
 
-  // Monitor mode: one verdict that would have acted (returns its seq); the newest first;
-  // removes those recorded before `before` (unix seconds) and returns how many.
+  // Monitor mode: one verdict that would have acted (returns its seq); the newest first
+  // (only `schools`' entries unless empty); removes those recorded before `before` (unix
+  // seconds) and returns how many.
   std::int64_t record_monitor(const MonitorInput& in);
-  std::vector<MonitorItem> monitor_list(std::size_t limit = 100, std::size_t offset = 0) const;
+  std::vector<MonitorItem> monitor_list(std::size_t limit = 100, std::size_t offset = 0,
+                                        const std::vector<std::string>& schools = {}) const;
   std::size_t purge_monitor(std::int64_t before);
 
-  // Free-form audit entry (e.g. "viewed").
+  // Free-form audit entry (e.g. "viewed"). Every audit entry (these and the ones the
+  // status changes write) takes the school of its message from the message's row.
   void audit(std::string_view actor, std::string_view action, std::string_view message_id,
              std::string_view note = {});
   std::vector<AuditEntry> audit_log(std::string_view message_id = {},
@@ -406,8 +422,8 @@ class QuarantineStore : public QuarantineBackend {
   void open_index(bool tolerate_corrupt);
   void change_status(std::string_view id, QuarantineStatus to, std::string_view actor,
                      std::string_view note);
-  void audit_locked(std::string_view actor, std::string_view action,
-                    std::string_view message_id, std::string_view note);
+  void audit_locked(std::string_view actor, std::string_view action, std::string_view message_id,
+                    std::string_view note);
 
   std::filesystem::path dir_;
   std::unique_ptr<sqlite3, DbCloser> db_;

@@ -189,10 +189,13 @@ inline std::vector<std::string> from_json(const std::string& s) {
   return out;
 }
 
-// One audit entry (the caller holds the transaction, if any).
+// One audit entry (the caller holds the transaction, if any), with the school of its
+// message read from the message's row in the same statement ("" for none).
 inline void insert_audit(sqlite3* db, std::string_view actor, std::string_view action,
                          std::string_view message_id, std::string_view note) {
-  Stmt st(db, "INSERT INTO audit(at, actor, action, message_id, note) VALUES(?,?,?,?,?)");
+  Stmt st(db,
+          "INSERT INTO audit(at, actor, action, message_id, note, school) VALUES(?1,?2,?3,?4,?5,"
+          " coalesce((SELECT school FROM messages WHERE id = ?4 AND ?4 != ''), ''))");
   st.bind(1, static_cast<std::int64_t>(std::time(nullptr))).bind(2, actor).bind(3, action);
   st.bind(4, message_id).bind(5, note);
   st.step();

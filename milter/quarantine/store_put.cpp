@@ -82,6 +82,7 @@ std::string envelope_json(const PendingPut& p) {
   j["size"] = p.size;
   j["digest"] = p.in.digest;
   j["verdict_json"] = p.in.verdict_json;
+  j["school"] = p.in.school;
   // Invalid UTF-8 in a subject must not make the sidecar unwritable.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -105,6 +106,7 @@ std::optional<PendingPut> parse_envelope(const std::string& text) {
     p.in.snapshot = j.value("snapshot", std::string());
     p.in.digest = j.value("digest", std::string());
     p.in.verdict_json = j.value("verdict_json", std::string());
+    p.in.school = j.value("school", std::string());  // absent in sidecars before schools
     return p;
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
@@ -125,8 +127,8 @@ bool insert_message(sqlite3* db, const PendingPut& p) {
   Stmt st(db,
           "INSERT OR IGNORE INTO messages(id, received_at, queue_id, sender, recipients,"
           " held_recipients, subject, categories, rules, action, snapshot, size, verdict_json,"
-          " status, status_at, status_by, digest) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,'held',?,"
-          "'policy-milter',?)");
+          " status, status_at, status_by, digest, school) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,'held',"
+          "?,'policy-milter',?,?)");
   st.bind(1, p.id).bind(2, p.received_at).bind(3, p.in.queue_id).bind(4, p.in.sender);
   st.bind(5, to_json(p.in.recipients)).bind(6, to_json(p.in.held_recipients)).bind(7, p.in.subject);
   st.bind(8, to_json(p.in.categories)).bind(9, to_json(p.in.rules)).bind(10, p.in.action);
@@ -136,6 +138,7 @@ bool insert_message(sqlite3* db, const PendingPut& p) {
     st.bind_null(15);
   else
     st.bind(15, p.in.digest);
+  st.bind(16, p.in.school);
   st.step();
   return sqlite3_changes(db) == 1;
 }
@@ -714,10 +717,10 @@ std::size_t QuarantineStore::PutSide::merge_from(const fs::path& old_index) {
       Stmt ins(d,
                "INSERT INTO main.messages(id, received_at, queue_id, sender, recipients,"
                " held_recipients, subject, categories, rules, action, snapshot, size,"
-               " verdict_json, status, status_at, status_by, released_recipients, digest)"
+               " verdict_json, status, status_at, status_by, released_recipients, digest, school)"
                " SELECT id, received_at, queue_id, sender, recipients, held_recipients, subject,"
                " categories, rules, action, snapshot, size, verdict_json, status, status_at,"
-               " status_by, released_recipients, digest FROM old.messages WHERE id = ?");
+               " status_by, released_recipients, digest, school FROM old.messages WHERE id = ?");
       ins.bind(1, id);
       ins.step();
       insert_audit(d, "policy-milter", "reindexed", id, "from " + old_index.filename().string());

@@ -11,12 +11,22 @@
 namespace pm {
 
 const char* to_string(Role r) {
-  return r == Role::admin ? "admin" : "reviewer";
+  switch (r) {
+    case Role::admin:
+      return "admin";
+    case Role::dpo:
+      return "dpo";
+    case Role::it_admin:
+      return "it-admin";
+    case Role::reviewer:
+      break;
+  }
+  return "reviewer";
 }
 
 std::optional<Role> parse_role(std::string_view s) {
-  if (s == "reviewer") return Role::reviewer;
-  if (s == "admin") return Role::admin;
+  for (Role r : {Role::reviewer, Role::admin, Role::dpo, Role::it_admin})
+    if (s == to_string(r)) return r;
   return std::nullopt;
 }
 
@@ -64,24 +74,29 @@ class Stmt {
 };
 
 constexpr const char* kColumns =
-    "login, role, email, categories, totp_secret, created_at, pwhash, duties, generation";
+    "login, role, email, categories, totp_secret, created_at, pwhash, duties, generation, "
+    "schools";
+
+std::vector<std::string> json_list(const std::string& text) {
+  std::vector<std::string> out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_array())
+    for (auto& e : j)
+      if (e.is_string()) out.push_back(e.get<std::string>());
+  return out;
+}
 
 Account read_account(const Stmt& st) {
   Account a;
   a.login = st.text(0);
   a.role = parse_role(st.text(1)).value_or(Role::reviewer);
   a.email = st.text(2);
-  auto j = nlohmann::json::parse(st.text(3), nullptr, false);
-  if (j.is_array())
-    for (auto& e : j)
-      if (e.is_string()) a.categories.push_back(e.get<std::string>());
+  a.categories = json_list(st.text(3));
   a.totp_secret = st.text(4);
   a.created_at = st.integer(5);
-  auto d = nlohmann::json::parse(st.text(7), nullptr, false);
-  if (d.is_array())
-    for (auto& e : d)
-      if (e.is_string()) a.duties.push_back(e.get<std::string>());
+  a.duties = json_list(st.text(7));
   a.generation = st.integer(8);
+  a.schools = json_list(st.text(9));
   return a;
 }
 
@@ -148,7 +163,9 @@ UserStore::UserStore(std::filesystem::path file) {
   // Columns added later (issue 9), for files made before them.
   for (const char* col :
        {"duties TEXT NOT NULL DEFAULT '[]'", "generation INTEGER NOT NULL DEFAULT 0",
-        "totp_last_step INTEGER NOT NULL DEFAULT 0"}) {
+        "totp_last_step INTEGER NOT NULL DEFAULT 0",
+        // Issue 15: the schools an account reviews.
+        "schools TEXT NOT NULL DEFAULT '[]'"}) {
     std::string name(col, std::strchr(col, ' '));
     bool has = false;
     {
@@ -175,12 +192,12 @@ void UserStore::add(const Account& a, std::string_view password) {
   std::lock_guard lock(mu_);
   Stmt st(db_.get(),
           "INSERT OR IGNORE INTO users(login, role, email, categories, totp_secret, created_at, "
-          "pwhash, duties)"
-          " VALUES(?,?,?,?,?,?,?,?)");
+          "pwhash, duties, schools)"
+          " VALUES(?,?,?,?,?,?,?,?,?)");
   st.bind(1, a.login).bind(2, std::string_view(to_string(a.role))).bind(3, a.email);
   st.bind(4, nlohmann::json(a.categories).dump()).bind(5, a.totp_secret);
   st.bind(6, static_cast<std::int64_t>(std::time(nullptr))).bind(7, hash);
-  st.bind(8, nlohmann::json(a.duties).dump());
+  st.bind(8, nlohmann::json(a.duties).dump()).bind(9, nlohmann::json(a.schools).dump());
   st.step();
   if (sqlite3_changes(db_.get()) != 1) throw AccountError("account " + a.login + " exists already");
 }
@@ -222,9 +239,20 @@ void UserStore::set_role(std::string_view login, Role role) {
 }
 
 void UserStore::set_duties(std::string_view login, const std::vector<std::string>& duties) {
+  set_list("UPDATE users SET duties = ?, generation = generation + 1 WHERE login = ?", login,
+           duties);
+}
+
+void UserStore::set_schools(std::string_view login, const std::vector<std::string>& schools) {
+  set_list("UPDATE users SET schools = ?, generation = generation + 1 WHERE login = ?", login,
+           schools);
+}
+
+void UserStore::set_list(const char* sql, std::string_view login,
+                         const std::vector<std::string>& values) {
   std::lock_guard lock(mu_);
-  Stmt st(db_.get(), "UPDATE users SET duties = ?, generation = generation + 1 WHERE login = ?");
-  st.bind(1, nlohmann::json(duties).dump()).bind(2, login);
+  Stmt st(db_.get(), sql);
+  st.bind(1, nlohmann::json(values).dump()).bind(2, login);
   st.step();
   if (sqlite3_changes(db_.get()) != 1) throw AccountError("no account " + std::string(login));
 }

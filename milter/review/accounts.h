@@ -30,9 +30,21 @@ class AccountError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Role { reviewer, admin };
-const char* to_string(Role r);
+// reviewer and admin belong to their schools (Account::schools); dpo (the trust's data
+// protection officer: a reviewer of every school) and it-admin (an admin of every
+// school) are the trust-level roles (issue 15). With no [[schools]] configured there is
+// one school and every account sees it whatever its role.
+enum class Role { reviewer, admin, dpo, it_admin };
+const char* to_string(Role r);  // "reviewer", "admin", "dpo", "it-admin"
 std::optional<Role> parse_role(std::string_view s);
+// The admin's powers (delete, dismissals, accounts, the whole audit of its schools).
+inline bool is_admin(Role r) {
+  return r == Role::admin || r == Role::it_admin;
+}
+// Sees every school of the trust.
+inline bool is_trust_role(Role r) {
+  return r == Role::dpo || r == Role::it_admin;
+}
 
 struct Account {
   std::string login;
@@ -44,9 +56,12 @@ struct Account {
   // What the account is in the school ("head-teacher", "deputy", "chair", ...): routes
   // name reviewers by duty ("duty:chair").
   std::vector<std::string> duties;
-  // Bumped by every change of role, password, second factor or duties: a session made
-  // under another generation is over (sessions.h).
+  // Bumped by every change of role, password, second factor, duties or schools: a
+  // session made under another generation is over (sessions.h).
   std::int64_t generation = 0;
+  // The [[schools]] ids whose mail the account reviews (issue 15); ignored for the trust
+  // roles and when no [[schools]] are configured.
+  std::vector<std::string> schools;
 };
 
 // Argon2id (crypto_pwhash_str_alg, ALG_ARGON2ID13, interactive limits).
@@ -68,6 +83,7 @@ class UserStore {
   void set_totp(std::string_view login, std::string_view secret_base32);
   void set_role(std::string_view login, Role role);
   void set_duties(std::string_view login, const std::vector<std::string>& duties);
+  void set_schools(std::string_view login, const std::vector<std::string>& schools);
   // TOTP replay guard: records `step` as the last accepted one and returns true only when
   // it is newer than the last accepted step of this account (atomic in the database, so
   // two processes cannot both accept one code).
@@ -81,6 +97,9 @@ class UserStore {
   struct DbCloser {
     void operator()(sqlite3* db) const noexcept;
   };
+  // A JSON list column of one account (`sql`: UPDATE ... SET col = ? ... WHERE login = ?).
+  void set_list(const char* sql, std::string_view login, const std::vector<std::string>& values);
+
   std::unique_ptr<sqlite3, DbCloser> db_;
   mutable std::mutex mu_;
   std::string dummy_hash_;  // verified against for unknown logins

@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
-#include "config/schema.h"
 #include <cstdio>
 #include <optional>
+#include "config/schema.h"
 
 #include "util/error.h"
 #include "util/toml_read.h"
@@ -104,7 +104,70 @@ void load_cover(const std::string& file, const toml::table& cover, ReviewConfig&
                       "refuse_after_school_days needs term_dates (school days are term days)");
 }
 
+// [trust] name and [[schools]] (issue 15): the ids, names and staff domains the engine
+// reads too, and the review-side overrides; an omitted override takes [review]'s value.
+void load_schools(const std::string& file, const toml::table& root, ReviewConfig& c) {
+  if (const toml::table* t = root["trust"].as_table())
+    c.trust_name = text(file, "trust", *t, "name", "");
+  for (const toml::table* t :
+       tables(file, root.get("schools"), "schools must be an array of tables ([[schools]])",
+              "each school must be a table")) {
+    ReviewSchool s;
+    s.id = text(file, "schools", *t, "id", "");
+    if (!valid_school_id(s.id))
+      throw ConfigError(file, line_of(t->get("id") ? t->get("id") : t),
+                        "a school's id must match ^[a-z0-9][a-z0-9-]{0,31}$");
+    if (c.school(s.id))
+      throw ConfigError(file, line_of(t->get("id")), "school id \"" + s.id + "\" is listed twice");
+    s.name = text(file, "schools", *t, "name", s.id);
+    s.staff_domains = strings(file, "schools", *t, "staff_domains");
+    if (s.staff_domains.empty()) s.staff_domains = c.engine.domains.staff;
+    s.notice_from = text(file, "schools", *t, "notice_from", c.notice_from);
+    s.reviewer_title = text(file, "schools", *t, "reviewer_title", c.reviewer_title);
+    s.head_teacher_names = t->get("head_teacher_names")
+                               ? strings(file, "schools", *t, "head_teacher_names")
+                               : c.head_teacher_names;
+    s.chair_names =
+        t->get("chair_names") ? strings(file, "schools", *t, "chair_names") : c.chair_names;
+    c.schools.push_back(std::move(s));
+  }
+}
+
 }  // namespace
+
+bool valid_school_id(std::string_view id) {
+  if (id.empty() || id.size() > 32) return false;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    char ch = id[i];
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || (i > 0 && ch == '-');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+const ReviewSchool* ReviewConfig::school(std::string_view id) const {
+  for (const auto& s : schools)
+    if (s.id == id) return &s;
+  return nullptr;
+}
+
+std::vector<std::string> route_terms(const std::vector<std::string>& written,
+                                     const std::vector<std::string>& head_teacher_names,
+                                     const std::vector<std::string>& chair_names) {
+  std::vector<std::string> terms;
+  for (const auto& term : written) {
+    const std::vector<std::string>* names = term == "{head}"    ? &head_teacher_names
+                                            : term == "{chair}" ? &chair_names
+                                                                : nullptr;
+    if (names)
+      terms.insert(terms.end(), names->begin(), names->end());
+    else
+      terms.push_back(term);
+  }
+  for (auto& term : terms)
+    for (char& ch : term) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return terms;
+}
 
 ReviewConfig load_review_config(const std::filesystem::path& path) {
   ReviewConfig c;
@@ -143,6 +206,7 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
   const toml::table* r = root["review"].as_table();
   if (!r) {
     c.public_url = "http://" + c.listen_host + ":" + std::to_string(c.listen_port) + "/";
+    load_schools(file, root, c);
     return c;
   }
   std::string listen = text(file, "review", *r, "listen", "127.0.0.1:8025");
@@ -212,11 +276,12 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
     positive(file, "review.retention", *ret, "decided_days", c.decided_days);
     positive(file, "review.retention", *ret, "monitor_days", c.monitor_days);  // monitor evidence
   }
-  for (const toml::table* t : tables(file, r->get("routes"),
-                                     "routes must be an array of tables ([[review.routes]])",
-                                     "each route must be a table")) {
+  for (const toml::table* t :
+       tables(file, r->get("routes"), "routes must be an array of tables ([[review.routes]])",
+              "each route must be a table")) {
     ReviewRoute route;
-    route.name = text(file, "review.routes", *t, "name", "route " + std::to_string(c.routes.size() + 1));
+    route.name =
+        text(file, "review.routes", *t, "name", "route " + std::to_string(c.routes.size() + 1));
     route.categories = strings(file, "review.routes", *t, "categories");
     route.terms = strings(file, "review.routes", *t, "terms");
     route.reviewers = strings(file, "review.routes", *t, "reviewers");
@@ -225,21 +290,15 @@ ReviewConfig load_review_config(const std::filesystem::path& path) {
     if (route.reviewers.empty())
       throw ConfigError(file, line_of(t), "route \"" + route.name + "\" names no reviewers");
     // {head} / {chair}: one term per configured name.
-    std::vector<std::string> terms;
     for (const auto& term : route.terms) {
-      const std::vector<std::string>* names = term == "{head}"    ? &c.head_teacher_names
-                                              : term == "{chair}" ? &c.chair_names
-                                                                  : nullptr;
-      if (names)
-        terms.insert(terms.end(), names->begin(), names->end());
-      else
-        terms.push_back(term);
+      std::string w = term;
+      for (char& ch : w) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      route.written_terms.push_back(w);
     }
-    for (auto& term : terms)
-      for (char& ch : term) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    route.terms = std::move(terms);
+    route.terms = route_terms(route.terms, c.head_teacher_names, c.chair_names);
     c.routes.push_back(std::move(route));
   }
+  load_schools(file, root, c);
   return c;
 }
 

@@ -7,12 +7,13 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/config.h"
 #include "notify/smtp.h"
-#include "review/school_days.h"
 #include "quarantine/open_store.h"
+#include "review/school_days.h"
 
 namespace pm {
 
@@ -28,12 +29,26 @@ struct ReviewRoute {
   // Any of these, case-insensitive, at word boundaries, in the decoded text; "{head}" and
   // "{chair}" stand for each of head_teacher_names / chair_names.
   std::vector<std::string> terms;
+  // The terms as written (lower case, "{head}"/"{chair}" unexpanded): a school with its
+  // own head_teacher_names / chair_names expands them with its names (route_terms()).
+  std::vector<std::string> written_terms;
   std::vector<std::string> reviewers;
   std::vector<std::string> exclude;
   // Cover (issue 13): deputies or delegates, in order. They may see and decide the route's
   // mail like its reviewers, and are told of it one by one as it waits undecided
   // (escalate_after_hours, then the next after as long again, ...).
   std::vector<std::string> deputies;
+};
+
+// One school of a trust ([[schools]], issue 15) as the review page needs it. Loading fills
+// every review-side key a school leaves out with [review]'s value, so these are the values
+// in force for its mail.
+struct ReviewSchool {
+  std::string id;    // ^[a-z0-9][a-z0-9-]{0,31}$, unique; QuarantineItem::school
+  std::string name;  // in notices and on the page
+  std::vector<std::string> staff_domains;  // "looks like a typo of ..." (default [school]'s)
+  std::string notice_from, reviewer_title;
+  std::vector<std::string> head_teacher_names, chair_names;
 };
 
 struct ReviewConfig {
@@ -46,7 +61,7 @@ struct ReviewConfig {
   int decided_days = 30;  // released/refused mail is purged after this many days
   // Monitor mode's evidence (what would have been held) is deleted after this many days.
   int monitor_days = 14;
-  bool digest = false;    // reviewer notices: false = one per message, true = a digest
+  bool digest = false;  // reviewer notices: false = one per message, true = a digest
   int digest_minutes = 240;
   SmtpEndpoint reinject{"127.0.0.1", 10026};
   std::string notice_from = "mail-policy@localhost";
@@ -95,8 +110,22 @@ struct ReviewConfig {
   // its dir is quarantine_dir.
   StoreConfig store;
   Config engine;  // [school], [recipients]: names and recipient classes
+  // Schools as tenants (issue 15): [trust] name and the [[schools]] in file order; none =
+  // one school ([school]), whose mail everyone with an account reviews. Mail stored with
+  // no school (before [[schools]] were configured) belongs to the first school listed.
+  std::string trust_name;
+  std::vector<ReviewSchool> schools;
+  const ReviewSchool* school(std::string_view id) const;  // nullptr when not configured
 };
 
 ReviewConfig load_review_config(const std::filesystem::path& file);
+
+// `written` terms with "{head}" / "{chair}" replaced by each of the names (lower case).
+std::vector<std::string> route_terms(const std::vector<std::string>& written,
+                                     const std::vector<std::string>& head_teacher_names,
+                                     const std::vector<std::string>& chair_names);
+
+// A [[schools]] id: ^[a-z0-9][a-z0-9-]{0,31}$.
+bool valid_school_id(std::string_view id);
 
 }  // namespace pm

@@ -221,7 +221,8 @@ struct ReviewServer::Impl {
       error(res, 403, "missing or wrong CSRF token");
       return std::nullopt;
     }
-    if (need && a->role != *need) {
+    // it-admin is the admin of every school: what needs the admin role, it may do.
+    if (need && a->role != *need && !(*need == Role::admin && is_admin(a->role))) {
       error(res, 403, "this needs the " + std::string(to_string(*need)) + " role");
       return std::nullopt;
     }
@@ -358,7 +359,11 @@ struct ReviewServer::Impl {
       Session s = sessions.create(*a, now);
       service.store().audit(a->login, "signed-in", "", "from " + printable(client, 64));
       res.set_header("Set-Cookie", set_cookie(s.token, sessions.absolute().count()));
-      reply(res, 200, {{"login", s.login}, {"role", to_string(a->role)}, {"csrf", s.csrf}});
+      reply(res, 200,
+            {{"login", s.login},
+             {"role", to_string(a->role)},
+             {"csrf", s.csrf},
+             {"schools", service.session_info(*a)["schools"]}});
     });
 
     h.Post("/api/logout", [this](const httplib::Request& req, httplib::Response& res) {
@@ -373,12 +378,18 @@ struct ReviewServer::Impl {
     h.Get("/api/session", [this](const httplib::Request& req, httplib::Response& res) {
       auto s = session(req, res, false);
       if (!s) return;
-      reply(res, 200,
-            {{"login", s->account.login},
-             {"role", to_string(s->account.role)},
-             {"csrf", s->session.csrf},
-             {"title", service.config().reviewer_title},
-             {"school", service.config().engine.school_name}});
+      json info = service.session_info(s->account);
+      info["login"] = s->account.login;
+      info["role"] = to_string(s->account.role);
+      info["csrf"] = s->session.csrf;
+      reply(res, 200, info);
+    });
+
+    // How many held, released and refused messages the account may see (the list's scope).
+    h.Get("/api/counts", [this](const httplib::Request& req, httplib::Response& res) {
+      auto s = session(req, res, false);
+      if (!s) return;
+      reply(res, 200, service.counts(s->account));
     });
 
     h.Get("/api/messages", [this](const httplib::Request& req, httplib::Response& res) {
@@ -504,17 +515,20 @@ struct ReviewServer::Impl {
       reply(res, 200, service.monitor(s->account, 500));
     });
     h.Get("/api/dismissals", [this](const httplib::Request& req, httplib::Response& res) {
-      if (!session(req, res, false, Role::admin)) return;
-      reply(res, 200, service.dismissals(500));
+      auto s = session(req, res, false, Role::admin);
+      if (!s) return;
+      reply(res, 200, service.dismissals(s->account, 500));
     });
     h.Get("/api/users", [this](const httplib::Request& req, httplib::Response& res) {
-      if (!session(req, res, false, Role::admin)) return;
+      auto s = session(req, res, false, Role::admin);
+      if (!s) return;
       json out = json::array();
-      for (const auto& a : users.list())
+      for (const auto& a : service.visible_accounts(s->account))
         out.push_back({{"login", a.login},
                        {"role", to_string(a.role)},
                        {"email", a.email},
                        {"categories", a.categories},
+                       {"schools", a.schools},
                        {"totp", !a.totp_secret.empty()}});
       reply(res, 200, out);
     });

@@ -190,10 +190,15 @@ json ReviewService::decide_route(const QuarantineItem& item) {
       for (const auto& s : v["segments"]) hay += "\n" + lower(s.value("text", ""));
     hay = squeeze_spaces(hay);
   }
+  const ReviewSchool* school = school_of(item);
   for (const auto& r : config_.routes) {
     bool cat_ok = r.categories.empty() || intersects(r.categories, item.categories);
-    bool term_ok = r.terms.empty();
-    for (const auto& t : r.terms) term_ok = term_ok || has_term(hay, t);
+    // A school's own head teacher and chair names stand for {head} / {chair} in its mail.
+    const std::vector<std::string> terms =
+        school ? route_terms(r.written_terms, school->head_teacher_names, school->chair_names)
+               : r.terms;
+    bool term_ok = terms.empty();
+    for (const auto& t : terms) term_ok = term_ok || has_term(hay, t);
     if (cat_ok && term_ok)
       return {{"name", r.name},
               {"reviewers", r.reviewers},
@@ -243,7 +248,11 @@ std::vector<std::string> ReviewService::reviewer_logins(QuarantineItem item,
   json route = json::parse(item.route, nullptr, false);
   const auto reviewers = json_strings(route, "reviewers"), exclude = json_strings(route, "exclude");
   const auto deputies = json_strings(route, "deputies");  // cover: they decide too
-  auto eligible = [&](const Account& a) { return !is_sender(a, item) && !names(exclude, a); };
+  // Routes apply within the school: only accounts of the message's school (and the trust
+  // roles) are ever its reviewers, deputies or fallbacks.
+  auto eligible = [&](const Account& a) {
+    return in_school(a, item) && !is_sender(a, item) && !names(exclude, a);
+  };
   for (const auto& a : accounts) {
     if (!eligible(a)) continue;
     bool in = names(deputies, a) ||
@@ -274,9 +283,81 @@ std::vector<Account> ReviewService::reviewers_of(const QuarantineItem& item) {
 
 QuarantineItem ReviewService::require(const Account& a, const std::string& id) {
   auto item = store_.get(id);
-  if (!item || item->status == QuarantineStatus::deleted || !may_review(a, *item))
+  // Another school's message is "no such message", as an unknown id: scope does not leak.
+  if (!item || item->status == QuarantineStatus::deleted || !in_school(a, *item) ||
+      !may_review(a, *item))
     throw NotFound("no such message");
   return *item;
+}
+
+std::optional<std::vector<std::string>> ReviewService::school_scope(const Account& a) const {
+  if (config_.schools.empty() || is_trust_role(a.role)) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& id : a.schools)
+    if (config_.school(id) && !contains(out, id)) out.push_back(id);
+  // Mail stored before [[schools]] were configured has no school: the first school's.
+  if (contains(out, config_.schools.front().id)) out.push_back("");
+  return out;
+}
+
+bool ReviewService::in_school(const Account& a, const QuarantineItem& item) const {
+  auto scope = school_scope(a);
+  return !scope || contains(*scope, item.school);
+}
+
+const ReviewSchool* ReviewService::school_of(const QuarantineItem& item) const {
+  if (config_.schools.empty()) return nullptr;
+  if (item.school.empty()) return &config_.schools.front();
+  return config_.school(item.school);
+}
+
+json ReviewService::counts(const Account& a) {
+  json out = json::object();
+  auto scope = school_scope(a);
+  const auto accounts = users_.list();
+  for (auto st : {QuarantineStatus::held, QuarantineStatus::released, QuarantineStatus::refused}) {
+    std::size_t n = 0;
+    if (!scope || !scope->empty()) {
+      QuarantineFilter f;
+      f.status = st;
+      f.limit = 100000;
+      if (scope) f.schools = *scope;
+      // The same test as the list: routes decide who sees what within a school.
+      for (auto& item : store_.list(f)) {
+        ensure_route(item);
+        if (contains(reviewer_logins(item, accounts), a.login)) ++n;
+      }
+    }
+    out[to_string(st)] = n;
+  }
+  return out;
+}
+
+std::vector<Account> ReviewService::visible_accounts(const Account& a) {
+  auto scope = school_scope(a);
+  std::vector<Account> out;
+  for (auto& other : users_.list())
+    if (!scope || other.login == a.login || is_trust_role(other.role) ||
+        intersects(other.schools, *scope))
+      out.push_back(std::move(other));
+  return out;
+}
+
+json ReviewService::session_info(const Account& a) {
+  json schools = json::array();
+  auto scope = school_scope(a);
+  for (const auto& sc : config_.schools)
+    if (!scope || contains(*scope, sc.id)) schools.push_back({{"id", sc.id}, {"name", sc.name}});
+  // One school in view: its name and reviewer title; several: the trust's.
+  const ReviewSchool* one =
+      schools.size() == 1 ? config_.school(schools[0]["id"].get<std::string>()) : nullptr;
+  std::string name = one ? one->name
+                     : !config_.schools.empty() && !config_.trust_name.empty()
+                         ? config_.trust_name
+                         : config_.engine.school_name;
+  return {{"title", one ? one->reviewer_title : config_.reviewer_title},
+          {"school", name},
+          {"schools", schools}};
 }
 
 json ReviewService::summary(const QuarantineItem& item) {
@@ -290,7 +371,8 @@ json ReviewService::summary(const QuarantineItem& item) {
           {"recipients", item.recipients},
           {"subject", item.subject},
           {"categories", item.categories},
-          {"state", to_string(item.status)}};
+          {"state", to_string(item.status)},
+          {"school", item.school}};
 }
 
 json ReviewService::recipients(const QuarantineItem& item, const json& verdict) {
@@ -317,7 +399,8 @@ json ReviewService::recipients(const QuarantineItem& item, const json& verdict) 
     } else if (cls == "lookalike") {
       std::string best;
       unsigned bd = ~0u;
-      for (const auto& s : config_.engine.domains.staff)
+      const ReviewSchool* school = school_of(item);
+      for (const auto& s : school ? school->staff_domains : config_.engine.domains.staff)
         if (unsigned d = edit_distance(dom, s); d < bd) bd = d, best = s;
       why = "looks like a typo of " + best + ": probably sent to the wrong address";
     } else {
@@ -333,12 +416,17 @@ json ReviewService::recipients(const QuarantineItem& item, const json& verdict) 
   return out;
 }
 
-json ReviewService::list(const Account& a, const QuarantineFilter& f) {
+json ReviewService::list(const Account& a, const QuarantineFilter& filter) {
   json out = json::array();
   std::int64_t now = clock_();
+  QuarantineFilter f = filter;
+  if (auto scope = school_scope(a)) {
+    if (scope->empty()) return out;  // an account of no configured school sees nothing
+    f.schools = *scope;              // in the query: other schools' mail is never read
+  }
   const auto accounts = users_.list();
   for (auto& item : store_.list(f)) {
-    if (item.status == QuarantineStatus::deleted) continue;
+    if (item.status == QuarantineStatus::deleted || !in_school(a, item)) continue;
     ensure_route(item);
     if (!contains(reviewer_logins(item, accounts), a.login)) continue;
     json v = item.status == QuarantineStatus::held ? verdict_of(item.id) : json::object();
@@ -441,24 +529,29 @@ json ReviewService::detail_unscoped(const std::string& actor, const std::string&
   return d;
 }
 
-NoticeSettings ReviewService::notice_settings() const {
+NoticeSettings ReviewService::notice_settings(const QuarantineItem& item) const {
   NoticeSettings s;
   s.school_name = config_.engine.school_name.empty() ? "the school" : config_.engine.school_name;
   s.from = config_.notice_from;
   s.review_url = config_.public_url;
   s.reviewer_title = config_.reviewer_title;
+  if (const ReviewSchool* school = school_of(item)) {  // [[schools]]: the message's school
+    if (!school->name.empty()) s.school_name = school->name;
+    s.from = school->notice_from;
+    s.reviewer_title = school->reviewer_title;
+  }
   return s;
 }
 
-bool ReviewService::send(const Notice& n, const std::string& message_id) {
+bool ReviewService::send(const Notice& n, const QuarantineItem& item) {
   if (n.to.empty()) return true;
+  const NoticeSettings ns = notice_settings(item);
   try {
-    smtp_send(config_.reinject, SmtpEnvelope{config_.notice_from, n.to},
-              n.render(notice_settings()), 30);
+    smtp_send(config_.reinject, SmtpEnvelope{ns.from, n.to}, n.render(ns), 30);
     return true;
   } catch (const SmtpError& e) {
-    spdlog::warn("notice for {} not sent: {}", message_id, log_value(e.what()));
-    store_.audit("policy-review", "notice-failed", message_id, e.what());
+    spdlog::warn("notice for {} not sent: {}", item.id, log_value(e.what()));
+    store_.audit("policy-review", "notice-failed", item.id, e.what());
     return false;
   }
 }
@@ -519,8 +612,8 @@ json ReviewService::release(const std::string& actor, const std::string& id,
     std::tm tm{};
     ::gmtime_r(&t, &tm);
     std::strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    std::string header =
-        "X-Policy-Released-By: " + printable(actor, 128) + " (quarantine " + id + "); " + when + eol;
+    std::string header = "X-Policy-Released-By: " + printable(actor, 128) + " (quarantine " + id +
+                         "); " + when + eol;
     smtp_send(config_.reinject, SmtpEnvelope{item->sender, rcpts}, header + bytes, 60);
   } catch (const SmtpError& e) {
     store_.abandon_release(id, actor, "attempt " + std::to_string(attempt) + ": " + e.what());
@@ -532,10 +625,10 @@ json ReviewService::release(const std::string& actor, const std::string& id,
   }
   bool full = store_.complete_release(id, actor, note);
   auto [clauses, quote] = clauses_of(v);
-  send(sender_outcome_notice(notice_settings(), *item,
+  send(sender_outcome_notice(notice_settings(*item), *item,
                              full ? Outcome::released : Outcome::released_partial, rcpts, note,
                              quote),
-       id);
+       *item);
   return {{"released_to", rcpts}, {"fully_released", full}, {"attempt", attempt}};
 }
 
@@ -547,7 +640,8 @@ void ReviewService::refuse(const std::string& actor, const std::string& id,
   json v = verdict_of(id);
   store_.refuse(id, actor, note);  // DecisionConflict unless held and unclaimed
   auto [clauses, quote] = clauses_of(v);
-  send(sender_outcome_notice(notice_settings(), *item, Outcome::refused, {}, note, quote), id);
+  send(sender_outcome_notice(notice_settings(*item), *item, Outcome::refused, {}, note, quote),
+       *item);
 }
 
 void ReviewService::dismiss(const std::string& actor, const std::string& id,
@@ -586,17 +680,33 @@ void ReviewService::dismiss(const std::string& actor, const std::string& id,
 
 json ReviewService::audit(const Account& a, AuditQuery q) {
   const std::size_t want = std::clamp<std::size_t>(q.limit, 1, 1000);
-  const bool all = a.role == Role::admin;
+  const auto scope = school_scope(a);
+  // Admins see every entry of their schools; the trust roles (and, with one school, the
+  // admin) every entry; reviewers the entries of messages they may review.
+  const bool admin = is_admin(a.role) || a.role == Role::dpo;
+  const bool all = admin && !scope;
   const auto accounts = all ? std::vector<Account>{} : users_.list();
+  std::set<std::string> colleagues;  // logins sharing a school with a scoped admin
+  if (admin && scope)
+    for (const auto& o : accounts)
+      if (o.login == a.login || intersects(o.schools, *scope)) colleagues.insert(o.login);
+  if (scope) {
+    // In the query: other schools' entries are never read. "" holds entries about no
+    // message (sign-ins), filtered below.
+    q.schools = *scope;
+    if (!contains(q.schools, "")) q.schools.push_back("");
+  }
   std::map<std::string, bool> visible;  // message id -> in a's scope
   auto in_scope = [&](const AuditEntry& e) {
     if (all) return true;
-    if (e.message_id.empty()) return e.actor == a.login;  // one's own sign-ins and sign-outs
+    if (e.message_id.empty())  // sign-ins: one's own, or (admins) their schools' accounts'
+      return e.actor == a.login || colleagues.count(e.actor) > 0;
     auto it = visible.find(e.message_id);
     if (it != visible.end()) return it->second;
     auto item = store_.get(e.message_id);
-    bool ok = item && item->status != QuarantineStatus::deleted &&
-              contains(reviewer_logins(*item, accounts), a.login);
+    bool ok = item && in_school(a, *item) &&
+              (admin || (item->status != QuarantineStatus::deleted &&
+                         contains(reviewer_logins(*item, accounts), a.login)));
     visible[e.message_id] = ok;
     return ok;
   };
@@ -627,8 +737,19 @@ json ReviewService::audit(const Account& a, AuditQuery q) {
 }
 
 json ReviewService::dismissals(std::size_t limit) {
+  Account everyone;  // the command line's view: every school
+  everyone.role = Role::it_admin;
+  return dismissals(everyone, limit);
+}
+
+json ReviewService::dismissals(const Account& a, std::size_t limit) {
   json out = json::array();
-  for (const auto& d : store_.dismissals(limit))
+  const bool scoped = school_scope(a).has_value();
+  for (const auto& d : store_.dismissals(limit)) {
+    if (scoped) {
+      auto item = store_.get(d.message_id);
+      if (!item || !in_school(a, *item)) continue;
+    }
     out.push_back({{"seq", d.seq},
                    {"at", d.at},
                    {"actor", d.actor},
@@ -636,13 +757,18 @@ json ReviewService::dismissals(std::size_t limit) {
                    {"rule", d.rule},
                    {"context", d.context},
                    {"note", d.note}});
+  }
   return out;
 }
 
 json ReviewService::monitor(const Account& a, std::size_t limit) {
   json out = json::array();
-  for (const auto& m : store_.monitor_list(limit)) {
-    if (a.role != Role::admin && !a.categories.empty() && !intersects(a.categories, m.categories))
+  const auto scope = school_scope(a);
+  std::vector<MonitorItem> entries;
+  if (!scope || !scope->empty())
+    entries = store_.monitor_list(limit, 0, scope ? *scope : std::vector<std::string>{});
+  for (const auto& m : entries) {
+    if (!is_admin(a.role) && !a.categories.empty() && !intersects(a.categories, m.categories))
       continue;
     json v = json::parse(m.verdict_json, nullptr, false);
     json finds = json::array(), rcpts = json::array();
@@ -667,6 +793,7 @@ json ReviewService::monitor(const Account& a, std::size_t limit) {
                    {"categories", m.categories},
                    {"rules", m.rules},
                    {"would_action", m.would_action},
+                   {"school", m.school},
                    {"state", m.would_action == "quarantine" ? "would have been held"
                                                             : "would have been tagged"},
                    {"recipients", rcpts},
@@ -717,15 +844,14 @@ std::string ReviewService::proposed_exceptions(std::size_t limit) {
 }
 
 int ReviewService::send_outbox(std::int64_t now) {
-  OutboxResult r =
-      pm::send_outbox(store_, config_.reinject, now, config_.claim_timeout_seconds, "policy-review");
+  OutboxResult r = pm::send_outbox(store_, config_.reinject, now, config_.claim_timeout_seconds,
+                                   "policy-review");
   if (r.failed) spdlog::warn("queued notices: {} not sent (retried later)", r.failed);
   return r.sent;
 }
 
 Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
   Housekeeping h;
-  NoticeSettings ns = notice_settings();
   // Routes are decided while the text is there; a decider that died mid-release frees
   // its claim after claim_timeout_seconds.
   assign_routes();
@@ -747,9 +873,9 @@ Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
           clauses.push_back(r.value("address", "") + " looks like a typo of the school's domain " +
                             r.value("lookalike_of", std::string("(a staff domain)")) +
                             ": check the address and send the message again to the right one.");
-    if (send(sender_held_notice(ns, item, clauses, quote, sender_link(item),
+    if (send(sender_held_notice(notice_settings(item), item, clauses, quote, sender_link(item),
                                 item.received_at + config_.sender_link_days * 86400LL),
-             item.id)) {
+             item)) {
       ++h.sender_notices;
     } else {
       store_.unclaim_notice(item.id, "sender-held");
@@ -760,8 +886,11 @@ Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
   // The digest goes out once per digest_minutes slot, from whichever process claims the
   // slot first (the store remembers it, so a process started every minute - the timer -
   // does not send one every minute).
-  std::map<std::string, std::vector<HeldSummary>> digest;  // reviewer e-mail -> items
-  std::map<std::string, std::vector<std::string>> digest_ids;
+  // (school, reviewer e-mail) -> items: one digest per school, in that school's name (a
+  // trust role reviewing several schools gets one from each).
+  using DigestKey = std::pair<std::string, std::string>;
+  std::map<DigestKey, std::vector<HeldSummary>> digest;
+  std::map<DigestKey, std::vector<std::string>> digest_ids;
   const std::int64_t slot = now / (static_cast<std::int64_t>(config_.digest_minutes) * 60);
   std::optional<bool> digest_due;
   if (force_digest) digest_due = true;
@@ -781,14 +910,16 @@ Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
       if (!digest_due) digest_due = store_.claim_notice("digest", "slot-" + std::to_string(slot));
       if (!*digest_due) continue;
       if (!store_.claim_notice(item.id, "reviewer")) continue;
+      const ReviewSchool* school = school_of(item);
       for (const auto& e : emails) {
-        digest[e].push_back(hs);
-        digest_ids[e].push_back(item.id);
+        DigestKey key{school ? school->id : "", e};
+        digest[key].push_back(hs);
+        digest_ids[key].push_back(item.id);
       }
       continue;
     }
     if (!store_.claim_notice(item.id, "reviewer")) continue;
-    if (send(reviewer_alert(ns, emails, {hs}, urgent, now), item.id)) {
+    if (send(reviewer_alert(notice_settings(item), emails, {hs}, urgent, now), item)) {
       h.reviewer_notices += emails.empty() ? 0 : 1;
       if (urgent)
         store_.audit("policy-review", "partner-alert", item.id,
@@ -798,11 +929,12 @@ Housekeeping ReviewService::send_notices(std::int64_t now, bool force_digest) {
       ++h.failures;
     }
   }
-  for (const auto& [email, items] : digest) {
-    if (send(reviewer_alert(ns, {email}, items, false, now), items.front().item.id)) {
+  for (const auto& [key, items] : digest) {
+    const QuarantineItem& first = items.front().item;
+    if (send(reviewer_alert(notice_settings(first), {key.second}, items, false, now), first)) {
       ++h.reviewer_notices;
     } else {
-      for (const auto& id : digest_ids[email]) store_.unclaim_notice(id, "reviewer");
+      for (const auto& id : digest_ids[key]) store_.unclaim_notice(id, "reviewer");
       ++h.failures;
     }
   }
@@ -819,7 +951,8 @@ std::vector<std::string> ReviewService::emails_of(const QuarantineItem& item,
   const auto exclude = json_strings(route, "exclude");
   std::vector<std::string> out;
   for (const auto& a : users_.list())
-    if (!a.email.empty() && names({entry}, a) && !is_sender(a, item) && !names(exclude, a))
+    if (!a.email.empty() && in_school(a, item) && names({entry}, a) && !is_sender(a, item) &&
+        !names(exclude, a))
       out.push_back(a.email);
   return out;
 }
@@ -828,7 +961,6 @@ Housekeeping ReviewService::escalate(std::int64_t now) {
   Housekeeping h;
   if (config_.escalate_after_hours <= 0) return h;
   const std::int64_t step = static_cast<std::int64_t>(config_.escalate_after_hours) * 3600;
-  NoticeSettings ns = notice_settings();
   QuarantineFilter f;
   f.status = QuarantineStatus::held;
   f.until = now - step + 1;  // held at least one step
@@ -849,13 +981,13 @@ Housekeeping ReviewService::escalate(std::int64_t now) {
       for (const auto& r : rcpts)
         hs.recipient_notes.push_back(r["address"].get<std::string>() + ": " +
                                      r["label"].get<std::string>());
-      Notice n = reviewer_alert(ns, emails, {hs}, false, now);
+      Notice n = reviewer_alert(notice_settings(item), emails, {hs}, false, now);
       const long hours = static_cast<long>((now - item.received_at) / 3600);
       n.subject = "Cover: held mail undecided for " + std::to_string(hours) + " hours";
       n.body = "Hello,\n\nYou are named as cover for this mail: nobody has decided it for " +
                std::to_string(hours) +
                " hours. You may review and decide it on the review page.\n\n" + n.body;
-      if (send(n, item.id)) {
+      if (send(n, item)) {
         ++h.escalations;
         store_.audit("policy-review", "escalated", item.id,
                      "level " + std::to_string(level) + " to " + std::to_string(emails.size()) +
@@ -872,7 +1004,7 @@ Housekeeping ReviewService::escalate(std::int64_t now) {
 
 void ReviewService::refuse_expired(const QuarantineItem& item, const std::string& actor,
                                    const std::string& why, Housekeeping& h) {
-  NoticeSettings ns = notice_settings();
+  NoticeSettings ns = notice_settings(item);
   auto [clauses, quote] = clauses_of(verdict_of(item.id));
   std::vector<std::string> emails;
   for (const auto& a : reviewers_of(item))
@@ -884,7 +1016,7 @@ void ReviewService::refuse_expired(const QuarantineItem& item, const std::string
   }
   ++h.expired;
   if (!item.sender.empty() &&
-      !send(sender_outcome_notice(ns, item, Outcome::expired, {}, "", quote), item.id))
+      !send(sender_outcome_notice(ns, item, Outcome::expired, {}, "", quote), item))
     ++h.failures;
   Notice rn;
   rn.to = emails;
@@ -894,7 +1026,7 @@ void ReviewService::refuse_expired(const QuarantineItem& item, const std::string
   rn.body = "Hello,\n\nThe held message " + item.id + " from " + item.sender +
             " (categories: " + cats + ") was " + why +
             ", so it has been refused and deleted, and the sender has been told.\n";
-  if (!send(rn, item.id)) ++h.failures;
+  if (!send(rn, item)) ++h.failures;
 }
 
 Housekeeping ReviewService::retention(std::int64_t now) {
@@ -1020,8 +1152,8 @@ json ReviewService::sender_view(const std::string& token) {
           {"recipients", rcpts},
           {"clauses", clauses},
           {"reasons", reasons},
-          {"reviewer_title", config_.reviewer_title},
-          {"school", config_.engine.school_name},
+          {"reviewer_title", notice_settings(item).reviewer_title},
+          {"school", school_of(item) ? school_of(item)->name : config_.engine.school_name},
           {"can_act", item.status == QuarantineStatus::held && item.claim.empty() &&
                           reasons.size() < static_cast<std::size_t>(config_.sender_reasons_max)}};
 }

@@ -40,6 +40,14 @@
 //                or as a digest) and retention (undecided after held_days: refused,
 //                sender and reviewers told; decided after decided_days: purged)
 //
+//   schools     (issue 15) with [[schools]] configured, every account sees only the mail
+//                of its schools (Account::schools; dpo and it-admin: every school): lists,
+//                details, counts, the audit log, monitor entries and notices are scoped in
+//                the store query and again per message; routes apply within the school
+//                (their reviewers, deputies and fallbacks are accounts of the message's
+//                school); notices use the school's name, notice_from and reviewer_title.
+//                Mail stored with no school belongs to the first school listed.
+//
 // Every view and decision is in the store's append-only audit log with the actor's login.
 // Errors: NotFound (unknown id or out of the account's scope - the same answer, so scope
 // does not leak), BadRequest (a malformed request, e.g. recipients that are not held),
@@ -128,6 +136,8 @@ class ReviewService {
   // (pass `next` as q.before for the following page).
   nlohmann::json audit(const Account& a, AuditQuery q);
   nlohmann::json dismissals(std::size_t limit);
+  // The same as `a` may see them: those of messages of its schools.
+  nlohmann::json dismissals(const Account& a, std::size_t limit);
   // Monitor mode: what would have been held or tagged, read-only, newest first - the
   // verdict's recipients and findings (rule, category, clause, evidence); the same
   // category scope as held mail (admins: everything). Audited "monitor-viewed".
@@ -138,6 +148,21 @@ class ReviewService {
 
   // Checks the scope of `a` before release/refuse/dismiss (throws NotFound).
   QuarantineItem require(const Account& a, const std::string& id);
+
+  // Schools (issue 15). The schools whose mail `a` may see, as a store filter (nullopt:
+  // every school - one school configured, or a trust role; an empty list: none).
+  std::optional<std::vector<std::string>> school_scope(const Account& a) const;
+  bool in_school(const Account& a, const QuarantineItem& item) const;
+  // The configured school of `item` (nullptr with one school or an unknown id).
+  const ReviewSchool* school_of(const QuarantineItem& item) const;
+  // Held, released and refused messages `a` may see, as the list shows them:
+  // {"held": n, "released": n, "refused": n}.
+  nlohmann::json counts(const Account& a);
+  // The accounts `a` may see on the accounts page: everyone for a trust role or with one
+  // school; otherwise those sharing a school with `a`, and the trust roles.
+  std::vector<Account> visible_accounts(const Account& a);
+  // For GET /api/session: the title, the school's (or trust's) name, the schools visible.
+  nlohmann::json session_info(const Account& a);
 
   // Every pending notice once, across processes (claimed in the store): the outbox, the
   // senders' "held" notices, the reviewers' (immediate, urgent or digest) and escalation.
@@ -163,8 +188,9 @@ class ReviewService {
 
  private:
   nlohmann::json verdict_of(const std::string& id);
-  bool send(const Notice& n, const std::string& message_id);
-  NoticeSettings notice_settings() const;
+  // Sends `n` for `item`, as its school (envelope sender, From, name, reviewer title).
+  bool send(const Notice& n, const QuarantineItem& item);
+  NoticeSettings notice_settings(const QuarantineItem& item) const;
   QuarantineItem sender_item(const std::string& token);  // checks the token
   std::vector<std::string> emails_of(const QuarantineItem& item, const std::string& entry);
   int send_outbox(std::int64_t now);

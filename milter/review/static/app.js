@@ -3,7 +3,7 @@
 // Content-Security-Policy forbids inline script besides.
 'use strict';
 
-const state = { csrf: null, login: null, role: null, sort: { key: 'received', dir: -1 }, list: [] };
+const state = { csrf: null, login: null, role: null, schools: [], sort: { key: 'received', dir: -1 }, list: [] };
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -65,7 +65,8 @@ function viewLogin(message) {
     const r = await api('POST', '/api/login', {
       login: form.login.value, password: form.password.value, totp: form.totp.value });
     if (r.ok) {
-      Object.assign(state, { csrf: r.data.csrf, login: r.data.login, role: r.data.role });
+      Object.assign(state, { csrf: r.data.csrf, login: r.data.login, role: r.data.role,
+      schools: r.data.schools || [] });
       location.hash = '#/';
       route();
       return;
@@ -119,7 +120,10 @@ async function viewList() {
     });
     tbody.replaceChildren(...rows.map(m => {
       const tr = el('tr', { class: 'row', 'data-id': m.id, tabindex: 0 },
-        el('td', {}, m.sender),
+        // Several schools in view (a trust role, or a reviewer of more than one): name each
+        // message's school.
+        el('td', {}, m.sender, state.schools.length > 1
+          ? [' ', el('span', { class: 'badge', text: schoolName(m.school) })] : null),
         el('td', {}, m.recipients_detail.map(rc => el('div', {},
           rc.address, ' ', el('span', { class: 'badge cls-' + rc.class, title: rc.why, text: rc.label })))),
         el('td', { class: 'subject' }, m.subject || '(no subject)'),
@@ -339,6 +343,12 @@ async function viewMonitor() {
         el('td', {}, ...m.findings.map(f => el('div', {}, el('code', { text: f.rule }), ' ', el('mark', { text: f.evidence })))))))));
 }
 
+// A school's name from its id ("" is mail stored before [[schools]]: the first school's).
+function schoolName(id) {
+  const s = state.schools.find(x => x.id === id) || (id === '' ? state.schools[0] : null);
+  return s ? s.name : id;
+}
+
 // ---- router ---------------------------------------------------------------------------
 async function route() {
   const h = location.hash || '#/';
@@ -346,11 +356,12 @@ async function route() {
   if (!state.csrf) {
     const r = await api('GET', '/api/session');
     if (!r.ok) return viewLogin();
-    Object.assign(state, { csrf: r.data.csrf, login: r.data.login, role: r.data.role });
+    Object.assign(state, { csrf: r.data.csrf, login: r.data.login, role: r.data.role,
+      schools: r.data.schools || [] });
   }
   document.getElementById('nav').hidden = false;
   document.getElementById('who').textContent = 'Signed in as ' + state.login + ' (' + state.role + ')';
-  document.getElementById('nav-dismissals').hidden = state.role !== 'admin';
+  document.getElementById('nav-dismissals').hidden = state.role !== 'admin' && state.role !== 'it-admin';
   if (h.startsWith('#/m/')) return viewMessage(decodeURIComponent(h.slice(4)));
   if (h.startsWith('#/audit')) return viewAudit();
   if (h.startsWith('#/dismissals')) return viewDismissals();

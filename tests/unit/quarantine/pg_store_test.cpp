@@ -153,6 +153,83 @@ TEST_F(PgStoreTest, PutKeepsTheBytesExactlyAndAudits) {
   EXPECT_FALSE(ok);
 }
 
+// Issue 15: the school of held mail, monitor entries and audit entries, and the filters by
+// a set of schools, as in the SQLite store.
+TEST_F(PgStoreTest, SchoolsAreStoredAndFilterListsCountsAuditAndMonitor) {
+  PgQuarantineStore::migrate(cfg_);
+  PgQuarantineStore s(cfg_);
+  auto in = [&](const std::string& digest, const std::string& school) {
+    auto i = input(digest);
+    i.school = school;
+    return i;
+  };
+  std::string a = s.put("A", in("a", "st-annes")), b = s.put("B", in("b", "st-bedes"));
+  std::string none = s.put("C", in("c", ""));
+  EXPECT_EQ(s.get(a)->school, "st-annes");
+  EXPECT_EQ(s.get(none)->school, "");
+  QuarantineFilter f;
+  f.schools = {"st-annes"};
+  auto only_a = s.list(f);
+  ASSERT_EQ(only_a.size(), 1u);
+  EXPECT_EQ(only_a[0].id, a);
+  EXPECT_EQ(s.count(f), 1u);
+  f.schools = {"st-annes", ""};
+  EXPECT_EQ(s.count(f), 2u);
+  f.schools = {"a \"quoted\" one", "back\\slash"};  // array literal escaping
+  EXPECT_EQ(s.count(f), 0u);
+  EXPECT_EQ(s.count({}), 3u);
+  s.refuse(b, "head.b", "no");
+  s.audit("head.a", "viewed", a);
+  s.audit("head.a", "signed-in", "");
+  AuditQuery q;
+  q.schools = {"st-bedes"};
+  auto bs = s.audit_page(q);
+  ASSERT_EQ(bs.size(), 2u);  // quarantined, refused
+  for (const auto& e : bs) {
+    EXPECT_EQ(e.message_id, b);
+    EXPECT_EQ(e.school, "st-bedes");
+  }
+  q.schools = {""};
+  auto blank = s.audit_page(q);
+  ASSERT_EQ(blank.size(), 2u);
+  EXPECT_EQ(blank[0].action, "signed-in");
+  EXPECT_EQ(s.audit_page({}).size(), 6u);
+  MonitorInput mi;
+  mi.sender = "j.smith@stannes.example";
+  mi.would_action = "quarantine";
+  mi.school = "st-annes";
+  s.record_monitor(mi);
+  mi.school = "st-bedes";
+  s.record_monitor(mi);
+  auto mb = s.monitor_list(100, 0, {"st-bedes"});
+  ASSERT_EQ(mb.size(), 1u);
+  EXPECT_EQ(mb[0].school, "st-bedes");
+  EXPECT_EQ(s.monitor_list().size(), 2u);
+}
+
+// A database at the previous schema version (2) with rows: `policyctl store migrate`
+// brings it to the current one, the rows get the empty school.
+TEST_F(PgStoreTest, RowsFromBeforeSchoolsGetTheEmptySchool) {
+  PgQuarantineStore::migrate(cfg_);
+  std::string id;
+  {
+    PgQuarantineStore s(cfg_);
+    id = s.put("A", input("a"));
+  }
+  bool ok = false;
+  raw_sql(cfg_.dsn,
+          "DROP INDEX messages_school; DROP INDEX audit_school;"
+          " ALTER TABLE messages DROP COLUMN school; ALTER TABLE monitor DROP COLUMN school;"
+          " ALTER TABLE audit DROP COLUMN school; DELETE FROM schema_version WHERE version = 3",
+          &ok);
+  ASSERT_TRUE(ok);
+  EXPECT_THROW(PgQuarantineStore old(cfg_), StoreError);  // not migrated: refused
+  EXPECT_EQ(PgQuarantineStore::migrate(cfg_), 1);
+  PgQuarantineStore s(cfg_);
+  EXPECT_EQ(s.get(id)->school, "");
+  EXPECT_EQ(s.audit_log(id).front().school, "");
+}
+
 TEST_F(PgStoreTest, SameDigestFromTwoRelaysIsStoredOnce) {
   PgQuarantineStore::migrate(cfg_);
   PgQuarantineStore relay_a(cfg_), relay_b(cfg_);
@@ -295,7 +372,9 @@ TEST_F(PgStoreTest, MigrationFromSqliteMovesEverythingOnceAndKeepsIdempotency) {
   const std::string held_bytes = "Subject: held\r\n\r\nbody \x01\x02";
   {
     QuarantineStore old(tmp_);
-    held = old.put(held_bytes, input("h"));
+    auto of_b = input("h");
+    of_b.school = "st-bedes";  // issue 15: the school goes with the row and its audit
+    held = old.put(held_bytes, of_b);
     released = old.put("Subject: rel\r\n\r\nr", input("r"));
     refused = old.put("Subject: ref\r\n\r\nf", input("f"));
     auto two = input("p");
@@ -358,8 +437,15 @@ TEST_F(PgStoreTest, MigrationFromSqliteMovesEverythingOnceAndKeepsIdempotency) {
     EXPECT_EQ(a[i].held_recipients, b[i].held_recipients);
     EXPECT_EQ(a[i].released_recipients, b[i].released_recipients);
     EXPECT_EQ(a[i].status_by, b[i].status_by);
+    EXPECT_EQ(a[i].school, b[i].school);
     EXPECT_EQ(old.read_message(a[i].id), pg.read_message(b[i].id));
   }
+  EXPECT_EQ(pg.get(held)->school, "st-bedes");
+  AuditQuery of_b;
+  of_b.schools = {"st-bedes"};
+  auto b_audit = pg.audit_page(of_b);
+  ASSERT_EQ(b_audit.size(), 3u);  // quarantined, viewed, not-a-violation
+  for (const auto& e : b_audit) EXPECT_EQ(e.message_id, held);
   EXPECT_EQ(pg.read_message(held), held_bytes);
   EXPECT_EQ(pg.get(refused)->status, QuarantineStatus::refused);
   EXPECT_EQ(pg.read_message(refused), "");

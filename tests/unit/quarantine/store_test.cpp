@@ -283,7 +283,8 @@ TEST_F(StoreTest, SchemaIsVersionedAndOldStoresAreMigrated) {
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 5);  // baseline, digest, review claims, monitor, key + outbox
+  // baseline, digest, review claims, monitor, key + outbox, schools
+  EXPECT_EQ(sqlite3_column_int(st, 0), 6);
   sqlite3_finalize(st);
   sqlite3_close(db);
 }
@@ -316,6 +317,106 @@ TEST_F(StoreTest, MonitorEvidenceIsListedAndPurgedAndDismissalsCarryAProposal) {
                          R"({"sender":"h.ashdown@stannes.example"})");
   ASSERT_EQ(store.dismissals().size(), 1u);
   EXPECT_EQ(store.dismissals()[0].proposal, R"({"sender":"h.ashdown@stannes.example"})");
+}
+
+// Issue 15: held mail, monitor entries and audit entries carry their school; lists, counts,
+// the audit log and the monitor list filter by a set of schools (empty: all).
+TEST_F(StoreTest, SchoolsAreStoredAndFilterListsCountsAuditAndMonitor) {
+  QuarantineStore store(dir_);
+  auto in = [&](const std::string& school) {
+    auto i = input("ada@stannes.example", {"confidential"});
+    i.school = school;
+    return i;
+  };
+  std::string a = store.put("Subject: a\r\n\r\na\r\n", in("st-annes"));
+  std::string b = store.put("Subject: b\r\n\r\nb\r\n", in("st-bedes"));
+  std::string none = store.put("Subject: c\r\n\r\nc\r\n", in(""));
+  EXPECT_EQ(store.get(a)->school, "st-annes");
+  EXPECT_EQ(store.get(none)->school, "");
+  QuarantineFilter f;
+  f.schools = {"st-annes"};
+  auto only_a = store.list(f);
+  ASSERT_EQ(only_a.size(), 1u);
+  EXPECT_EQ(only_a[0].id, a);
+  EXPECT_EQ(store.count(f), 1u);
+  f.schools = {"st-annes", ""};
+  EXPECT_EQ(store.count(f), 2u);
+  f.schools = {"st-nobody"};
+  EXPECT_EQ(store.count(f), 0u);
+  EXPECT_TRUE(store.list(f).empty());
+  EXPECT_EQ(store.count({}), 3u);
+  // Audit entries take the school of their message, also those of later decisions.
+  store.refuse(b, "head.b", "no");
+  store.audit("head.a", "viewed", a);
+  store.audit("head.a", "signed-in", "");
+  AuditQuery q;
+  q.schools = {"st-bedes"};
+  auto bs = store.audit_page(q);
+  ASSERT_EQ(bs.size(), 2u);  // quarantined, refused
+  for (const auto& e : bs) {
+    EXPECT_EQ(e.message_id, b);
+    EXPECT_EQ(e.school, "st-bedes");
+  }
+  q.schools = {"st-annes"};
+  EXPECT_EQ(store.audit_page(q).size(), 2u);  // quarantined, viewed
+  q.schools = {""};
+  auto blank = store.audit_page(q);
+  ASSERT_EQ(blank.size(), 2u);  // the school-less message's "quarantined", the sign-in
+  EXPECT_EQ(blank[0].action, "signed-in");
+  EXPECT_EQ(store.audit_page({}).size(), 6u);
+  MonitorInput mi;
+  mi.sender = "ada@stannes.example";
+  mi.would_action = "quarantine";
+  mi.school = "st-annes";
+  store.record_monitor(mi);
+  mi.school = "st-bedes";
+  store.record_monitor(mi);
+  ASSERT_EQ(store.monitor_list(100, 0, {"st-bedes"}).size(), 1u);
+  EXPECT_EQ(store.monitor_list(100, 0, {"st-bedes"})[0].school, "st-bedes");
+  EXPECT_EQ(store.monitor_list().size(), 2u);
+}
+
+// The sidecar carries the school: a message re-indexed from its file keeps it.
+TEST_F(StoreTest, AReindexedMessageKeepsItsSchool) {
+  std::string id;
+  {
+    QuarantineStore store(dir_);
+    auto in = input("ada@stannes.example", {"confidential"});
+    in.school = "st-bedes";
+    id = store.put("Subject: a\r\n\r\na\r\n", in);
+  }
+  fs::remove(dir_ / "index.sqlite");
+  fs::remove(dir_ / "index.sqlite-wal");
+  fs::remove(dir_ / "index.sqlite-shm");
+  auto store = QuarantineStore::open_for_put(dir_, PutSettings{});
+  ASSERT_TRUE(store->get(id));
+  EXPECT_EQ(store->get(id)->school, "st-bedes");
+}
+
+TEST_F(StoreTest, RowsFromBeforeSchoolsGetTheEmptySchool) {
+  std::string id;
+  {
+    QuarantineStore fresh(dir_);
+    id = fresh.put("Subject: x\r\n\r\ny\r\n", input("ada@stannes.example", {"confidential"}));
+  }
+  // The store as the previous release left it: no school columns, user_version 5.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "index.sqlite").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP INDEX messages_school; DROP INDEX audit_school;"
+                         "ALTER TABLE messages DROP COLUMN school;"
+                         "ALTER TABLE monitor DROP COLUMN school;"
+                         "ALTER TABLE audit DROP COLUMN school; PRAGMA user_version = 5;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  QuarantineStore store(dir_);
+  EXPECT_EQ(store.get(id)->school, "");
+  QuarantineFilter f;
+  f.schools = {""};
+  EXPECT_EQ(store.count(f), 1u);
+  EXPECT_EQ(store.audit_log(id).front().school, "");
 }
 
 TEST_F(StoreTest, PutIsIdempotentPerDigest) {

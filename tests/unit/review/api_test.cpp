@@ -10,6 +10,7 @@
 #include "fixture.h"
 #include "review/server.h"
 #include "review/totp.h"
+#include "server_fixture.h"
 
 namespace pm {
 namespace {
@@ -22,18 +23,12 @@ class ApiTest : public ::testing::Test {
   void TearDown() override { stop(); }
   void start(bool reinject_works) {
     fx_ = std::make_unique<test::Fixture>(reinject_works);
-    server_ = std::make_unique<ReviewServer>(*fx_->service, *fx_->users);
-    port_ = server_->bind("127.0.0.1", 0);
-    ASSERT_GT(port_, 0);
-    thread_ = std::thread([this] { server_->run(); });
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-    for (int i = 0; i < 100 && !client_->Get("/app.css"); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    srv_ = std::make_unique<test::LoopbackServer>(*fx_->service, *fx_->users);
+    port_ = srv_->port;
+    client_ = srv_->client.get();
   }
   void stop() {
-    server_->stop();
-    thread_.join();
-    server_.reset();
+    srv_.reset();
     fx_.reset();
   }
 
@@ -63,9 +58,8 @@ class ApiTest : public ::testing::Test {
   }
 
   std::unique_ptr<test::Fixture> fx_;
-  std::unique_ptr<ReviewServer> server_;
-  std::unique_ptr<httplib::Client> client_;
-  std::thread thread_;
+  std::unique_ptr<test::LoopbackServer> srv_;
+  httplib::Client* client_ = nullptr;
   int port_ = 0;
 };
 

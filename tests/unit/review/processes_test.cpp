@@ -22,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "config/schema.h"
 #include "engine/engine.h"
 #include "engine/verdict_json.h"
 #include "fixture.h"
@@ -779,6 +780,74 @@ TEST_F(Processes, TheSendersLinkShowsAnnotatesAndWithdrawsOverHttp) {
              httplib::Headers{{"X-Sender-Token", token}, {"Origin", "http://evil.example"}}, "{}",
              "application/json");
   EXPECT_EQ(cross->status, 403);
+}
+
+}  // namespace
+}  // namespace pm
+
+namespace pm {
+namespace {
+
+// `policyctl ...` with `input` on stdin; the exit status and what it printed (both streams).
+std::pair<int, std::string> policyctl(const fs::path& config, const std::string& args,
+                                      const std::string& input = "") {
+  std::string cmd = "printf '%s\\n' '" + input + "' | " PM_POLICYCTL_BIN " --config '" +
+                    config.string() + "' " + args + " 2>&1";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[512];
+  while (p && std::fgets(buf, sizeof buf, p)) out += buf;
+  int st = p ? ::pclose(p) : -1;
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+// Issue 15: with one school (no [[schools]]) `--school` is refused, so nobody believes an
+// account is limited to a school that does not exist; the trust roles are accepted.
+TEST(UsersSchools, WithoutSchoolsTheOptionIsRefusedAndTrustRolesWork) {
+  test::Fixture fx;
+  fs::path config = write_config(fx, free_port());
+  auto [rc, out] = policyctl(config, "users set chair --school st-annes");
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("no [[schools]] are configured"), std::string::npos) << out;
+  auto [rc2, out2] =
+      policyctl(config, "users add dpo --role dpo --password-stdin", "correct horse battery");
+  EXPECT_EQ(rc2, 0) << out2;
+  EXPECT_EQ(fx.users->find("dpo")->role, Role::dpo);
+  auto [rc3, out3] = policyctl(config, "users set dpo --role it-admin");
+  EXPECT_EQ(rc3, 0) << out3;
+  EXPECT_EQ(fx.users->find("dpo")->role, Role::it_admin);
+}
+
+// With [[schools]]: ids are checked against them, `set` replaces the list, a reviewer needs
+// one. Needs the [[schools]] rows of the configuration schema (the engine side of issue 15).
+TEST(UsersSchools, SchoolIdsAreCheckedAgainstTheConfiguration) {
+  if (!config::find_table("schools"))
+    GTEST_SKIP() << "the configuration schema has no [[schools]] yet";
+  test::Fixture fx;
+  fs::path config = write_config(fx, free_port());
+  std::ofstream(config, std::ios::app)
+      << "\n[[schools]]\nid = \"st-annes\"\nname = \"St Anne's\"\nstaff_domains = "
+         "[\"stannes.example\"]\n\n[[schools]]\nid = \"st-bedes\"\nname = \"St Bede's\"\n"
+         "staff_domains = [\"stbedes.example\"]\n";
+  auto [rc, out] = policyctl(config,
+                             "users add head.a --role reviewer --school st-annes "
+                             "--password-stdin",
+                             "correct horse battery");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(fx.users->find("head.a")->schools, std::vector<std::string>{"st-annes"});
+  auto [rc2, out2] = policyctl(config,
+                               "users add head.x --role reviewer --school st-nowhere "
+                               "--password-stdin",
+                               "correct horse battery");
+  EXPECT_EQ(rc2, 2) << out2;
+  EXPECT_NE(out2.find("st-nowhere"), std::string::npos) << out2;
+  EXPECT_FALSE(fx.users->find("head.x"));
+  auto [rc3, out3] = policyctl(config, "users add head.y --role reviewer --password-stdin",
+                               "correct horse battery");
+  EXPECT_EQ(rc3, 2) << out3;
+  auto [rc4, out4] = policyctl(config, "users set head.a --school st-bedes --school st-annes");
+  EXPECT_EQ(rc4, 0) << out4;
+  EXPECT_EQ(fx.users->find("head.a")->schools, (std::vector<std::string>{"st-bedes", "st-annes"}));
 }
 
 }  // namespace
