@@ -233,6 +233,10 @@ class RuleLoader {
     };
     auto ends_wordish = [&]() {
       char c = term.back();
+      // An escaped punctuation mark (":-\)", "\[sic\]") is that mark, not a group.
+      if (term.size() > 1 && term[term.size() - 2] == '\\' &&
+          !std::isalnum(static_cast<unsigned char>(c)))
+        return false;
       return std::isalnum(static_cast<unsigned char>(c)) || c == ')' || c == '?' || c == ']' ||
              c == '+' || c == '*' || c == '}';
     };
@@ -321,18 +325,17 @@ class RuleLoader {
         record(file, line_of(node), "lexicon " + n + ": " + std::to_string(k) + " term(s) added");
         continue;
       }
-      check_keys(file, *lt,
-                 {"terms", "acronyms", "description", "target", "stance", "detail", "inflect",
-                  "masked"},
-                 "lexicon " + n);
+      check_keys(
+          file, *lt,
+          {"terms", "acronyms", "description", "target", "stance", "detail", "inflect", "masked"},
+          "lexicon " + n);
       int ref = add_ref(RefKind::lexicon, n);
       // `inflect = true`: every plain word of a term (letters only, 4 or more) also
       // matches its inflections, generated with the Snowball stemmer (sentence/stem.h).
       if (toml_bool(file, *lt, "inflect", "lexicon " + n + ": inflect", false))
         inflected_.insert(ref);
       // `masked = true`: a slur also matches split or softened ("p.i.k.e.y", "ret*rd").
-      if (toml_bool(file, *lt, "masked", "lexicon " + n + ": masked", false))
-        masked_.insert(ref);
+      if (toml_bool(file, *lt, "masked", "lexicon " + n + ": masked", false)) masked_.insert(ref);
       if (add_terms(file, n, *lt, ref) == 0)
         throw ConfigError(file, line_of(node),
                           "lexicon " + n + " needs a non-empty `terms` or `acronyms` list");
@@ -363,12 +366,30 @@ class RuleLoader {
     }
   }
 
-  // "pikey" -> "p[.*_-]?(?:i|\*)[.*_-]?(?:k|\*)[.*_-]?(?:e|\*)[.*_-]?y": every plain word of
-  // four letters or more may have a separator between its letters and any letter but its
-  // first and last written as "*". Terms with regular-expression syntax are kept as written.
+  // "pikey" -> "(?:p[.*_-]?(?:i|[*1!])[.*_-]?(?:k|\*)[.*_-]?(?:e|[*3])[.*_-]?y|p i k e y)":
+  // every plain word of four letters or more may have a separator between its letters,
+  // any letter but its first and last written as "*" or as the digit or symbol that
+  // stands for it ("sp@z", "sl4g", "b1tch"), or be spelled out letter by letter with single
+  // spaces ("m o n g"). Terms with regular-expression syntax are kept as written.
   static std::string mask_term(const std::string& term) {
     for (char c : term)
       if (!((c >= 'a' && c <= 'z') || c == ' ')) return term;
+    auto stands_for = [](char c) -> std::string {
+      switch (c) {
+        case 'a':
+          return "[*@4]";
+        case 'e':
+          return "[*3]";
+        case 'i':
+          return "[*1!]";
+        case 'o':
+          return "[*0]";
+        case 's':
+          return "[*$5]";
+        default:
+          return "\\*";
+      }
+    };
     std::string out;
     for (auto word : split(term, ' ')) {
       if (!out.empty()) out += ' ';
@@ -376,13 +397,19 @@ class RuleLoader {
         out += std::string(word);
         continue;
       }
+      std::string joined, spelled;
       for (std::size_t i = 0; i < word.size(); ++i) {
-        if (i > 0) out += "[.*_-]?";
+        if (i > 0) {
+          joined += "[.*_-]?";
+          spelled += ' ';
+        }
+        spelled += word[i];
         if (i == 0 || i + 1 == word.size())
-          out += word[i];
+          joined += word[i];
         else
-          out += std::string("(?:") + word[i] + "|\\*)";
+          joined += std::string("(?:") + word[i] + "|" + stands_for(word[i]) + ")";
       }
+      out += "(?:" + joined + "|" + spelled + ")";
     }
     return out;
   }
