@@ -281,8 +281,9 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       if (ref >= 0) ref_spans[ref].push({u.start, u.end});
       if (url_refs_.back() >= 0) ref_spans[url_refs_.back()].push({u.start, u.end});
       if (sender_names && ref_sender_named_ >= 0 && u.cls != UrlClass::official &&
-          u.cls != UrlClass::allow && u.cls != UrlClass::shortener) {
-        // The host (less its public suffix) or, on a platform, the path's first segment.
+          u.cls != UrlClass::allow) {
+        // The host (less its public suffix) or, on a platform or a shortener (a custom alias:
+        // "tinyurl.com/mrrendell-reads"), the path's first segment.
         std::string where = u.host.substr(0, u.host.rfind('.'));
         if (u.cls != UrlClass::other) where += "/" + u.path.substr(0, u.path.find('/'));
         auto word_in = [&](std::string_view w) {
@@ -291,7 +292,15 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
             auto sep = [](char c) {
               return c == '.' || c == '-' || c == '_' || c == '/' || c == '@';
             };
-            bool l = p == 0 || sep(where[p - 1]),
+            // A title run into the name ("mrrendell", "missjones") still starts the word.
+            auto titled = [&]() {
+              for (std::string_view t : {"mr", "mrs", "ms", "miss", "dr", "sir"})
+                if (p >= t.size() && where.compare(p - t.size(), t.size(), t) == 0 &&
+                    (p == t.size() || sep(where[p - t.size() - 1])))
+                  return true;
+              return false;
+            };
+            bool l = p == 0 || sep(where[p - 1]) || titled(),
                  r = p + w.size() == where.size() || sep(where[p + w.size()]);
             if (l && r) return true;
           }

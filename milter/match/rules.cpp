@@ -236,6 +236,10 @@ class RuleLoader {
     };
     auto ends_wordish = [&]() {
       char c = term.back();
+      // An escaped punctuation mark (":-\)", "\[sic\]") is that mark, not a group.
+      if (term.size() > 1 && term[term.size() - 2] == '\\' &&
+          !std::isalnum(static_cast<unsigned char>(c)))
+        return false;
       return std::isalnum(static_cast<unsigned char>(c)) || c == ')' || c == '?' || c == ']' ||
              c == '+' || c == '*' || c == '}';
     };
@@ -365,12 +369,30 @@ class RuleLoader {
     }
   }
 
-  // "pikey" -> "p[.*_-]?(?:i|\*)[.*_-]?(?:k|\*)[.*_-]?(?:e|\*)[.*_-]?y": every plain word of
-  // four letters or more may have a separator between its letters and any letter but its
-  // first and last written as "*". Terms with regular-expression syntax are kept as written.
+  // "pikey" -> "(?:p[.*_-]?(?:i|[*1!])[.*_-]?(?:k|\*)[.*_-]?(?:e|[*3])[.*_-]?y|p i k e y)":
+  // every plain word of four letters or more may have a separator between its letters,
+  // any letter but its first and last written as "*" or as the digit or symbol that
+  // stands for it ("sp@z", "sl4g", "b1tch"), or be spelled out letter by letter with single
+  // spaces ("m o n g"). Terms with regular-expression syntax are kept as written.
   static std::string mask_term(const std::string& term) {
     for (char c : term)
       if (!((c >= 'a' && c <= 'z') || c == ' ')) return term;
+    auto stands_for = [](char c) -> std::string {
+      switch (c) {
+        case 'a':
+          return "[*@4]";
+        case 'e':
+          return "[*3]";
+        case 'i':
+          return "[*1!]";
+        case 'o':
+          return "[*0]";
+        case 's':
+          return "[*$5]";
+        default:
+          return "\\*";
+      }
+    };
     std::string out;
     for (auto word : split(term, ' ')) {
       if (!out.empty()) out += ' ';
@@ -378,13 +400,19 @@ class RuleLoader {
         out += std::string(word);
         continue;
       }
+      std::string joined, spelled;
       for (std::size_t i = 0; i < word.size(); ++i) {
-        if (i > 0) out += "[.*_-]?";
+        if (i > 0) {
+          joined += "[.*_-]?";
+          spelled += ' ';
+        }
+        spelled += word[i];
         if (i == 0 || i + 1 == word.size())
-          out += word[i];
+          joined += word[i];
         else
-          out += std::string("(?:") + word[i] + "|\\*)";
+          joined += std::string("(?:") + word[i] + "|" + stands_for(word[i]) + ")";
       }
+      out += "(?:" + joined + "|" + spelled + ")";
     }
     return out;
   }

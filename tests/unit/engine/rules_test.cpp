@@ -131,6 +131,31 @@ TEST_F(RulesTest, AcronymsCountOnlyInCapitals) {
   EXPECT_TRUE(m.check_examples().empty());
 }
 
+// `masked = true`: a symbol or digit for an inner letter, or the word spelled out letter by
+// letter, still matches; letters spaced out across two words do not.
+TEST_F(RulesTest, MaskedTermsMatchSymbolsAndSpelledOutLetters) {
+  write("lex.toml", "[lexicons.slur]\nmasked = true\nterms = [\"spaz\", \"mong\"]\n");
+  write("a.toml", category() +
+                      "\n[[rule]]\nid = \"abusive.s\"\nanchor = \"slur\"\n"
+                      "match = [\"he's a bit of a sp@z\", \"a right m o n g\", \"s.p.a.z\"]\n"
+                      "no_match = [\"the spa zone\", \"mo ng\", \"sp@ce\"]\n");
+  auto rs = RuleSet::load(dir, {}, {});
+  Matcher m(*rs, NameLexicon::build({}, {}, {}));
+  for (const auto& e : m.check_examples()) ADD_FAILURE() << e;
+}
+
+// A term ending in an escaped mark (a smiley) is that mark: it matches at the end of a line,
+// where no word character follows it.
+TEST_F(RulesTest, EscapedClosingMarkNeedsNoWordAfterIt) {
+  write("lex.toml", "[lexicons.smiley]\nterms = [\":\\\\)\"]\n");
+  write("a.toml", category() +
+                      "\n[[rule]]\nid = \"abusive.s\"\nanchor = \"smiley\"\n"
+                      "match = [\"I'll share it :)\"]\nno_match = [\"I'll share it\"]\n");
+  auto rs = RuleSet::load(dir, {}, {});
+  Matcher m(*rs, NameLexicon::build({}, {}, {}));
+  for (const auto& e : m.check_examples()) ADD_FAILURE() << e;
+}
+
 TEST_F(RulesTest, ValidatorDropsLookalikes) {
   write("a.toml",
         category() +
