@@ -125,8 +125,14 @@ const std::vector<Key>& keys() {
       {"schools", "roster", Path(), "[school] roster", "its MIS roster"},
       {"schools", "parent_contacts", Path(), "[school] parent_contacts",
        "its MIS parent-contacts export"},
-      // TENANTS-GLUE: the review side's [[schools]] keys (notice_from, reviewer_title,
-      // head_teacher_names, chair_names) are rows of the review helper's branch.
+      // Read by policy-review only (review/config.cpp load_schools): the school's notices.
+      {"schools", "notice_from", Str(), "[review] notice_from", "sender of its notices"},
+      {"schools", "reviewer_title", Str(), "[review] reviewer_title",
+       "how its notices name the reviewer"},
+      {"schools", "head_teacher_names", Strings(), "[review] head_teacher_names",
+       "names {head} stands for in its routes"},
+      {"schools", "chair_names", Strings(), "[review] chair_names",
+       "names {chair} stands for in its routes"},
 
       {"recipients", "webmail_domains", Strings(), "[]",
        "personal webmail providers; \"name.*\" matches any suffix"},

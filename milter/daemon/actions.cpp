@@ -157,8 +157,7 @@ QuarantineInput quarantine_input(const ActionPlan& plan, const Verdict& v,
   in.snapshot = v.snapshot;
   in.verdict_json = std::move(verdict_json);
   in.digest = message_digest(sender, rcpts, raw, queue_id);
-  // TENANTS-GLUE: QuarantineInput::school comes with the store side (issue 15); then:
-  //   in.school = v.school;
+  in.school = v.school;  // the reviewers of this school see it (issue 15)
   return in;
 }
 

@@ -339,8 +339,7 @@ void note_verdict(const DaemonConfig& cfg, const Engine& engine, const Verdict& 
         mi.rules = plan.rules;
         mi.would_action = to_string(v.would_action);
         mi.verdict_json = verdict_to_json(v, "");  // findings and evidence, no segments
-        // TENANTS-GLUE: MonitorInput::school comes with the store side (issue 15); then:
-        //   mi.school = v.school;
+        mi.school = v.school;
         g_runtime->store->record_monitor(mi);
       } catch (const std::exception& e) {
         g_runtime->stats.add_count("monitor", "record_failed");
