@@ -383,8 +383,11 @@ json ReviewService::recipients(const QuarantineItem& item, const json& verdict) 
   json out = json::array();
   for (const auto& addr : item.recipients) {
     std::string a = lower(addr);
-    std::string cls =
-        cls_of.count(a) ? cls_of[a] : to_string(classify_recipient(a, config_.engine.domains));
+    // A verdict without classes (an old row): judge against the message's own school.
+    const RecipientDomains& domains = config_.engine.schools.empty()
+                                          ? config_.engine.domains
+                                          : pm::school_of(config_.engine, item.school).domains;
+    std::string cls = cls_of.count(a) ? cls_of[a] : to_string(classify_recipient(a, domains));
     std::string dom = domain_of(a);
     std::string why;
     if (cls == "internal") {
