@@ -18,6 +18,9 @@
 #   5. two policy-review servers on the store, the same held message decided on both at once
 #      (over HTTP): exactly one outcome, one audit entry, a release delivered once
 #   6. a held message released with `policyctl quarantine release` reaches the mailbox
+#   7. two schools of one trust on the one store (store_pg_schools.sh): each school's
+#      reviewer sees only its school's mail over both review servers' APIs (lists, details,
+#      audit, counts) and in the notices; the dpo sees both; one outcome per decision
 # Needs root, postfix and the PostgreSQL server; exits 77 (CTest: skipped) otherwise.
 # Phases 5 and 6 release mail, so they come after every check_all (a released message is
 # in the mailbox and, with its bytes, in the store: it would count twice).
@@ -334,6 +337,8 @@ SERIAL=$(sql "SELECT substring(convert_from(bytes, 'SQL_ASCII') from 'X-Test-Ser
 [ "$(sql "SELECT count(*) FROM audit WHERE message_id = '$ID' AND action = 'released'")" -eq 1 ] || fail "phase 6: release not audited once"
 for _ in $(seq 100); do grep -lq "^X-Test-Serial: $SERIAL" "$RUN"/mailbox/*.eml 2>/dev/null && break; pf_flush "$RUN/postfix"; sleep 0.2; done
 grep -lq "^X-Test-Serial: $SERIAL" "$RUN"/mailbox/*.eml 2>/dev/null || fail "phase 6: released message $SERIAL not in the mailbox"
+
+source "$SRC/tests/integration/store_pg_schools.sh"
 
 [ "$FAILED" -eq 0 ] && echo "store_pg: PASS"
 exit "$FAILED"
