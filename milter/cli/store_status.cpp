@@ -94,6 +94,19 @@ std::optional<Figures> sqlite_figures(const std::filesystem::path& index) {
   return f;
 }
 
+// libpq's messages span lines ("...failed: ...\n\tIs the server running...?\n"); the
+// status line is one line.
+std::string trimmed(std::string_view e) {
+  std::string out;
+  for (char ch : e) {
+    if (ch == '\n' || ch == '\t') ch = ' ';
+    if (ch == ' ' && (out.empty() || out.back() == ' ')) continue;
+    out.push_back(ch);
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return printable(out);
+}
+
 struct PgConnFree {
   void operator()(PGconn* c) const noexcept { PQfinish(c); }
 };
@@ -122,17 +135,19 @@ int pg_status(const DaemonConfig& cfg, Say say) {
     where = std::string(PQdb(c.get())) + " on " + (PQhost(c.get()) ? PQhost(c.get()) : "");
   }
   if (!c || PQstatus(c.get()) != CONNECTION_OK) {
-    std::string e = c ? PQerrorMessage(c.get()) : "out of memory";
-    while (!e.empty() && (e.back() == '\n' || e.back() == ' ')) e.pop_back();
     say("quarantine: postgresql UNREACHABLE from this relay - held mail is deferred: " +
-        printable(e));
+        trimmed(c ? PQerrorMessage(c.get()) : "out of memory"));
     return 1;
   }
-  std::string error;
+  std::string error, sqlstate;
   auto value = [&](const char* sql) -> std::optional<std::int64_t> {
     std::unique_ptr<PGresult, PgResultFree> r(PQexec(c.get(), sql));
     if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1) {
-      if (error.empty()) error = PQresultErrorMessage(r.get());
+      if (error.empty()) {
+        error = trimmed(PQresultErrorMessage(r.get()));
+        const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+        sqlstate = state ? state : "";
+      }
       return std::nullopt;
     }
     return std::strtoll(PQgetvalue(r.get(), 0, 0), nullptr, 10);
@@ -140,14 +155,17 @@ int pg_status(const DaemonConfig& cfg, Say say) {
   Figures f;
   auto schema = value("SELECT coalesce(max(version), -1) FROM schema_version");
   if (!schema) {
-    say("quarantine: postgresql " + where +
-        " reachable, but no schema (run `policyctl store migrate`) - held mail is deferred");
+    // 42P01 undefined_table: nobody ran the migrations on this database.
+    say("quarantine: postgresql " + where + ", reachable, but " +
+        (sqlstate == "42P01" ? "no schema (run `policyctl store migrate`)"
+                             : "the schema version cannot be read: " + error) +
+        " - held mail is deferred");
     return 1;
   }
   f.schema = *schema;
   const int wanted = PgQuarantineStore::schema_version_wanted();
   if (f.schema != wanted) {
-    say("quarantine: postgresql " + where + " reachable, but at schema " +
+    say("quarantine: postgresql " + where + ", reachable, but at schema " +
         std::to_string(f.schema) + " and this release needs " + std::to_string(wanted) +
         (f.schema < wanted ? " (run `policyctl store migrate`)"
                            : " (a newer release migrated it)") +
@@ -157,8 +175,7 @@ int pg_status(const DaemonConfig& cfg, Say say) {
   auto held = value("SELECT count(*) FROM messages WHERE status = 'held'");
   auto outbox = value("SELECT count(*) FROM outbox WHERE sent_at = 0");
   if (!held || !outbox) {
-    while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
-    say("quarantine: postgresql " + where + " reachable, but a query failed: " + printable(error));
+    say("quarantine: postgresql " + where + ", reachable, but a query failed: " + error);
     return 1;
   }
   f.held = *held;
