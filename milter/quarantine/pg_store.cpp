@@ -1415,20 +1415,21 @@ PgQuarantineStore::ImportReport PgQuarantineStore::migrate_from_sqlite(const fs:
     // the next purge.
     Stmt st(raw,
             "SELECT at, queue_id, sender, recipients, subject, categories, rules, would_action,"
-            " verdict_json, count(*) FROM monitor GROUP BY 1,2,3,4,5,6,7,8,9 ORDER BY min(seq)");
+            " verdict_json, school, count(*) FROM monitor GROUP BY 1,2,3,4,5,6,7,8,9,10"
+            " ORDER BY min(seq)");
     while (st.step()) {
-      const Params p = row(st, "itttttttt");
+      const Params p = row(st, "ittttttttt");
       Result have = tx.exec(
           "SELECT count(*) FROM monitor WHERE at=$1 AND queue_id=$2 AND sender=$3 AND"
           " recipients=$4 AND subject=$5 AND categories=$6 AND rules=$7 AND would_action=$8"
-          " AND verdict_json=$9",
+          " AND verdict_json=$9 AND school=$10",
           p);
-      const std::int64_t want = st.integer(9), present = have.integer(0, 0);
+      const std::int64_t want = st.integer(10), present = have.integer(0, 0);
       rep.monitor_present += static_cast<std::size_t>(std::min(want, present));
       for (std::int64_t i = present; i < want; ++i) {
         tx.exec(
             "INSERT INTO monitor(at, queue_id, sender, recipients, subject, categories, rules,"
-            " would_action, verdict_json) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+            " would_action, verdict_json, school) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
             p);
         ++rep.monitor;
       }
