@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "pg_instance.h"
 #include "quarantine/pg_store.h"
 
 namespace pm {
@@ -23,16 +24,7 @@ std::string g_dsn_base;  // without dbname
 bool g_skip = false;
 int g_db = 0;
 
-std::string sh(const std::string& cmd, int* rc = nullptr) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[512];
-  while (p && std::fgets(buf, sizeof buf, p)) out += buf;
-  int st = p ? ::pclose(p) : -1;
-  if (rc) *rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
+using test::sh;
 
 std::string pg_script() {
   return std::string("bash ") + PM_SOURCE_DIR + "/scripts/lib/pg-instance.sh";

@@ -2,7 +2,8 @@
 // store, a reviewer of each and the trust's data protection officer. Each reviewer sees
 // only their school's mail in the lists, details, counts, audit log, monitor list and
 // notices; a decision on the other school's message is "no such message" and leaves no
-// trace they can see; the dpo sees both. Real SQLite store, real SMTP sink.
+// trace they can see; the dpo sees both. On both stores (SQLite, and PostgreSQL started for
+// the test by scripts/lib/pg-instance.sh, skipped without the server), real SMTP sink.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -11,17 +12,35 @@
 #include <tuple>
 
 #include "fixture.h"
+#include "pg_instance.h"
+#include "quarantine/pg_store.h"
 #include "server_fixture.h"
 
 namespace pm {
 namespace {
 
 using nlohmann::json;
+test::PgServer g_pg;
 
-class SchoolsApiTest : public ::testing::Test {
+class SchoolsApiTest : public ::testing::TestWithParam<std::string> {
  protected:
+  static void TearDownTestSuite() { g_pg.stop(); }
   void SetUp() override {
+    if (GetParam() == "postgresql") {
+      g_pg.start();
+      if (g_pg.skip) GTEST_SKIP() << "PostgreSQL server not installed";
+      ASSERT_FALSE(g_pg.failed) << "could not start PostgreSQL (see " << g_pg.dir << "/log)";
+    }
     fx_ = std::make_unique<test::Fixture>();
+    store_ = fx_->store.get();
+    if (GetParam() == "postgresql") {
+      StoreConfig sc;
+      sc.backend = "postgresql";
+      sc.dsn = g_pg.database();
+      PgQuarantineStore::migrate(sc);
+      pg_ = std::make_unique<PgQuarantineStore>(sc);
+      store_ = pg_.get();
+    }
     for (const char* login : {"head.teacher", "chair", "it.admin"}) fx_->users->remove(login);
     add("head.a", Role::reviewer, "head@stannes.example", {"st-annes"});
     add("head.b", Role::reviewer, "head@stbedes.example", {"st-bedes"});
@@ -42,7 +61,7 @@ class SchoolsApiTest : public ::testing::Test {
                          "the headteacher of St Bede's",
                          {},
                          {}}};
-    fx_->service = std::make_unique<ReviewService>(fx_->cfg, *fx_->store, *fx_->users);
+    fx_->service = std::make_unique<ReviewService>(fx_->cfg, *store_, *fx_->users);
     srv_ = std::make_unique<test::LoopbackServer>(*fx_->service, *fx_->users);
     client_ = srv_->client.get();
     a1_ = put("st-annes", "ada.teacher@stannes.example", "Trip list A");
@@ -52,6 +71,8 @@ class SchoolsApiTest : public ::testing::Test {
   }
   void TearDown() override {
     srv_.reset();
+    if (fx_) fx_->service.reset();  // before the store it uses
+    pg_.reset();
     fx_.reset();
   }
 
@@ -77,7 +98,7 @@ class SchoolsApiTest : public ::testing::Test {
     in.school = school;
     in.verdict_json = test::verdict(subject, test::kBody, "943 476 5919", "confidential.nhs-number",
                                     "confidential", {{"parent.one@gmail.com", "personal-webmail"}});
-    return fx_->store->put("Subject: " + subject + "\r\n\r\n" + test::kBody, in);
+    return store_->put("Subject: " + subject + "\r\n\r\n" + test::kBody, in);
   }
 
   struct Login {
@@ -119,12 +140,14 @@ class SchoolsApiTest : public ::testing::Test {
   }
 
   std::unique_ptr<test::Fixture> fx_;
+  std::unique_ptr<PgQuarantineStore> pg_;
+  QuarantineBackend* store_ = nullptr;  // the SQLite store of the fixture, or pg_
   std::unique_ptr<test::LoopbackServer> srv_;
   httplib::Client* client_ = nullptr;
   std::string a1_, a2_, b1_, old_;
 };
 
-TEST_F(SchoolsApiTest, ListsShowOnlyTheReviewersSchools) {
+TEST_P(SchoolsApiTest, ListsShowOnlyTheReviewersSchools) {
   Login a = login("head.a"), b = login("head.b"), dpo = login("dpo");
   EXPECT_EQ(ids(get_json("/api/messages", a)), (std::set<std::string>{a1_, a2_, old_}));
   EXPECT_EQ(ids(get_json("/api/messages", b)), (std::set<std::string>{b1_}));
@@ -135,7 +158,7 @@ TEST_F(SchoolsApiTest, ListsShowOnlyTheReviewersSchools) {
   for (const auto& m : get_json("/api/messages", b)) EXPECT_EQ(m["school"], "st-bedes");
 }
 
-TEST_F(SchoolsApiTest, AnotherSchoolsMessageIsNotFoundAndCannotBeDecided) {
+TEST_P(SchoolsApiTest, AnotherSchoolsMessageIsNotFoundAndCannotBeDecided) {
   Login a = login("head.a"), b = login("head.b"), dpo = login("dpo");
   EXPECT_EQ(get("/api/messages/" + a1_, a)->status, 200);
   EXPECT_EQ(get("/api/messages/" + b1_, a)->status, 404);
@@ -152,18 +175,18 @@ TEST_F(SchoolsApiTest, AnotherSchoolsMessageIsNotFoundAndCannotBeDecided) {
     EXPECT_EQ(r->status, 404) << what;
   }
   EXPECT_EQ(post("/api/messages/" + b1_ + "/delete", login("admin.a"))->status, 404);
-  EXPECT_EQ(fx_->store->get(b1_)->status, QuarantineStatus::held);
+  EXPECT_EQ(store_->get(b1_)->status, QuarantineStatus::held);
   // Nothing was recorded against B's message by A's reviewer, and no attempt shows up
   // anywhere A's reviewer can look.
-  for (const auto& e : fx_->store->audit_log(b1_)) EXPECT_NE(e.actor, "head.a") << e.action;
+  for (const auto& e : store_->audit_log(b1_)) EXPECT_NE(e.actor, "head.a") << e.action;
   EXPECT_EQ(audited(a).count(b1_), 0u);
   EXPECT_TRUE(get_json("/api/audit?message=" + b1_, a)["entries"].empty());
   // B's own reviewer decides it.
   EXPECT_EQ(post("/api/messages/" + b1_ + "/refuse", b, json{{"note", "no"}})->status, 200);
-  EXPECT_EQ(fx_->store->get(b1_)->status, QuarantineStatus::refused);
+  EXPECT_EQ(store_->get(b1_)->status, QuarantineStatus::refused);
 }
 
-TEST_F(SchoolsApiTest, AuditShowsOnlyTheSchoolsEntries) {
+TEST_P(SchoolsApiTest, AuditShowsOnlyTheSchoolsEntries) {
   Login a = login("head.a"), b = login("head.b"), dpo = login("dpo");
   get("/api/messages/" + a1_, a);
   get("/api/messages/" + b1_, b);
@@ -186,7 +209,7 @@ TEST_F(SchoolsApiTest, AuditShowsOnlyTheSchoolsEntries) {
     EXPECT_NE(e["actor"], "head.b");
 }
 
-TEST_F(SchoolsApiTest, CountsSessionAndAccountsAreScoped) {
+TEST_P(SchoolsApiTest, CountsSessionAndAccountsAreScoped) {
   Login a = login("head.a"), b = login("head.b"), dpo = login("dpo");
   post("/api/messages/" + b1_ + "/refuse", b, json{{"note", "no"}});
   json ca = get_json("/api/counts", a), cb = get_json("/api/counts", b),
@@ -211,16 +234,16 @@ TEST_F(SchoolsApiTest, CountsSessionAndAccountsAreScoped) {
   EXPECT_EQ(logins, (std::set<std::string>{"admin.a", "dpo", "head.a"}));
 }
 
-TEST_F(SchoolsApiTest, MonitorEntriesAreScoped) {
+TEST_P(SchoolsApiTest, MonitorEntriesAreScoped) {
   MonitorInput mi;
   mi.sender = "bea.teacher@stbedes.example";
   mi.categories = {"confidential"};
   mi.would_action = "quarantine";
   mi.school = "st-bedes";
-  fx_->store->record_monitor(mi);
+  store_->record_monitor(mi);
   mi.sender = "ada.teacher@stannes.example";
   mi.school = "st-annes";
-  fx_->store->record_monitor(mi);
+  store_->record_monitor(mi);
   json ma = get_json("/api/monitor", login("head.a")),
        mb = get_json("/api/monitor", login("head.b"));
   ASSERT_EQ(ma.size(), 1u);
@@ -230,7 +253,7 @@ TEST_F(SchoolsApiTest, MonitorEntriesAreScoped) {
   EXPECT_EQ(get_json("/api/monitor", login("dpo")).size(), 2u);
 }
 
-TEST_F(SchoolsApiTest, NoticesGoToTheSchoolsReviewersInTheSchoolsName) {
+TEST_P(SchoolsApiTest, NoticesGoToTheSchoolsReviewersInTheSchoolsName) {
   auto h = fx_->service->send_notices(static_cast<std::int64_t>(std::time(nullptr)));
   EXPECT_EQ(h.failures, 0);
   EXPECT_EQ(h.sender_notices, 4);
@@ -271,7 +294,7 @@ TEST_F(SchoolsApiTest, NoticesGoToTheSchoolsReviewersInTheSchoolsName) {
 
 // Routes apply within the school: an account of another school is never among a message's
 // reviewers, also when the sender's own account is left out.
-TEST_F(SchoolsApiTest, RoutesApplyWithinTheSchool) {
+TEST_P(SchoolsApiTest, RoutesApplyWithinTheSchool) {
   Account deputy_b;
   deputy_b.login = "deputy.b";
   deputy_b.role = Role::reviewer;
@@ -280,12 +303,12 @@ TEST_F(SchoolsApiTest, RoutesApplyWithinTheSchool) {
   deputy_b.schools = {"st-bedes"};
   fx_->users->add(deputy_b, "correct horse battery");
   // The head of A's own message: A's other accounts review it, B's deputy does not.
-  QuarantineItem item = *fx_->store->get(a1_);
+  QuarantineItem item = *store_->get(a1_);
   item.sender = "head@stannes.example";
   auto logins = fx_->service->reviewer_logins(item, fx_->users->list());
   EXPECT_EQ(std::count(logins.begin(), logins.end(), "deputy.b"), 0);
   EXPECT_EQ(std::count(logins.begin(), logins.end(), "head.a"), 0);
-  QuarantineItem of_b = *fx_->store->get(b1_);
+  QuarantineItem of_b = *store_->get(b1_);
   of_b.sender = "head@stbedes.example";
   auto b_logins = fx_->service->reviewer_logins(of_b, fx_->users->list());
   EXPECT_EQ(std::count(b_logins.begin(), b_logins.end(), "deputy.b"), 1);
@@ -294,7 +317,7 @@ TEST_F(SchoolsApiTest, RoutesApplyWithinTheSchool) {
 
 // The digest: one per school, in its name - the trust's dpo gets one from each school; cover:
 // escalation goes to the deputy of the message's school only.
-TEST_F(SchoolsApiTest, DigestsAndEscalationsStayWithinTheSchool) {
+TEST_P(SchoolsApiTest, DigestsAndEscalationsStayWithinTheSchool) {
   for (const auto& [login, email, school] :
        std::vector<std::tuple<std::string, std::string, std::string>>{
            {"deputy.a", "deputy@stannes.example", "st-annes"},
@@ -309,7 +332,7 @@ TEST_F(SchoolsApiTest, DigestsAndEscalationsStayWithinTheSchool) {
   ReviewConfig cfg = fx_->cfg;
   cfg.digest = true;
   cfg.deputies = {"duty:deputy"};
-  ReviewService svc(cfg, *fx_->store, *fx_->users);
+  ReviewService svc(cfg, *store_, *fx_->users);
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   auto h = svc.send_notices(now, /*force_digest=*/true);
   EXPECT_EQ(h.failures, 0);
@@ -342,6 +365,9 @@ TEST_F(SchoolsApiTest, DigestsAndEscalationsStayWithinTheSchool) {
               std::vector<std::string>{b ? "deputy@stbedes.example" : "deputy@stannes.example"});
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, SchoolsApiTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace pm
