@@ -105,7 +105,8 @@ struct Corpus {
 const Corpus& corpus() {
   static Corpus c = [] {
     Corpus c;
-    for (const char* dir : {"tests/corpus/dev", "tests/corpus/heldout", "tests/corpus/attachments"}) {
+    for (const char* dir :
+         {"tests/corpus/dev", "tests/corpus/heldout", "tests/corpus/attachments"}) {
       std::vector<fs::path> files;
       for (const auto& e : fs::directory_iterator(dir))
         if (e.path().extension() == ".eml") files.push_back(e.path());
@@ -121,8 +122,10 @@ const Corpus& corpus() {
 }
 
 void set_rates(benchmark::State& state, std::size_t messages, std::size_t bytes) {
-  state.counters["msgs/s"] = benchmark::Counter(static_cast<double>(messages), benchmark::Counter::kIsRate);
-  state.counters["MB/s"] = benchmark::Counter(static_cast<double>(bytes) / 1e6, benchmark::Counter::kIsRate);
+  state.counters["msgs/s"] =
+      benchmark::Counter(static_cast<double>(messages), benchmark::Counter::kIsRate);
+  state.counters["MB/s"] =
+      benchmark::Counter(static_cast<double>(bytes) / 1e6, benchmark::Counter::kIsRate);
 }
 
 // ------------------------------------------------------------ 20 KB newsletters ----
@@ -173,18 +176,31 @@ std::string quoted_printable(std::string_view in) {
   return out;
 }
 
-// A school newsletter (~20 KB encoded): a multipart/alternative of ~6 KB text and ~11 KB HTML with links,
-// some UTF-8 (£, é, en dash), named pupils ("Star of the week"), dates and a table. The
+// A school newsletter (~20 KB encoded): a multipart/alternative of ~6 KB text and ~11 KB HTML with
+// links, some UTF-8 (£, é, en dash), named pupils ("Star of the week"), dates and a table. The
 // transfer encodings vary with `i`: 7bit/8bit, quoted-printable, base64.
 std::string newsletter(unsigned i) {
   std::mt19937 rng(1000 + i);
-  auto pick = [&](const std::vector<std::string>& v) -> const std::string& { return v[rng() % v.size()]; };
-  static const std::vector<std::string> opener = {
-      "This week", "Last Friday", "Over half term", "On Tuesday afternoon", "Throughout March",
-      "Before the Easter break", "In our Worship assembly"};
-  static const std::vector<std::string> who = {
-      "Year 1", "Year 2", "Oak class", "Willow class", "the choir", "our Eco-Council",
-      "the football team", "Reception", "Year 6", "the School Council"};
+  auto pick = [&](const std::vector<std::string>& v) -> const std::string& {
+    return v[rng() % v.size()];
+  };
+  static const std::vector<std::string> opener = {"This week",
+                                                  "Last Friday",
+                                                  "Over half term",
+                                                  "On Tuesday afternoon",
+                                                  "Throughout March",
+                                                  "Before the Easter break",
+                                                  "In our Worship assembly"};
+  static const std::vector<std::string> who = {"Year 1",
+                                               "Year 2",
+                                               "Oak class",
+                                               "Willow class",
+                                               "the choir",
+                                               "our Eco-Council",
+                                               "the football team",
+                                               "Reception",
+                                               "Year 6",
+                                               "the School Council"};
   static const std::vector<std::string> did = {
       "visited the Somerset Rural Life Museum and learnt how butter was made",
       "performed a wonderful harvest assembly for parents and grandparents",
@@ -203,57 +219,71 @@ std::string newsletter(unsigned i) {
       "Named water bottles only, please – we have a growing lost property pile!",
       "Flu immunisations for all year groups will take place on Wednesday 9 October.",
       "Parents' evening appointments can be booked through the school app from Monday."};
-  static const std::vector<std::string> names = {
-      "Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Freya", "Leo", "Poppy", "Arthur"};
+  static const std::vector<std::string> names = {"Amelia", "Oliver", "Isla", "George", "Ava",
+                                                 "Noah",   "Freya",  "Leo",  "Poppy",  "Arthur"};
   static const std::vector<std::string> links = {
-      "https://www.stannes.example/news/",          "https://www.stannes.example/calendar",
-      "https://www.stannes.example/letters/",       "https://www.stannes.example/lunch-menu",
-      "https://www.facebook.com/StAnnesPrimary",    "https://library.somerset-la.example/events",
-      "https://www.parentpay.example/login",        "https://www.readingagency.example/summer"};
+      "https://www.stannes.example/news/",       "https://www.stannes.example/calendar",
+      "https://www.stannes.example/letters/",    "https://www.stannes.example/lunch-menu",
+      "https://www.facebook.com/StAnnesPrimary", "https://library.somerset-la.example/events",
+      "https://www.parentpay.example/login",     "https://www.readingagency.example/summer"};
 
   std::string text, html;
-  html = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>body{font-family:Arial,"
-         "sans-serif;color:#222}h2{color:#1d4e89}td{padding:4px;border:1px solid #ccc}</style>"
-         "</head><body><table width=\"100%\" cellpadding=\"0\"><tr><td><img src=\"https://www."
-         "stannes.example/img/logo.png\" alt=\"St Anne's logo\" width=\"120\"></td><td><h1>St "
-         "Anne's Newsletter</h1><p>Issue " + std::to_string(i + 1) + "</p></td></tr></table>\n";
+  html =
+      "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>body{font-family:Arial,"
+      "sans-serif;color:#222}h2{color:#1d4e89}td{padding:4px;border:1px solid #ccc}</style>"
+      "</head><body><table width=\"100%\" cellpadding=\"0\"><tr><td><img src=\"https://www."
+      "stannes.example/img/logo.png\" alt=\"St Anne's logo\" width=\"120\"></td><td><h1>St "
+      "Anne's Newsletter</h1><p>Issue " +
+      std::to_string(i + 1) + "</p></td></tr></table>\n";
   text = "ST ANNE'S C OF E PRIMARY SCHOOL - NEWSLETTER, ISSUE " + std::to_string(i + 1) + "\n\n";
   while (text.size() < 6000 || html.size() < 11000) {
-    std::string para = pick(opener) + " " + pick(who) + " " + pick(did) + ". " + pick(reminder) + " " +
-                       pick(opener) + " " + pick(who) + " " + pick(did) + ".";
+    std::string para = pick(opener) + " " + pick(who) + " " + pick(did) + ". " + pick(reminder) +
+                       " " + pick(opener) + " " + pick(who) + " " + pick(did) + ".";
     const std::string& link = pick(links);
-    std::string page = link.back() == '/' ? link + "item-" + std::to_string(rng() % 900 + 100) : link;
+    std::string page =
+        link.back() == '/' ? link + "item-" + std::to_string(rng() % 900 + 100) : link;
     if (text.size() < 6000) text += para + "\nMore: " + page + "\n\n";
     if (html.size() < 11000) {
       html += "<h2>" + pick(who) + "</h2>\n<p style=\"margin:0 0 12px 0;line-height:1.4\">" + para +
-              " <a href=\"" + page + "\" style=\"color:#1d4e89\">Read more on our website</a>.</p>\n";
+              " <a href=\"" + page +
+              "\" style=\"color:#1d4e89\">Read more on our website</a>.</p>\n";
       if (rng() % 4 == 0)
         html += "<table><tr><td>Star of the week</td><td>" + pick(names) + " " +
                 static_cast<char>('A' + rng() % 26) + ".</td><td>" + pick(who) +
-                "</td></tr><tr><td>Attendance</td><td>" + std::to_string(94 + rng() % 6) +
-                "." + std::to_string(rng() % 10) + "%</td><td>&nbsp;</td></tr></table>\n";
+                "</td></tr><tr><td>Attendance</td><td>" + std::to_string(94 + rng() % 6) + "." +
+                std::to_string(rng() % 10) + "%</td><td>&nbsp;</td></tr></table>\n";
     }
   }
   text += "Kind regards,\nMrs H. Penhallow, Headteacher\nwww.stannes.example\n";
-  html += "<p>Kind regards,<br>Mrs H. Penhallow, Headteacher<br><a href=\"https://www.stannes."
-          "example\">www.stannes.example</a></p></body></html>\n";
+  html +=
+      "<p>Kind regards,<br>Mrs H. Penhallow, Headteacher<br><a href=\"https://www.stannes."
+      "example\">www.stannes.example</a></p></body></html>\n";
 
   // Encodings by index: text 8bit|QP|base64, html QP|base64.
   auto part = [&](const char* type, const std::string& body, int enc) {
     std::string h = std::string("Content-Type: ") + type + "; charset=\"utf-8\"\r\n";
     if (enc == 0) return h + "Content-Transfer-Encoding: 8bit\r\n\r\n" + body + "\r\n";
-    if (enc == 1) return h + "Content-Transfer-Encoding: quoted-printable\r\n\r\n" + quoted_printable(body);
+    if (enc == 1)
+      return h + "Content-Transfer-Encoding: quoted-printable\r\n\r\n" + quoted_printable(body);
     return h + "Content-Transfer-Encoding: base64\r\n\r\n" + base64(body);
   };
   int text_enc = static_cast<int>(i % 3), html_enc = 1 + static_cast<int>(i / 3 % 2);
   std::string b = "=_pm_news_" + std::to_string(i);
-  std::string m = "From: St Anne's Office <office@stannes.example>\r\n"
-                  "To: Parents <parents-" + std::to_string(i % 7) + "@parents.example>\r\n"
-                  "Subject: St Anne's newsletter " + std::to_string(i + 1) + "\r\n"
-                  "Date: Fri, 08 Mar 2024 15:30:00 +0000\r\n"
-                  "Message-ID: <news-" + std::to_string(i) + "@mail.stannes.example>\r\n"
-                  "MIME-Version: 1.0\r\n"
-                  "Content-Type: multipart/alternative; boundary=\"" + b + "\"\r\n\r\n";
+  std::string m =
+      "From: St Anne's Office <office@stannes.example>\r\n"
+      "To: Parents <parents-" +
+      std::to_string(i % 7) +
+      "@parents.example>\r\n"
+      "Subject: St Anne's newsletter " +
+      std::to_string(i + 1) +
+      "\r\n"
+      "Date: Fri, 08 Mar 2024 15:30:00 +0000\r\n"
+      "Message-ID: <news-" +
+      std::to_string(i) +
+      "@mail.stannes.example>\r\n"
+      "MIME-Version: 1.0\r\n"
+      "Content-Type: multipart/alternative; boundary=\"" +
+      b + "\"\r\n\r\n";
   m += "--" + b + "\r\n" + part("text/plain", text, text_enc);
   m += "--" + b + "\r\n" + part("text/html", html, html_enc);
   m += "--" + b + "--\r\n";
@@ -276,19 +306,22 @@ const Corpus& newsletters() {
 
 std::string headers(const std::string& ctype) {
   return "From: a@stannes.example\r\nTo: b@outside.example\r\nSubject: hostile\r\n"
-         "MIME-Version: 1.0\r\nContent-Type: " + ctype + "\r\n\r\n";
+         "MIME-Version: 1.0\r\nContent-Type: " +
+         ctype + "\r\n\r\n";
 }
 
 const std::map<std::string, std::function<std::string()>>& hostile_makers() {
   static const std::map<std::string, std::function<std::string()>> m = {
       {"empty", [] { return std::string(); }},
-      {"garbage_1MB", [] {
+      {"garbage_1MB",
+       [] {
          std::mt19937_64 rng(7);
          std::string s(1 << 20, '\0');
          for (char& c : s) c = static_cast<char>(rng());
          return s;
        }},
-      {"truncated_mime", [] {
+      {"truncated_mime",
+       [] {
          std::string s = headers("multipart/mixed; boundary=\"b\"") +
                          "--b\r\nContent-Type: text/plain\r\n\r\nHello\r\n--b\r\n"
                          "Content-Type: application/vnd.openxmlformats-officedocument."
@@ -298,12 +331,15 @@ const std::map<std::string, std::function<std::string()>>& hostile_makers() {
          s.resize(s.size() - 37);
          return s;
        }},
-      {"missing_boundary", [] {
+      {"missing_boundary",
+       [] {
          std::string s = headers("multipart/mixed");
-         for (int k = 0; k < 2000; ++k) s += "--x\r\nContent-Type: text/plain\r\n\r\nline " + std::to_string(k) + "\r\n";
+         for (int k = 0; k < 2000; ++k)
+           s += "--x\r\nContent-Type: text/plain\r\n\r\nline " + std::to_string(k) + "\r\n";
          return s;
        }},
-      {"multipart_50000_deep", [] {
+      {"multipart_50000_deep",
+       [] {
          std::string s = headers("multipart/mixed; boundary=\"b0\"");
          for (int k = 0; k < 50000; ++k)
            s += "--b" + std::to_string(k) + "\r\nContent-Type: multipart/mixed; boundary=\"b" +
@@ -312,14 +348,16 @@ const std::map<std::string, std::function<std::string()>>& hostile_makers() {
          for (int k = 50000; k >= 0; --k) s += "--b" + std::to_string(k) + "--\r\n";
          return s;
        }},
-      {"rfc822_100000_deep", [] {
+      {"rfc822_100000_deep",
+       [] {
          std::string s;
          for (int k = 0; k < 100000; ++k)
            s += "From: a@stannes.example\r\nContent-Type: message/rfc822\r\n\r\n";
          s += "From: a@stannes.example\r\nSubject: inner\r\n\r\ndeep\r\n";
          return s;
        }},
-      {"header_line_10MB", [] {
+      {"header_line_10MB",
+       [] {
          std::string s = "From: a@stannes.example\r\nTo: b@outside.example\r\nSubject: ";
          std::string words = "very long subject line ";
          while (s.size() < (10u << 20)) s += words;
@@ -356,7 +394,9 @@ int rss_one(const char* config, const std::string& source) {
   long base = status_kb("VmRSS:");
   auto t0 = std::chrono::steady_clock::now();
   pm::Verdict v = e->scan(msg, nullptr);
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   benchmark::DoNotOptimize(v);
   std::printf("%ld %ld %lld\n", status_kb("VmHWM:"), base, static_cast<long long>(us));
   return 0;
@@ -375,7 +415,8 @@ Rss measure_rss(const std::string& source) {
   Rss r;
   if (n > 0) {
     self[n] = 0;
-    std::string cmd = std::string("'") + self + "' --rss-one '" + bench_config(true).string() + "' '" + source + "'";
+    std::string cmd = std::string("'") + self + "' --rss-one '" + bench_config(true).string() +
+                      "' '" + source + "'";
     if (FILE* p = popen(cmd.c_str(), "r")) {
       long hwm = -1, base = -1, us = -1;
       if (std::fscanf(p, "%ld %ld %ld", &hwm, &base, &us) == 3) r = {hwm / 1024.0, base / 1024.0};
@@ -394,8 +435,8 @@ std::string summary(const pm::Verdict& v) {
   for (const auto& s : v.segments) text += s.text.size();
   std::string cats;
   for (const auto& c : v.categories) cats += (cats.empty() ? "" : ",") + c;
-  return std::string(pm::to_string(v.action)) + " [" + cats + "] " + std::to_string(v.segments.size()) +
-         " seg " + std::to_string(text / 1024) + " KB";
+  return std::string(pm::to_string(v.action)) + " [" + cats + "] " +
+         std::to_string(v.segments.size()) + " seg " + std::to_string(text / 1024) + " KB";
 }
 
 void scan_set(benchmark::State& state, const Corpus& c) {
@@ -414,10 +455,14 @@ void scan_set(benchmark::State& state, const Corpus& c) {
   state.counters["avg_KB"] = static_cast<double>(c.bytes) / c.messages.size() / 1024.0;
 }
 
-void BM_Corpus(benchmark::State& state) { scan_set(state, corpus()); }
+void BM_Corpus(benchmark::State& state) {
+  scan_set(state, corpus());
+}
 BENCHMARK(BM_Corpus)->Unit(benchmark::kMillisecond)->MinTime(3);
 
-void BM_Newsletter20KB(benchmark::State& state) { scan_set(state, newsletters()); }
+void BM_Newsletter20KB(benchmark::State& state) {
+  scan_set(state, newsletters());
+}
 BENCHMARK(BM_Newsletter20KB)->Unit(benchmark::kMillisecond)->MinTime(3);
 
 void BM_LoadCompile(benchmark::State& state) {
@@ -430,16 +475,37 @@ void BM_LoadCompile(benchmark::State& state) {
 }
 BENCHMARK(BM_LoadCompile)->Unit(benchmark::kMillisecond)->Iterations(3);
 
+// A warm start: the Hyperscan databases from the cache and the rule set from its snapshot
+// (match/rule_snapshot.h). CPU of the whole process (the databases are read on several
+// threads).
 void BM_LoadCached(benchmark::State& state) {
   fs::path conf = bench_config(true);
   pm::Engine::load(conf);  // fills the cache
   for (auto _ : state) {
     auto e = pm::Engine::load(conf);
     if (!e->rules().databases().loaded_from_cache()) state.SkipWithError("cache not used");
+    if (!e->rules().from_snapshot()) state.SkipWithError("snapshot not used");
     benchmark::DoNotOptimize(e);
   }
 }
-BENCHMARK(BM_LoadCached)->Unit(benchmark::kMillisecond)->Iterations(10);
+BENCHMARK(BM_LoadCached)->Unit(benchmark::kMillisecond)->Iterations(10)->MeasureProcessCPUTime();
+
+// The warm start before the snapshot: databases cached, rule files parsed and checked
+// again (the snapshot is deleted before each load, so each also writes it anew).
+void BM_LoadParsed(benchmark::State& state) {
+  fs::path conf = bench_config(true);
+  pm::Engine::load(conf);  // fills the cache
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (const auto& f : fs::directory_iterator(fixture_dir() / "hscache"))
+      if (f.path().extension() == ".snap") fs::remove(f.path());
+    state.ResumeTiming();
+    auto e = pm::Engine::load(conf);
+    if (e->rules().from_snapshot()) state.SkipWithError("snapshot used");
+    benchmark::DoNotOptimize(e);
+  }
+}
+BENCHMARK(BM_LoadParsed)->Unit(benchmark::kMillisecond)->Iterations(10)->MeasureProcessCPUTime();
 
 const char* const kAttachments[] = {"attach-xlsx.eml", "attach-pdf.eml", "attach-zip.eml"};
 
@@ -474,8 +540,13 @@ void BM_Attachment(benchmark::State& state) {
 }
 BENCHMARK(BM_Attachment)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->MinTime(3);
 
-const char* const kHostile[] = {"empty", "garbage_1MB", "truncated_mime", "missing_boundary",
-                                "multipart_50000_deep", "rfc822_100000_deep", "header_line_10MB"};
+const char* const kHostile[] = {"empty",
+                                "garbage_1MB",
+                                "truncated_mime",
+                                "missing_boundary",
+                                "multipart_50000_deep",
+                                "rfc822_100000_deep",
+                                "header_line_10MB"};
 
 void BM_Hostile(benchmark::State& state) {
   std::string name = kHostile[state.range(0)];
@@ -526,7 +597,9 @@ int rss_doc(const char* config, const std::string& source) {
     pm::Verdict v = e->scan(msg, nullptr);
     benchmark::DoNotOptimize(v);
   }
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   long after = status_kb("VmRSS:");
   // The extractor trims the heap on a background thread once no large attachment has come
   // for 0.5 s: what an idle daemon keeps after such a message.
@@ -559,7 +632,8 @@ void BM_LargeDocument(benchmark::State& state) {
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return;
   self[n] = 0;
-  std::string cmd = std::string("'") + self + "' --rss-doc '" + raised_config().string() + "' '" + file.string() + "'";
+  std::string cmd = std::string("'") + self + "' --rss-doc '" + raised_config().string() + "' '" +
+                    file.string() + "'";
   if (FILE* p = popen(cmd.c_str(), "r")) {
     long hwm = -1, base = -1, after = -1, trimmed = -1, us = -1;
     if (std::fscanf(p, "%ld %ld %ld %ld %ld", &hwm, &base, &after, &trimmed, &us) == 5) {
@@ -585,7 +659,8 @@ void BM_IsolatedChild(benchmark::State& state) {
   for (auto _ : state) {
     pm::DecodedMessage out;
     pm::attachments::detail::Job job{ctx, out, 0, 0, false, {}};
-    pm::attachments::detail::run_isolated(job, "attachment:x", "doc", [](pm::attachments::detail::Job&) {});
+    pm::attachments::detail::run_isolated(job, "attachment:x", "doc",
+                                          [](pm::attachments::detail::Job&) {});
     benchmark::DoNotOptimize(out);
   }
   state.SetLabel(std::to_string(status_kb("VmRSS:") / 1024) + " MB parent RSS");
@@ -600,12 +675,17 @@ void BM_LegacyOffice(benchmark::State& state) {
   std::string label;
   for (auto _ : state) {
     pm::Verdict v = e.scan(m, nullptr);
-    if (label.empty()) label = fs::path(files[state.range(0)]).filename().string() + " -> " + summary(v);
+    if (label.empty())
+      label = fs::path(files[state.range(0)]).filename().string() + " -> " + summary(v);
     benchmark::DoNotOptimize(v);
   }
   state.SetLabel(label);
 }
-BENCHMARK(BM_LegacyOffice)->DenseRange(0, 1)->Unit(benchmark::kMillisecond)->MinTime(2)->UseRealTime();
+BENCHMARK(BM_LegacyOffice)
+    ->DenseRange(0, 1)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2)
+    ->UseRealTime();
 
 }  // namespace
 
@@ -627,7 +707,8 @@ int main(int argc, char** argv) {
   if (!fs::exists("conf/policy-milter.toml")) fs::current_path(PM_SOURCE_DIR);
   if (argc == 4 && std::string(argv[1]) == "--rss-one") return rss_one(argv[2], argv[3]);
   if (argc == 4 && std::string(argv[1]) == "--rss-doc") return rss_doc(argv[2], argv[3]);
-  if (argc == 4 && std::string(argv[1]) == "--scan-loop") return scan_loop(argv[2], std::atoi(argv[3]));
+  if (argc == 4 && std::string(argv[1]) == "--scan-loop")
+    return scan_loop(argv[2], std::atoi(argv[3]));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

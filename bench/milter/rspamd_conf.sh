@@ -3,8 +3,8 @@
 # and modules, one rspamd_proxy worker in milter mode scanning itself (self_scan, no
 # normal worker, no controller), and every module that asks the network (DNS lists, SPF,
 # DKIM/DMARC/ARC, fuzzy hashes, Redis-backed state) switched off, so both filters judge
-# the same bytes with their own CPU only (hfilter too: its HELO and host checks are DNS
-# lookups).
+# the same bytes with their own CPU only. hfilter and phishing too: both look host names
+# up in the DNS (with phishing on, 42 of 200 corpus messages waited for a lookup's timeout).
 #   bench/milter/rspamd_conf.sh DIR PORT
 # Run: rspamd -f -i -c DIR/rspamd.conf --var=LOCAL_CONFDIR=DIR/local --var=DBDIR=DIR/db \
 #        --var=RUNDIR=DIR --var=LOGDIR=DIR
@@ -40,7 +40,7 @@ cat > "$DIR/local/local.d/options.inc" <<'CONF'
 dns { nameserver = ["127.0.0.1:1"]; timeout = 0.1s; retransmits = 0; }
 map_watch_interval = 1d;
 CONF
-for m in antivirus arc asn bimi hfilter clickhouse dcc dkim dkim_signing dmarc elastic emails \
+for m in antivirus arc asn bimi hfilter phishing clickhouse dcc dkim dkim_signing dmarc elastic emails \
          external_relay external_services fuzzy_check greylist history_redis maillist \
          metadata_exporter metric_exporter mx_check neural p0f ratelimit rbl replies \
          reputation rspamd_update spamtrap spf surbl url_redirector url_reputation \

@@ -1,13 +1,17 @@
 #include "match/hs.h"
 
+#include <fcntl.h>
 #include <hs.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cstdint>
 #include <exception>
 #include <thread>
-#include <cstdint>
 
 #include <fstream>
 #include <functional>
@@ -17,8 +21,12 @@
 
 namespace pm {
 
-void HsDatabases::DbDeleter::operator()(hs_database* db) const { hs_free_database(db); }
-void HsDatabases::ScratchDeleter::operator()(hs_scratch* s) const { hs_free_scratch(s); }
+void HsDatabases::DbDeleter::operator()(hs_database* db) const {
+  hs_free_database(db);
+}
+void HsDatabases::ScratchDeleter::operator()(hs_scratch* s) const {
+  hs_free_scratch(s);
+}
 
 namespace {
 
@@ -39,7 +47,8 @@ std::string cache_key(const std::vector<HsPattern>& patterns, const hs_platform_
   std::size_t h = std::hash<std::string>{}(hs_version());
   for (const auto& p : patterns)
     h = h * 1099511628211ULL ^
-        std::hash<std::string>{}(p.expression + "#" + std::to_string(static_cast<int>(p.view)) + (p.need_start ? "s" : ""));
+        std::hash<std::string>{}(p.expression + "#" + std::to_string(static_cast<int>(p.view)) +
+                                 (p.need_start ? "s" : ""));
   std::ostringstream ss;
   ss << std::hex << h << "-" << plat.tune << "-" << plat.cpu_features;
   return ss.str();
@@ -54,30 +63,37 @@ std::string serialize(const hs_database_t* db) {
   return out;
 }
 
-// A cached database file in one read (empty when absent or unreadable).
-// A cached database file, read whole. Not a std::string: its buffer would be zero-filled
-// first, 8 % of a warm start's instructions for ~17 MB of databases (issue 12).
+// A cached database file, mapped (empty when absent or unreadable): hs_deserialize_database
+// copies it into its own memory anyway, so reading it into a buffer first was a second
+// copy through the kernel plus fresh pages to fault in for ~17 MB of databases (issue 12).
 struct Blob {
-  std::unique_ptr<char[]> data;
+  void* map = MAP_FAILED;
   std::size_t size = 0;
-  bool empty() const { return size == 0; }
+  Blob() = default;
+  Blob(const Blob&) = delete;
+  Blob& operator=(const Blob&) = delete;
+  ~Blob() {
+    if (map != MAP_FAILED) ::munmap(map, size);
+  }
+  const char* data() const { return static_cast<const char*>(map); }
+  bool empty() const { return map == MAP_FAILED || size == 0; }
 };
 
-Blob read_blob(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return {};
-  const std::streamoff size = in.tellg();
-  if (size <= 0) return {};
-  Blob blob{std::unique_ptr<char[]>(new char[static_cast<std::size_t>(size)]),
-            static_cast<std::size_t>(size)};
-  in.seekg(0);
-  if (!in.read(blob.data.get(), size)) return {};
-  return blob;
+void read_blob(const std::string& path, Blob& blob) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    blob.size = static_cast<std::size_t>(st.st_size);
+    blob.map = ::mmap(nullptr, blob.size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  }
+  ::close(fd);
 }
 
 // The patterns' (min, max) widths, kept beside the cached databases: "count\n" then one
 // "min max" line per pattern. Empty when absent or not for `count` patterns.
-std::vector<std::pair<unsigned, unsigned>> read_widths(const std::filesystem::path& cache_file, std::size_t count) {
+std::vector<std::pair<unsigned, unsigned>> read_widths(const std::filesystem::path& cache_file,
+                                                       std::size_t count) {
   std::vector<std::pair<unsigned, unsigned>> w;
   if (cache_file.empty()) return w;
   std::ifstream in(cache_file.string() + ".widths");
@@ -91,7 +107,8 @@ std::vector<std::pair<unsigned, unsigned>> read_widths(const std::filesystem::pa
 }
 
 // Written last, after every database file, so its presence means they were all written.
-void write_widths(const std::filesystem::path& cache_file, const std::vector<std::pair<unsigned, unsigned>>& w) {
+void write_widths(const std::filesystem::path& cache_file,
+                  const std::vector<std::pair<unsigned, unsigned>>& w) {
   if (cache_file.empty()) return;
   std::ostringstream ss;
   ss << w.size() << "\n";
@@ -99,13 +116,13 @@ void write_widths(const std::filesystem::path& cache_file, const std::vector<std
   const std::string tmp = cache_file.string() + ".widths.tmp";
   std::ofstream o(tmp);
   std::error_code ec;
-  if (o << ss.str() && (o.close(), true)) std::filesystem::rename(tmp, cache_file.string() + ".widths", ec);
+  if (o << ss.str() && (o.close(), true))
+    std::filesystem::rename(tmp, cache_file.string() + ".widths", ec);
 }
 
 }  // namespace
 
 class HsDatabases::ScratchLease {
-
  public:
   explicit ScratchLease(const HsDatabases& dbs) : dbs_(dbs) {
     {
@@ -117,7 +134,8 @@ class HsDatabases::ScratchLease {
       }
     }
     hs_scratch_t* s = nullptr;
-    if (hs_clone_scratch(dbs_.prototype_.get(), &s) != HS_SUCCESS) throw ScanError("hyperscan: cannot allocate scratch");
+    if (hs_clone_scratch(dbs_.prototype_.get(), &s) != HS_SUCCESS)
+      throw ScanError("hyperscan: cannot allocate scratch");
     scratch_.reset(s);
   }
   ~ScratchLease() {
@@ -183,10 +201,11 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
   auto build = [&](const std::vector<unsigned>& ids, const char* view) -> DbPtr {
     if (ids.empty()) return nullptr;
     if (!cache_file.empty()) {
-      const Blob blob = read_blob(cache_file.string() + "." + view);
+      Blob blob;
+      read_blob(cache_file.string() + "." + view, blob);
       if (!blob.empty()) {
         hs_database_t* db = nullptr;
-        if (hs_deserialize_database(blob.data.get(), blob.size, &db) == HS_SUCCESS) {
+        if (hs_deserialize_database(blob.data(), blob.size, &db) == HS_SUCCESS) {
           from_cache = true;
           return DbPtr(db);
         }
@@ -223,19 +242,22 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
   // One start-finding database per pattern that needs it (its own SOM compile).
   auto refine = [&](std::size_t i) {
     hs_database_t* db = nullptr;
-    const std::string start_file = cache_file.empty() ? "" : cache_file.string() + ".start" + std::to_string(i);
+    const std::string start_file =
+        cache_file.empty() ? "" : cache_file.string() + ".start" + std::to_string(i);
     if (!start_file.empty()) {
-      const Blob blob = read_blob(start_file);
-      if (!blob.empty() && hs_deserialize_database(blob.data.get(), blob.size, &db) == HS_SUCCESS) {
+      Blob blob;
+      read_blob(start_file, blob);
+      if (!blob.empty() && hs_deserialize_database(blob.data(), blob.size, &db) == HS_SUCCESS) {
         out->refine_[i].reset(db);
         return;
       }
     }
     hs_compile_error_t* err = nullptr;
-    if (hs_compile(patterns[i].expression.c_str(), HS_FLAG_SOM_LEFTMOST | HS_FLAG_UTF8, HS_MODE_BLOCK, &plat,
-                   &db, &err) != HS_SUCCESS) {
+    if (hs_compile(patterns[i].expression.c_str(), HS_FLAG_SOM_LEFTMOST | HS_FLAG_UTF8,
+                   HS_MODE_BLOCK, &plat, &db, &err) != HS_SUCCESS) {
       CompileError guard(err);
-      refuse(patterns[i].origin, std::string("Hyperscan cannot track where this pattern starts: ") + err->message);
+      refuse(patterns[i].origin,
+             std::string("Hyperscan cannot track where this pattern starts: ") + err->message);
     }
     out->refine_[i].reset(db);
     if (!start_file.empty()) {
@@ -250,7 +272,8 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
   // on one core: a cold start or reload compiles them on every core. Each task writes only
   // its own slot; the first error is rethrown once all have finished.
   std::vector<std::function<void()>> tasks;
-  for (int v = 0; v < kHsViews; ++v) tasks.push_back([&, v] { out->dbs_[v] = build(out->ids_[v], names[v]); });
+  for (int v = 0; v < kHsViews; ++v)
+    tasks.push_back([&, v] { out->dbs_[v] = build(out->ids_[v], names[v]); });
   for (std::size_t i = 0; i < patterns.size(); ++i)
     if (needs_refine[i]) tasks.push_back([&, i] { refine(i); });
   std::vector<std::exception_ptr> errors(tasks.size());
@@ -308,20 +331,23 @@ std::size_t HsDatabases::exact_start(unsigned pattern, std::string_view text, st
     std::size_t want_end;
     std::size_t best;
   } ctx{end - lo, SIZE_MAX};
-  auto on_match = [](unsigned, unsigned long long from, unsigned long long to, unsigned, void* p) noexcept -> int {
+  auto on_match = [](unsigned, unsigned long long from, unsigned long long to, unsigned,
+                     void* p) noexcept -> int {
     auto* c = static_cast<Ctx*>(p);
     if (to == c->want_end && from < c->best) c->best = static_cast<std::size_t>(from);
     return 0;
   };
   ScratchLease scratch(*this);
-  if (hs_scan(db, text.data() + lo, static_cast<unsigned>(end - lo), 0, scratch.get(), on_match, &ctx) != HS_SUCCESS)
+  if (hs_scan(db, text.data() + lo, static_cast<unsigned>(end - lo), 0, scratch.get(), on_match,
+              &ctx) != HS_SUCCESS)
     throw ScanError("hyperscan scan failed");
   return ctx.best == SIZE_MAX ? approx : lo + ctx.best;
 }
 
 HsDatabases::~HsDatabases() = default;
 
-void HsDatabases::scan(HsView view, std::string_view text, std::vector<HsHit>& out, std::size_t offset) const {
+void HsDatabases::scan(HsView view, std::string_view text, std::vector<HsHit>& out,
+                       std::size_t offset) const {
   const int v = static_cast<int>(view);
   const hs_database_t* db = dbs_[v].get();
   if (!db || text.empty()) return;
@@ -338,8 +364,9 @@ void HsDatabases::scan(HsView view, std::string_view text, std::vector<HsHit>& o
     unsigned pattern = (*c->ids)[id];
     int w = (*c->widths)[pattern];
     std::size_t end = static_cast<std::size_t>(to);
-    std::size_t start = w >= 0 ? (end >= static_cast<std::size_t>(w) ? end - static_cast<std::size_t>(w) : 0)
-                               : static_cast<std::size_t>(from);
+    std::size_t start =
+        w >= 0 ? (end >= static_cast<std::size_t>(w) ? end - static_cast<std::size_t>(w) : 0)
+               : static_cast<std::size_t>(from);
     c->out->push_back(HsHit{pattern, start + c->offset, end + c->offset});
     return 0;
   };

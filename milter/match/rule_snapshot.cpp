@@ -262,33 +262,50 @@ struct Mapping {
   }
 };
 
+// The build id of every object loaded - the program first (its id covers the statically
+// linked engine), then each shared library (ICU, the Snowball stemmer, libpsl, Hyperscan...):
+// a library upgraded under the same binary may parse, inflect or check differently, so it
+// is another key. An object without an id is named by its path instead. The program must
+// have one (`ok`), else no snapshot is used.
+struct Ids {
+  std::string all;
+  bool ok = false;
+  bool first = true;
+  bool failed = false;
+};
+
 int note_callback(struct dl_phdr_info* info, size_t, void* data) noexcept {
-  // The first object is the program itself; its build id covers the statically linked
-  // engine. Runs inside dl_iterate_phdr: must not throw.
-  auto* out = static_cast<std::string*>(data);
-  for (int i = 0; i < info->dlpi_phnum; ++i) {
-    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-    if (ph.p_type != PT_NOTE) continue;
-    const char* p = reinterpret_cast<const char*>(info->dlpi_addr + ph.p_vaddr);
-    const char* end = p + ph.p_memsz;
-    while (p + sizeof(ElfW(Nhdr)) <= end) {
-      const auto* nh = reinterpret_cast<const ElfW(Nhdr)*>(p);
-      const char* name = p + sizeof(ElfW(Nhdr));
-      const char* desc = name + ((nh->n_namesz + 3) & ~3u);
-      const char* next = desc + ((nh->n_descsz + 3) & ~3u);
-      if (next > end) break;
-      if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0) {
-        try {
-          *out = hex(reinterpret_cast<const unsigned char*>(desc), nh->n_descsz);
-        } catch (...) {
-          out->clear();
+  // Runs inside dl_iterate_phdr: must not throw.
+  auto* ids = static_cast<Ids*>(data);
+  std::string id;
+  try {
+    for (int i = 0; i < info->dlpi_phnum && id.empty(); ++i) {
+      const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+      if (ph.p_type != PT_NOTE) continue;
+      const char* p = reinterpret_cast<const char*>(info->dlpi_addr + ph.p_vaddr);
+      const char* end = p + ph.p_memsz;
+      while (p + sizeof(ElfW(Nhdr)) <= end) {
+        const auto* nh = reinterpret_cast<const ElfW(Nhdr)*>(p);
+        const char* name = p + sizeof(ElfW(Nhdr));
+        const char* desc = name + ((nh->n_namesz + 3) & ~3u);
+        const char* next = desc + ((nh->n_descsz + 3) & ~3u);
+        if (next > end) break;
+        if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+            std::memcmp(name, "GNU", 4) == 0) {
+          id = hex(reinterpret_cast<const unsigned char*>(desc), nh->n_descsz);
+          break;
         }
-        return 1;
+        p = next;
       }
-      p = next;
     }
+    if (ids->first) ids->ok = !id.empty();
+    ids->first = false;
+    ids->all += (id.empty() ? std::string(info->dlpi_name ? info->dlpi_name : "?") : id) + "\n";
+  } catch (...) {
+    ids->failed = true;
+    return 1;
   }
-  return 1;  // only the first object
+  return 0;
 }
 
 }  // namespace
@@ -303,9 +320,9 @@ void RuleSnapshot::payload(A& a, RuleSet& rs, std::vector<HsPattern>& patterns) 
 
 const std::string& RuleSnapshot::build_id() {
   static const std::string id = [] {
-    std::string s;
-    dl_iterate_phdr(note_callback, &s);
-    return s;
+    Ids ids;
+    dl_iterate_phdr(note_callback, &ids);
+    return ids.ok && !ids.failed ? ids.all : std::string();
   }();
   return id;
 }

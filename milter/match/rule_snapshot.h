@@ -5,10 +5,11 @@
 // next start with the same inputs maps that file instead of parsing and checking the TOML
 // again, and loads the cached Hyperscan databases for the stored expressions.
 //
-// The key is a BLAKE2b hash of everything the load reads or is given: this program's
-// build id (ELF NT_GNU_BUILD_ID, so a new binary - new parsing code - never reads an old
-// snapshot), the snapshot format, the rules directory's path and every *.toml's name and
-// content, rules/names/*.txt, the local directory's files and whether it is required, the
+// The key is a BLAKE2b hash of everything the load reads or is given: the build ids (ELF
+// NT_GNU_BUILD_ID) of this program and of every shared library it loaded, so a new binary
+// or an upgraded library - new parsing code - never reads an old snapshot; the snapshot
+// format, the rules directory's path and every *.toml's name and content,
+// rules/names/*.txt, the local directory's files and whether it is required, the
 // configuration's official sites and roster given names, and the Public Suffix List file
 // the URL checks use (size and mtime). The file carries its key, its length and a BLAKE2b
 // hash of its payload: a changed input, a truncated or damaged file, another format or
@@ -47,7 +48,8 @@ class RuleSnapshot {
   // are ignored (it is only a cache).
   static void write(const std::filesystem::path& cache_dir, const std::string& key,
                     const RuleSet& rs, const std::vector<HsPattern>& patterns);
-  // This program's build id in hex ("" when the binary has none).
+  // The build ids of this program and its loaded libraries, one per line ("" when the
+  // program has none).
   static const std::string& build_id();
 
  private:

@@ -27,27 +27,37 @@ const fs::path kSource = PM_SOURCE_DIR;
 
 class RuleSnapshotTest : public ::testing::Test {
  protected:
-  // One directory for the whole suite: the Hyperscan databases are compiled once (the
-  // tests below never change a pattern) and every later load finds them cached.
+  // CTest runs every test in a process of its own: the Hyperscan databases of the shipped
+  // rules (the tests below never change a pattern) are compiled once into a directory
+  // shared by all of them - keyed by the patterns, written by rename, so sharing is safe -
+  // and each test's cache starts as links to them, without any snapshot.
   static void SetUpTestSuite() {
     root_ = fs::temp_directory_path() / ("pm-rule-snapshot-" + std::to_string(::getpid()));
     fs::remove_all(root_);
     fs::create_directories(root_);
     fs::copy(kSource / "rules", root_ / "rules", fs::copy_options::recursive);
+    shared_ = fs::temp_directory_path() / "pm-rule-snapshot-hscache";
+    RuleSet::load(root_ / "rules", {}, {}, shared_);  // compiles only the first time
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
-  // A fresh copy of the rules and an empty snapshot directory beside the shared Hyperscan
-  // cache: each test starts without a snapshot.
+  // A fresh copy of the rules and a cache holding the compiled databases only.
   void SetUp() override {
     rules_ = root_ / ("rules-" +
                       std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(rules_);
     fs::copy(root_ / "rules", rules_, fs::copy_options::recursive);
-    cache_ = root_ / "cache";
+    cache_ = root_ / ("cache-" +
+                      std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(cache_);
     fs::create_directories(cache_);
-    for (const auto& e : fs::directory_iterator(cache_))
-      if (e.path().filename().string().rfind("ruleset-", 0) == 0) fs::remove(e.path());
+    for (const auto& e : fs::directory_iterator(shared_)) {
+      const std::string n = e.path().filename().string();
+      if (n.rfind("rules-", 0) != 0 || n.find(".tmp") != std::string::npos) continue;
+      std::error_code ec;
+      fs::create_hard_link(e.path(), cache_ / n, ec);
+      if (ec) fs::copy_file(e.path(), cache_ / n);
+    }
   }
 
   std::unique_ptr<RuleSet> load(const std::vector<std::string>& official = {
@@ -74,7 +84,7 @@ class RuleSnapshotTest : public ::testing::Test {
     std::ofstream(file, std::ios::binary | std::ios::trunc) << s;
   }
 
-  static inline fs::path root_;
+  static inline fs::path root_, shared_;
   fs::path rules_, cache_;
 };
 
