@@ -230,15 +230,21 @@ RPORT1=$((BASE + 7)) RPORT2=$((BASE + 8))
 PASSWORD="pg-$(head -c 9 /dev/urandom | base64 | tr -d '/+=')"
 printf '%s\n' "$PASSWORD" | "$POLICYCTL" --config "$CONF" users add it.admin --role admin \
   --email it.admin@stannes.example --password-stdin >/dev/null || fail "phase 5: users add"
-REVIEW_PIDS=
-for i in 1 2; do
-  port=RPORT$i; reinject=$REINJECT; [ "$i" -eq 2 ] && reinject=$REINJECT2
-  sed -e "s|^listen = \"127.0.0.1:8025\"|listen = \"127.0.0.1:${!port}\"|" \
-      -e "/^\[review\]/,/^\[/s|^reinject = .*|reinject = \"127.0.0.1:$reinject\"|" "$CONF" > "$RUN/review$i.toml"
-  "$REVIEW" --config "$RUN/review$i.toml" >> "$RUN/review$i.log" 2>&1 &
-  REVIEW_PIDS="$REVIEW_PIDS $!"
-done
-wait_port "$RPORT1" 60 && wait_port "$RPORT2" 60 || fail "phase 5: policy-review did not start: $(tail -3 "$RUN"/review*.log)"
+# start_reviews TAG CONF1 CONF2: a policy-review server on each relay's configuration,
+# on $RPORT1 / $RPORT2, releasing through that relay ($RUN/reviewTAG-N.toml and .log).
+start_reviews() {
+  local tag=$1 i port reinject conf
+  REVIEW_PIDS=
+  for i in 1 2; do
+    port=RPORT$i; reinject=$REINJECT conf=$2; [ "$i" -eq 2 ] && reinject=$REINJECT2 conf=$3
+    sed -e "s|^listen = \"127.0.0.1:8025\"|listen = \"127.0.0.1:${!port}\"|" \
+        -e "/^\[review\]/,/^\[/s|^reinject = .*|reinject = \"127.0.0.1:$reinject\"|" "$conf" > "$RUN/review$tag-$i.toml"
+    "$REVIEW" --config "$RUN/review$tag-$i.toml" >> "$RUN/review$tag-$i.log" 2>&1 &
+    REVIEW_PIDS="$REVIEW_PIDS $!"
+  done
+  wait_port "$RPORT1" 60 && wait_port "$RPORT2" 60 || fail "policy-review ($tag) did not start: $(tail -3 "$RUN"/review"$tag"-*.log)"
+}
+start_reviews 5 "$CONF" "$CONF"
 python3 - "$RPORT1" "$RPORT2" "$PASSWORD" > "$RUN/race.json" <<'PY' || fail "phase 5: the concurrent decisions failed: $(tail -5 "$RUN/race.json")"
 import http.cookiejar, json, sys, threading, urllib.error, urllib.request
 p1, p2, password = sys.argv[1], sys.argv[2], sys.argv[3]

@@ -56,15 +56,7 @@ NB=$(sql "SELECT count(*) FROM messages WHERE school = 'st-bedes'")
 [ "$(sql "SELECT count(*) FROM messages WHERE school = 'st-bedes' AND sender NOT LIKE '%@stbedes.example'")" -eq 0 ] ||
   fail "phase 7: a message of another sender stored as St Bede's"
 
-REVIEW_PIDS=
-for i in 1 2; do
-  port=RPORT$i; reinject=$REINJECT; [ "$i" -eq 2 ] && reinject=$REINJECT2; conf=$CONF; [ "$i" -eq 2 ] && conf=$CONF2
-  sed -e "s|^listen = \"127.0.0.1:8025\"|listen = \"127.0.0.1:${!port}\"|" \
-      -e "/^\[review\]/,/^\[/s|^reinject = .*|reinject = \"127.0.0.1:$reinject\"|" "$conf" > "$RUN/review7-$i.toml"
-  "$REVIEW" --config "$RUN/review7-$i.toml" >> "$RUN/review7-$i.log" 2>&1 &
-  REVIEW_PIDS="$REVIEW_PIDS $!"
-done
-wait_port "$RPORT1" 60 && wait_port "$RPORT2" 60 || fail "phase 7: policy-review did not start: $(tail -3 "$RUN"/review7-*.log)"
+start_reviews 7 "$CONF" "$CONF2"
 python3 - "$RPORT1" "$RPORT2" "$PASSWORD" "$DSN" "$RUN/mailbox" > "$RUN/schools.out" 2>&1 <<'PY' || fail "phase 7: $(tail -20 "$RUN/schools.out")"
 import http.cookiejar, json, os, subprocess, sys, threading, time, urllib.error, urllib.request
 p1, p2, password, dsn, box = sys.argv[1:6]
