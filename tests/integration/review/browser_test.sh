@@ -91,7 +91,9 @@ import json, subprocess, sys
 out = subprocess.run([sys.argv[2], "--config", sys.argv[1], "quarantine", "list", "--json"], capture_output=True, text=True).stdout
 for line in out.splitlines():
     o = json.loads(line)
-    assert set(o) == {"id", "message_id", "received", "sender", "recipients", "subject", "categories", "state"}, o.keys()
+    assert set(o) == {"id", "message_id", "received", "sender", "recipients", "subject", "categories", "state", "school"}, o.keys()
+    # No [[schools]] here: the message belongs to the one school, named from [school].
+    assert isinstance(o["school"], str), o
     assert o["state"] == "held" and o["categories"] == ["confidential"], o
 print("ok - policyctl quarantine list --json: one object per held message")
 PY
