@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <iosfwd>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,14 @@ class Engine;
 namespace pm::cli {
 
 using Args = std::vector<std::string>;
+
+// `-h` or `--help` anywhere among a subcommand's arguments: its usage, on standard output,
+// exit 0 (and no configuration is read).
+inline bool wants_help(const Args& args) {
+  for (const auto& a : args)
+    if (a == "-h" || a == "--help") return true;
+  return false;
+}
 
 int scan(const std::filesystem::path& config, const Args& args);
 int rules(const std::filesystem::path& config, const Args& args);
@@ -29,10 +38,12 @@ int check_rules(const Engine& engine);
 // outbox, read by policyctl itself (read-only). SQLite: also the daemon's view (health.json:
 // quarantining stopped, re-indexed files, orphans, held mail without its file) and an index
 // check; PostgreSQL: unreachable, no schema or another version than this release's is a
-// failure. 0 healthy, 1 the admin must look.
+// failure. 0 healthy, 1 the admin must look. With `report`, nothing is printed: the lines,
+// the figures and `ok` go into it (`policyctl status --json`'s "store").
+int store_status(const std::filesystem::path& config, std::ostream& out,
+                 nlohmann::json* report = nullptr);
 // policyctl store backup FILE | restore FILE [--force] (store_cmd.cpp).
 int store(const std::filesystem::path& config, const Args& args);
-int store_status(const std::filesystem::path& config, std::ostream& out, bool quiet);
 // policyctl store migrate | migrate-from-sqlite: the PostgreSQL store's schema and the move
 // of an SQLite quarantine into it (issue 15). 0 done, 1 failed, 2 usage or configuration.
 int store_schema(const std::filesystem::path& config, const Args& args);

@@ -24,9 +24,13 @@ int config(const std::filesystem::path& config_in, const Args& args) {
     else
       usage = true;
   }
-  if (usage) {
-    std::fprintf(stderr, "usage: policyctl config check [--config FILE]\n");
-    return 2;
+  if (usage || wants_help(args)) {
+    std::fputs(
+        "usage: policyctl config check [--config FILE]\n"
+        "  every table and key the daemon and the review page read, against the schema\n"
+        "  (file:line, the nearest valid name, types, ranges, choices), then the rules\n",
+        usage && !wants_help(args) ? stderr : stdout);
+    return wants_help(args) ? 0 : 2;
   }
   std::size_t errors = 0, warnings = 0;
   for (const auto& p : config::check_file(file)) {

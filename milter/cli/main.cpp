@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/review_commands.h"
@@ -43,7 +45,8 @@ commands:
         Is the daemon up, which rules snapshot it runs, messages by action, latency
         percentiles since start; the quarantine's health: stopped (corrupt index), message
         files in no index, held mail without its file (exit 0 up, 1 down, stale or the
-        quarantine needs the admin).
+        quarantine needs the admin). --json: one object, the daemon's figures with "state"
+        (up, stale, down) and the store's health under "store".
   quarantine list|show|release|refuse|delete|purge|notify [ARGS]
         Held mail for the IT admin (--json on list and show): list [--status S] [--category C]
         [--sender S], show ID [--raw: the stored bytes], release ID [--to ADDR]..., refuse ID
@@ -121,7 +124,11 @@ int main(int argc, char** argv) {
   if (config.empty()) {
     config = pm::default_config_path();
     std::error_code ec;
-    if (!std::filesystem::exists(config, ec) && std::string(argv[i]) != "help") {
+    // A subcommand's --help answers without a configuration (a fresh install has none yet).
+    bool asks_help = false;
+    for (int j = i + 1; j < argc; ++j)
+      asks_help = asks_help || !std::strcmp(argv[j], "--help") || !std::strcmp(argv[j], "-h");
+    if (!std::filesystem::exists(config, ec) && std::string(argv[i]) != "help" && !asks_help) {
       std::fprintf(stderr,
                    "policyctl: no configuration at %s (run from the repository root, or pass "
                    "--config FILE)\n",
@@ -140,9 +147,23 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "usage: policyctl status [--json]\n");
       return 2;
     }
-    int rc = pm::policyctl_status(config, std::cout, std::cerr, json);
+    if (json) {
+      // One JSON object: the daemon's figures (or its state when down) and the store's.
+      std::ostringstream daemon;
+      int rc = pm::policyctl_status(config, daemon, std::cerr, true);
+      if (rc == 2) return rc;  // a configuration error, reported
+      pm::cli::review_warnings(config, std::cerr);
+      auto all = nlohmann::json::parse(daemon.str(), nullptr, false);
+      if (!all.is_object()) all = nlohmann::json{{"state", "unknown"}};
+      nlohmann::json store;
+      int store_rc = pm::cli::store_status(config, std::cout, &store);
+      if (!store.is_null()) all["store"] = std::move(store);
+      std::cout << all.dump(2) << "\n";
+      return rc != 0 ? rc : store_rc;
+    }
+    int rc = pm::policyctl_status(config, std::cout, std::cerr, false);
     pm::cli::review_warnings(config, std::cerr);
-    int store = pm::cli::store_status(config, std::cout, json);  // the quarantine's health
+    int store = pm::cli::store_status(config, std::cout);  // the quarantine's health
     return rc != 0 ? rc : store;
   }
   if (cmd == "reload") return pm::policyctl_reload(config, std::cout, std::cerr);

@@ -11,9 +11,14 @@ namespace pm::cli {
 
 int rules(const std::filesystem::path& config, const Args& args) {
   std::string sub = args.empty() ? "" : args[0];
-  if (sub != "check" && sub != "list") {
-    std::fprintf(stderr, "usage: policyctl rules check|list\n");
-    return 2;
+  const bool help = wants_help(args);
+  if (help || (sub != "check" && sub != "list")) {
+    std::fputs(
+        "usage: policyctl rules check|list\n"
+        "  check  compile every rule (local_dir too) and run every rule's examples\n"
+        "  list   one line per rule: id, category, anchor, weight\n",
+        help ? stdout : stderr);
+    return help ? 0 : 2;
   }
   std::shared_ptr<const Engine> engine;
   try {

@@ -171,6 +171,19 @@ int scan(const std::filesystem::path& config, const Args& args) {
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(
+          "usage: policyctl scan [--json [--summary]] [--explain] [--segments] [--recursive]\n"
+          "                      [--from ADDR] [--rcpt ADDR]... PATH...\n"
+          "  PATH: a message file (- reads standard input), an mbox, a Maildir or a directory\n"
+          "  --explain  which rule fired where, its policy clause and every piece of evidence\n"
+          "  --segments the decoded text the rules saw\n"
+          "  --from/--rcpt  the envelope (default: From and To + Cc + Bcc)\n"
+          "exit status: 0 all accepted, 3 worst tagged, 4 some held, 1 a path not scanned\n"
+          "(policyctl --help: the whole reference)\n",
+          stdout);
+      return 0;
+    }
     if (a == "--json")
       json = true;
     else if (a == "--explain")

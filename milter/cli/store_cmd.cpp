@@ -19,7 +19,10 @@ const char* const kUsage =
     "  backup   the quarantine (index, message files, audit log) and the review accounts in\n"
     "           one tar.gz (mode 0600), consistent while policy-milter runs\n"
     "  restore  puts a backup in place; refuses a store that holds mail or accounts, or a\n"
-    "           running policy-milter, unless --force (the replaced index is kept beside it)\n";
+    "           running policy-milter, unless --force (the replaced index is kept beside it)\n"
+    "       policyctl store migrate | migrate-from-sqlite [--from DIR]\n"
+    "           the PostgreSQL store's schema, and moving an SQLite quarantine into it\n"
+    "           (policyctl store migrate --help)\n";
 
 void print_report(const char* what, const BackupReport& r, const std::string& file) {
   std::string statuses;
@@ -36,7 +39,7 @@ void print_report(const char* what, const BackupReport& r, const std::string& fi
 }  // namespace
 
 int store(const std::filesystem::path& config, const Args& args) {
-  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+  if (args.empty() || wants_help(args)) {
     std::fputs(kUsage, args.empty() ? stderr : stdout);
     return args.empty() ? 2 : 0;
   }

@@ -22,7 +22,7 @@ const char* const kUsage =
 }  // namespace
 
 int store_schema(const std::filesystem::path& config, const Args& args) {
-  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+  if (args.empty() || wants_help(args)) {
     std::fputs(kUsage, args.empty() ? stderr : stdout);
     return args.empty() ? 2 : 0;
   }

@@ -118,8 +118,8 @@ struct PgResultFree {
 // the store's pool), read-only queries, each bounded by kStatusTimeoutSeconds.
 constexpr int kStatusTimeoutSeconds = 5;
 
-template <class Say>
-int pg_status(const DaemonConfig& cfg, Say say) {
+template <class Say, class Record>
+int pg_status(const DaemonConfig& cfg, Say say, Record record) {
   const std::string timeout = std::to_string(kStatusTimeoutSeconds);
   const std::string options =
       "-c statement_timeout=" + std::to_string(kStatusTimeoutSeconds * 1000) +
@@ -180,6 +180,7 @@ int pg_status(const DaemonConfig& cfg, Say say) {
   }
   f.held = *held;
   f.outbox = *outbox;
+  record(f, where);
   say(summary("postgresql", where, f));
   say("quarantine: ok");
   return 0;
@@ -187,7 +188,7 @@ int pg_status(const DaemonConfig& cfg, Say say) {
 
 }  // namespace
 
-int store_status(const std::filesystem::path& config, std::ostream& out, bool quiet) {
+int store_status(const std::filesystem::path& config, std::ostream& out, nlohmann::json* report) {
   DaemonConfig cfg;
   try {
     cfg = load_daemon_config(config);
@@ -195,15 +196,35 @@ int store_status(const std::filesystem::path& config, std::ostream& out, bool qu
     return 0;  // policyctl_status has reported the configuration error
   }
   int rc = 0;
+  if (report) {
+    *report = nlohmann::json::object();
+    (*report)["backend"] = cfg.quarantine_backend;
+    (*report)["lines"] = nlohmann::json::array();
+  }
+  // The same lines either way: printed, or kept in the report for `status --json`.
   auto say = [&](const std::string& line) {
-    if (!quiet) out << line << "\n";
+    if (report)
+      (*report)["lines"].push_back(line);
+    else
+      out << line << "\n";
   };
-  if (cfg.quarantine_backend == "postgresql") return pg_status(cfg, say);
+  auto record = [&](const Figures& f, const std::string& where) {
+    if (!report) return;
+    (*report)["where"] = where;
+    (*report)["schema"] = f.schema;
+    (*report)["held"] = f.held;
+    (*report)["outbox_waiting"] = f.outbox;
+  };
+  auto finish = [&](int status) {
+    if (report) (*report)["ok"] = status == 0;
+    return status;
+  };
+  if (cfg.quarantine_backend == "postgresql") return finish(pg_status(cfg, say, record));
   std::error_code ec;
   const auto index = cfg.quarantine_dir / "index.sqlite";
   if (!std::filesystem::exists(cfg.quarantine_dir, ec)) {
     say("quarantine: " + cfg.quarantine_dir.string() + " does not exist yet");
-    return 0;
+    return finish(0);
   }
   std::ifstream in(cfg.quarantine_dir / "health.json");
   if (in) {
@@ -238,7 +259,10 @@ int store_status(const std::filesystem::path& config, std::ostream& out, bool qu
       say("quarantine: index check FAILED (" + index.string() + "): " + check);
       rc = 1;
     } else {
-      if (auto f = sqlite_figures(index)) say(summary("sqlite", cfg.quarantine_dir.string(), *f));
+      if (auto f = sqlite_figures(index)) {
+        record(*f, cfg.quarantine_dir.string());
+        say(summary("sqlite", cfg.quarantine_dir.string(), *f));
+      }
       if (rc == 0) say("quarantine: ok");
     }
   } else if (std::filesystem::exists(cfg.quarantine_dir / "msg", ec)) {
@@ -246,7 +270,7 @@ int store_status(const std::filesystem::path& config, std::ostream& out, bool qu
         " (the daemon rebuilds it when it next holds mail)");
     rc = 1;
   }
-  return rc;
+  return finish(rc);
 }
 
 }  // namespace pm::cli

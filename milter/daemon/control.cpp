@@ -70,17 +70,25 @@ int policyctl_status(const std::filesystem::path& config_file, std::ostream& out
   }
   auto stats = read_stats(cfg.stats_file);
   if (!stats) {
-    out << "policy-milter: down (no stats file " << cfg.stats_file.string()
-        << "): Postfix defers all outgoing mail\n";
+    // --json stays JSON when the daemon is down: a monitoring script parses every answer.
+    if (json)
+      out << nlohmann::json{{"state", "down"}, {"stats_file", cfg.stats_file.string()}}.dump(2)
+          << "\n";
+    else
+      out << "policy-milter: down (no stats file " << cfg.stats_file.string()
+          << "): Postfix defers all outgoing mail\n";
     return 1;
   }
-  if (json) out << stats->dump(2) << "\n";
   long pid = stats->value("pid", 0L);
   std::int64_t age =
       static_cast<std::int64_t>(std::time(nullptr)) - stats->value("updated_at", std::int64_t{0});
   bool alive = daemon_alive(pid);
   bool fresh = age <= 15;
-  if (json) return alive && fresh ? 0 : 1;
+  if (json) {
+    (*stats)["state"] = !alive ? "down" : fresh ? "up" : "stale";
+    out << stats->dump(2) << "\n";
+    return alive && fresh ? 0 : 1;
+  }
   if (!alive) {
     out << "policy-milter: down (pid " << pid
         << " not running): Postfix defers all outgoing mail\n";

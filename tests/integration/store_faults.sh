@@ -64,6 +64,10 @@ ls "$Q"/index.sqlite.displaced-* >/dev/null 2>&1 || fail "3: the replaced index 
 
 # --- 4: start-up reconciliation ------------------------------------------------------------
 stop_milter
+# A stopped daemon is still one JSON object, "down", exit 1.
+"$POLICYCTL" --config "$CONF" status --json > "$RUN/status4a.json" 2>/dev/null && fail "4: policyctl status --json exits 0 with the daemon stopped"
+python3 -c "import json,sys; o=json.load(open(sys.argv[1])); assert o['state'] == 'down' and 'store' in o, o" "$RUN/status4a.json" ||
+  fail "4: policyctl status --json with the daemon stopped: $(cat "$RUN/status4a.json")"
 cp "$RUN/old-index.sqlite" "$Q/index.sqlite"
 rm -f "$Q/index.sqlite-wal" "$Q/index.sqlite-shm"
 ORPHAN=20250101T000000Z-00000000000000ab
@@ -76,6 +80,18 @@ grep -q "in no index.*$ORPHAN" "$RUN/milter.log" || fail "4: the orphan was not 
 RC=$?
 [ "$RC" -ne 0 ] || fail "4: policyctl status exits 0 with an orphan"
 grep -q "$ORPHAN" "$RUN/status4.txt" || fail "4: policyctl status does not name the orphan"
+# --json: one object, the store's health in it (a monitoring script reads "store.ok").
+"$POLICYCTL" --config "$CONF" status --json > "$RUN/status4.json" 2>/dev/null
+RC=$?
+[ "$RC" -ne 0 ] || fail "4: policyctl status --json exits 0 with an orphan"
+python3 - "$RUN/status4.json" "$ORPHAN" <<'PY' || fail "4: policyctl status --json: no store problem in: $(cat "$RUN/status4.json")"
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["state"] == "up", o.get("state")
+s = o["store"]
+assert s["backend"] == "sqlite" and s["ok"] is False, s
+assert any(sys.argv[2] in line for line in s["lines"]), s["lines"]
+PY
 rm -f "$Q/msg/$ORPHAN.eml"
 check_all "${ALL[@]}" || fail "4: held mail lost after restoring an old index"
 stop_milter; start_milter
@@ -84,6 +100,12 @@ sleep 2.5  # the stats file is refreshed every 2 s
 # The store's figures (issue 15: both backends): backend, schema, held mail, outbox.
 WANT="quarantine: sqlite $Q, reachable, schema $(python3 -c "import sqlite3; print(sqlite3.connect('$Q/index.sqlite').execute('pragma user_version').fetchone()[0])"), $(held_rows) held, "
 grep -qF "$WANT" "$RUN/status4b.txt" || fail "4: policyctl status: no '$WANT' in: $(cat "$RUN/status4b.txt")"
+"$POLICYCTL" --config "$CONF" status --json > "$RUN/status4b.json" 2>/dev/null || fail "4: policyctl status --json not 0 on a healthy store"
+python3 - "$RUN/status4b.json" "$(held_rows)" <<'PY' || fail "4: policyctl status --json: store figures wrong in: $(cat "$RUN/status4b.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))["store"]
+assert s["ok"] is True and s["held"] == int(sys.argv[2]) and s["schema"] > 0, s
+PY
 
 # --- 5: corrupt ----------------------------------------------------------------------------
 dd if=/dev/urandom of="$Q/index.sqlite" bs=4096 count=2 conv=notrunc status=none
