@@ -160,7 +160,9 @@ grep -q "Harcourt\|754 323" "$RUN/milter.log" && fail "message content in the lo
 sleep 2.5  # the stats file is refreshed every 2 s
 [ "$(stats "d.get('exceptions',{}).get('dsl-referrals',0)")" = 1 ] && ok "the exception's use is counted (stats: exceptions.dsl-referrals = 1)" \
   || fail "stats: $(stats "d.get('exceptions')")"
-"$POLICYCTL" --config "$CONF" status --json 2>/dev/null | grep -q '"dsl-referrals": 1' && ok "policyctl status --json shows the count" \
+# Read whole before grep: under pipefail, grep -q quitting early would fail the pipeline.
+STATUS_JSON=$("$POLICYCTL" --config "$CONF" status --json 2>/dev/null)
+grep -q '"dsl-referrals": 1' <<<"$STATUS_JSON" && ok "policyctl status --json shows the count" \
   || fail "policyctl status --json: no exceptions count"
 
 # --- 2. misaddress -----------------------------------------------------------------------

@@ -89,11 +89,14 @@ PY
 # --- 4 ----------------------------------------------------------------------------------
 "$POLICYCTL" --config "$CONF" reload > /dev/null 2>&1 || fail "4: reload"
 # The counter moves when the new snapshot is in place; give a loaded machine time for it.
+# The scrape is read whole before grep: under pipefail, `scrape | grep -q` fails whenever grep
+# exits at its match while curl is still writing (curl: SIGPIPE, exit 23).
+reload_counted() { local m; m=$(scrape) && grep -q '^policy_milter_reloads_total{result="ok"} 1$' <<<"$m"; }
 for _ in $(seq 100); do
-  scrape | grep -q '^policy_milter_reloads_total{result="ok"} 1$' && break
+  reload_counted && break
   sleep 0.1
 done
-scrape | grep -q '^policy_milter_reloads_total{result="ok"} 1$' || fail "4: reload not counted: $(scrape | grep reloads)"
+reload_counted || fail "4: reload not counted: $(scrape | grep reloads)"
 
 # --- 5 ----------------------------------------------------------------------------------
 sed -e "s|^listen = \"127.0.0.1:$METRICS\"|listen = \"0.0.0.0:$((BASE + 5))\"|" \
