@@ -78,6 +78,32 @@ struct SpanList {
   }
 };
 
+// Is `target` the subject of which `stance` is predicated, across a parenthesis: "The head,
+// on the other hand, is a hysterical old bag"? The stance follows a copula ("is", "was",
+// "'s", "are") within a few words, the subject comes before it in the same sentence, and
+// no other target stands between them.
+bool copular_subject(std::string_view text, Span target, Span stance,
+                     const std::vector<Found>& targets) {
+  if (target.second > stance.first || stance.first - target.second > 90) return false;
+  std::string_view gap = text.substr(target.second, stance.first - target.second);
+  std::size_t cop = std::string_view::npos, cop_end = 0;
+  for (std::string_view c : {" is ", " was ", " are ", " were ", "'s ", "'re "}) {
+    std::size_t p = gap.rfind(c);
+    if (p != std::string_view::npos && (cop == std::string_view::npos || p > cop)) {
+      cop = p;
+      cop_end = p + c.size();
+    }
+  }
+  if (cop == std::string_view::npos || gap.size() - cop_end > 30) return false;
+  if (clause_break(gap, cop_end, gap.size())) return false;
+  if (gap.find_first_of(".!?") != std::string_view::npos) return false;
+  for (const Found& o : targets)
+    if (o.span.first >= target.second && o.span.second <= stance.first &&
+        o.kind != static_cast<int>(Target::sender))
+      return false;
+  return true;
+}
+
 // Does any span of `l` other than `anchor` intersect the window `w`?
 bool any_in(const SpanList& l, Span w, Span anchor) {
   std::size_t from = w.first > l.max_len ? w.first - l.max_len : 0;
@@ -557,12 +583,27 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       }
       if (ok && !r.without_before.empty()) {
         Span before{std::max(w.first, a.first > 60 ? a.first - 60 : 0), a.first};
+        // A negation reaches only the rest of its clause: "best not to arrange it through
+        // school - message me on WhatsApp" invites; "I can't add you" does not.
+        auto reaches = [&](Span neg) {
+          if (neg.second >= a.first) return true;
+          std::string_view gap(norm.text.data() + neg.second, a.first - neg.second);
+          for (std::string_view w : {" - ", ";", ":", " but ", " so ", "(", ")"})
+            if (gap.find(w) != std::string_view::npos) return false;
+          return true;
+        };
         for (const Condition& c : r.without_before) {
-          for (int ref : c.refs)
-            if (any_in(ref_spans[ref], before, a)) {
-              ok = false;
-              break;
-            }
+          for (int ref : c.refs) {
+            const SpanList& l = ref_spans[ref];
+            std::size_t from = before.first > l.max_len ? before.first - l.max_len : 0;
+            for (auto it = std::lower_bound(l.v.begin(), l.v.end(), Span{from, 0});
+                 it != l.v.end() && it->first < before.second; ++it)
+              if (it->second > before.first && *it != a && reaches(*it)) {
+                ok = false;
+                break;
+              }
+            if (!ok) break;
+          }
           if (!ok) break;
         }
       }
@@ -632,8 +673,9 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
               // A stance inside its target is part of a name ("Mr Twit"); a target inside its
               // stance is what the stance is about ("too old for").
               const bool overlap = st.span.first >= t.span.first && st.span.second <= t.span.second;
-              if (gap(t.span, st.span) <= static_cast<std::size_t>(r.reach) && !overlap &&
-                  !clause_break(norm.text, between.first, between.second)) {
+              if (!overlap && ((gap(t.span, st.span) <= static_cast<std::size_t>(r.reach) &&
+                                !clause_break(norm.text, between.first, between.second)) ||
+                               copular_subject(norm.text, t.span, st.span, rd.targets))) {
                 bt = &t;
                 bs = &st;
                 break;
