@@ -272,6 +272,32 @@ void Engine::judge_recipients(JudgeInput& in, const std::vector<RuleHit>& hits,
   }
 }
 
+// A forward or reply keeps the original's Subject: "Fwd: your useless" carries the words of
+// whoever wrote the forwarded mail when the forwarded or quoted header block below holds the
+// same Subject. An edited subject ("Re: Invoice 31 - our head can't sign a cheque") is the
+// sender's own.
+static bool subject_is_quoted(const DecodedMessage& d) {
+  std::string subject;
+  for (const Segment& s : d.segments)
+    if (s.origin == "subject") subject = to_lower_ascii(s.text);
+  std::string_view rest = subject;
+  for (bool more = true; more;) {
+    more = false;
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    for (std::string_view p : {"re:", "fwd:", "fw:", "aw:", "wg:", "tr:", "sv:", "vs:"})
+      if (rest.starts_with(p)) {
+        rest.remove_prefix(p.size());
+        more = true;
+      }
+  }
+  if (rest.size() == subject.size() || rest.size() < 4) return false;
+  const std::string needle = "subject: " + std::string(rest);
+  for (const Segment& s : d.segments)
+    if (s.kind == SegmentKind::body && to_lower_ascii(s.text).find(needle) != std::string::npos)
+      return true;
+  return false;
+}
+
 bool Engine::endorses(const DecodedMessage& d, const std::vector<std::string>& others) const {
   // Only mail that carries someone else's words (a forward, a quoted reply) can endorse.
   const int ref = matcher_->ref_index("endorsement");
@@ -456,11 +482,13 @@ Verdict Engine::scan(std::string_view message, const Envelope* envelope, const c
   const std::vector<std::string> others = forwards_by_others(d, v.sender);
   const std::vector<std::string> sender_names = name_parts(d, v.sender);
   const bool endorsed = endorses(d, others);
+  const bool subject_theirs = subject_is_quoted(d);
   for (std::size_t i = 0; i < d.segments.size(); ++i) {
     const std::string& o = d.segments[i].origin;
     SegmentContext ctx;
     ctx.others_words = std::any_of(others.begin(), others.end(),
-                                   [&](const std::string& p) { return o.starts_with(p); });
+                                   [&](const std::string& p) { return o.starts_with(p); }) ||
+                       (o == "subject" && subject_theirs);
     ctx.endorsed = endorsed;
     ctx.sender_names = &sender_names;
     matcher_->scan_segment(d.segments[i], i, hits, -1, ctx);

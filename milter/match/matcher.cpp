@@ -104,6 +104,36 @@ bool copular_subject(std::string_view text, Span target, Span stance,
   return true;
 }
 
+// Is the identifier at [from, to) the tail or head of a UK telephone number written with
+// spaces ("0 7 7 0 0  9 0 0  5 5 8" holds a ten-digit run that can pass the NHS check)? The
+// digit run is extended over separators (up to three spaces or dashes); eleven digits from
+// a leading 0, or twelve from 44, is a telephone number, not a patient or learner number.
+bool part_of_phone_number(std::string_view t, std::size_t from, std::size_t to) {
+  auto digit = [&](std::size_t i) { return t[i] >= '0' && t[i] <= '9'; };
+  std::size_t b = from;
+  for (;;) {
+    std::size_t i = b, seps = 0;
+    while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '-') && seps < 3) --i, ++seps;
+    if (i > 0 && digit(i - 1)) b = i - 1;
+    else break;
+  }
+  std::size_t e = to;
+  for (;;) {
+    std::size_t i = e, seps = 0;
+    while (i < t.size() && (t[i] == ' ' || t[i] == '-') && seps < 3) ++i, ++seps;
+    if (i < t.size() && digit(i)) e = i + 1;
+    else break;
+  }
+  if (b == from && e == to) return false;
+  std::string digits;
+  for (std::size_t i = b; i < e; ++i)
+    if (digit(i)) digits += t[i];
+  if (b > 0 && t[b - 1] == '+') digits.insert(0, "+");
+  return (digits.size() == 11 && digits[0] == '0') ||
+         (digits.size() == 13 && digits.starts_with("+44")) ||
+         (digits.size() == 12 && digits.starts_with("44"));
+}
+
 // Does any span of `l` other than `anchor` intersect the window `w`?
 bool any_in(const SpanList& l, Span w, Span anchor) {
   std::size_t from = w.first > l.max_len ? w.first - l.max_len : 0;
@@ -274,7 +304,8 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       } else if (pi.rule >= 0 && (only_rule < 0 || pi.rule == only_rule)) {
         const Rule& r = rules[pi.rule];
         if (!r.validator.empty() &&
-            !find_validator(r.validator)(std::string_view(norm.text).substr(h.from, h.to - h.from)))
+            (!find_validator(r.validator)(std::string_view(norm.text).substr(h.from, h.to - h.from)) ||
+             part_of_phone_number(norm.text, h.from, h.to)))
           continue;
         rule_anchors[pi.rule].push_back({h.from, h.to});
       }
@@ -294,8 +325,10 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       if (ri < 0 || (only_rule >= 0 && ri != only_rule)) continue;
       h.from = dbs.exact_start(h.id, compact.text, h.from, h.to);
       const Rule& r = rules[ri];
-      if (!r.validator.empty() && !find_validator(r.validator)(
-                                      std::string_view(compact.text).substr(h.from, h.to - h.from)))
+      if (!r.validator.empty() &&
+          (!find_validator(r.validator)(
+               std::string_view(compact.text).substr(h.from, h.to - h.from)) ||
+           part_of_phone_number(compact.text, h.from, h.to)))
         continue;
       rule_anchors[ri].push_back({compact.to_orig[h.from], compact.to_orig[h.to - 1] + 1});
     }

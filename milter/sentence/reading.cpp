@@ -39,8 +39,26 @@ bool quoted(std::string_view text, TextRange unit, TextRange span) {
   if (span.first < unit.first || span.second > unit.second) return false;
   std::string_view before = text.substr(unit.first, span.first - unit.first);
   std::string_view after = text.substr(span.second, unit.second - span.second);
-  return std::count(before.begin(), before.end(), '"') % 2 == 1 &&
-         after.find('"') != std::string_view::npos;
+  if (std::count(before.begin(), before.end(), '"') % 2 == 1 &&
+      after.find('"') != std::string_view::npos)
+    return true;
+  // Single quotation marks around a short phrase ('fatty', 'nobody likes you'): an opening
+  // mark after a space or bracket, a closing one before a non-letter, a few words between.
+  // An apostrophe inside a word ("don't", "Jo's") opens nothing.
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  std::size_t open = std::string_view::npos;
+  for (std::size_t i = span.first; i > unit.first && span.first - i < 40; --i)
+    if (text[i - 1] == '\'' && (i - 1 == unit.first || !letter(text[i - 2]))) {
+      open = i - 1;
+      break;
+    } else if (text[i - 1] == '.' || text[i - 1] == '!' || text[i - 1] == '?') {
+      break;
+    }
+  if (open == std::string_view::npos) return false;
+  for (std::size_t j = span.second; j < unit.second && j - span.second < 40; ++j)
+    if (text[j] == '\'' && (j + 1 >= text.size() || !letter(text[j + 1])))
+      return j - open <= 48;
+  return false;
 }
 
 }  // namespace
