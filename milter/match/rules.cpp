@@ -22,6 +22,10 @@
 
 namespace pm {
 
+// The longest alternation handed to Hyperscan as one pattern (its parser refuses much
+// longer ones: "Pattern length exceeds limit").
+constexpr std::size_t kMaxAlternation = 12000;
+
 namespace {
 
 // Detectors implemented in C++ (match/names.h) and URL classes (match/urls.h).
@@ -180,20 +184,30 @@ class RuleLoader {
         std::string merged;
         std::string origin;
         std::vector<std::pair<std::string, std::string>> parts;  // checked alone on a cache miss
-        for (const auto& t : terms) {
-          if (t.acronym != acronym) continue;
-          parts.emplace_back(wrap_term(t.text), t.origin);
-          merged += (merged.empty() ? "" : "|") + parts.back().first;
-          if (origin.empty()) origin = t.origin;
-        }
-        if (merged.empty()) continue;
         // The sentence layer's cues need their starts too (how close a stance is to its
         // target, what --explain shows).
         const bool typed = rs_.refs_[ref].target >= 0 || rs_.refs_[ref].stance >= 0;
-        patterns.push_back({merged, everywhere.count(ref) ? HsView::anchors : HsView::context,
-                            origin, anchors.count(ref) > 0 || acronym || typed, acronym,
-                            std::move(parts)});
-        rs_.pattern_info_.push_back({-1, ref, false, acronym});
+        auto flush = [&] {
+          if (merged.empty()) return;
+          patterns.push_back({merged, everywhere.count(ref) ? HsView::anchors : HsView::context,
+                              origin, anchors.count(ref) > 0 || acronym || typed, acronym,
+                              std::move(parts)});
+          rs_.pattern_info_.push_back({-1, ref, false, acronym});
+          merged.clear();
+          origin.clear();
+          parts.clear();
+        };
+        for (const auto& t : terms) {
+          if (t.acronym != acronym) continue;
+          std::string w = wrap_term(t.text);
+          // Hyperscan refuses a pattern past its length limit: a long lexicon (an admin's
+          // local additions included) becomes several alternations of the same lexicon.
+          if (!merged.empty() && merged.size() + w.size() > kMaxAlternation) flush();
+          parts.emplace_back(std::move(w), t.origin);
+          merged += (merged.empty() ? "" : "|") + parts.back().first;
+          if (origin.empty()) origin = t.origin;
+        }
+        flush();
       }
     }
     // The URL hint is expanded to its whole token both ways: any point inside will do.
