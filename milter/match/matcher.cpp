@@ -114,15 +114,19 @@ bool part_of_phone_number(std::string_view t, std::size_t from, std::size_t to) 
   for (;;) {
     std::size_t i = b, seps = 0;
     while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '-') && seps < 3) --i, ++seps;
-    if (i > 0 && digit(i - 1)) b = i - 1;
-    else break;
+    if (i > 0 && digit(i - 1))
+      b = i - 1;
+    else
+      break;
   }
   std::size_t e = to;
   for (;;) {
     std::size_t i = e, seps = 0;
     while (i < t.size() && (t[i] == ' ' || t[i] == '-') && seps < 3) ++i, ++seps;
-    if (i < t.size() && digit(i)) e = i + 1;
-    else break;
+    if (i < t.size() && digit(i))
+      e = i + 1;
+    else
+      break;
   }
   if (b == from && e == to) return false;
   std::string digits;
@@ -304,7 +308,8 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
       } else if (pi.rule >= 0 && (only_rule < 0 || pi.rule == only_rule)) {
         const Rule& r = rules[pi.rule];
         if (!r.validator.empty() &&
-            (!find_validator(r.validator)(std::string_view(norm.text).substr(h.from, h.to - h.from)) ||
+            (!find_validator(r.validator)(
+                 std::string_view(norm.text).substr(h.from, h.to - h.from)) ||
              part_of_phone_number(norm.text, h.from, h.to)))
           continue;
         rule_anchors[pi.rule].push_back({h.from, h.to});

@@ -56,8 +56,7 @@ bool quoted(std::string_view text, TextRange unit, TextRange span) {
     }
   if (open == std::string_view::npos) return false;
   for (std::size_t j = span.second; j < unit.second && j - span.second < 40; ++j)
-    if (text[j] == '\'' && (j + 1 >= text.size() || !letter(text[j + 1])))
-      return j - open <= 48;
+    if (text[j] == '\'' && (j + 1 >= text.size() || !letter(text[j + 1]))) return j - open <= 48;
   return false;
 }
 

@@ -65,6 +65,53 @@ TEST(Engine, IdentifierSplitByDashesToAPersonalAddress) {
   EXPECT_EQ(v.recipients[0].cls, RecipientClass::personal_webmail);
 }
 
+// Ten digits inside a UK telephone number written with spaces can pass the NHS check
+// ("0 7 7 0 0  9 0 0  5 5 8" holds 7700900558); a number is read whole.
+TEST(Engine, TelephoneNumberWithSpacedDigitsIsNotAnNhsNumber) {
+  for (const char* number : {"0 7 7 0 0  9 0 0  5 5 8", "07700 900558", "+44 7700 900558"}) {
+    Verdict v = engine().scan(mail("me@hotmail.co.uk", "Content-Type: text/plain\r\n",
+                                   std::string("The club number is ") + number + ".\r\n"),
+                              nullptr);
+    EXPECT_FALSE(has(v, "confidential")) << number;
+  }
+  Verdict nhs = engine().scan(mail("me@hotmail.co.uk", "Content-Type: text/plain\r\n",
+                                   "Riley's NHS number is 7700900558.\r\n"),
+                              nullptr);
+  EXPECT_TRUE(has(nhs, "confidential"));
+}
+
+// A negation reaches the end of its clause: "best not to go through school - message me"
+// is an invitation; "I can't message you on there" is not.
+TEST(Engine, NegationReachesOnlyItsClause) {
+  auto to_parent = [](const std::string& body) {
+    return engine().scan(mail("mum.of.alfie@gmail.com", "Content-Type: text/plain\r\n",
+                              "Dear Mrs Cole,\r\n" + body + "\r\n"),
+                         nullptr);
+  };
+  EXPECT_TRUE(has(to_parent("Best not to arrange it through school - message me on WhatsApp."),
+                  "social-contact"));
+  EXPECT_FALSE(has(to_parent("I'm sorry but I can't message you on WhatsApp."), "social-contact"));
+}
+
+// "Fwd: your useless" keeps the Subject of the forwarded mail: the forwarded author's words,
+// not the sender's, when the forwarded header block holds the same Subject.
+TEST(Engine, ForwardedSubjectIsTheForwardedAuthorsWords) {
+  const std::string fwd =
+      "From: Kezia Okafor <k.okafor@stannes.example>\r\nTo: head@stannes.example\r\n"
+      "Subject: Fwd: you are useless\r\nContent-Type: text/plain\r\n\r\n"
+      "Received last night. Can we talk?\r\n\r\n---------- Forwarded message ---------\r\n"
+      "From: Lee Sadler <lee.sadler77@gmail.com>\r\nSubject: you are useless\r\n\r\n"
+      "you are useless and you have it in for my lad\r\n";
+  EXPECT_FALSE(has(engine().scan(fwd, nullptr), "abusive"));
+  const std::string own =
+      "From: Kezia Okafor <k.okafor@stannes.example>\r\nTo: head@stannes.example\r\n"
+      "Subject: Fwd: you are useless\r\nContent-Type: text/plain\r\n\r\n"
+      "See below.\r\n\r\n---------- Forwarded message ---------\r\n"
+      "From: Lee Sadler <lee.sadler77@gmail.com>\r\nSubject: timetable\r\n\r\nthe new "
+      "timetable\r\n";
+  EXPECT_TRUE(has(engine().scan(own, nullptr), "abusive"));
+}
+
 TEST(Engine, SameDataToStaffOnlyIsNotAViolation) {
   Verdict v = engine().scan(mail("h.ashdown@stannes.example", "Content-Type: text/plain\r\n",
                                  "Riley's NHS number is 943-476-5919 for the form.\r\n"),

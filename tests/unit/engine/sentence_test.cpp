@@ -83,6 +83,31 @@ TEST(SentenceLayer, StanceAboutTheSchoolIsNotAbuseOfAPerson) {
   EXPECT_NE(finding(v, "disrepute.derogatory-at-school"), nullptr);
 }
 
+// A copula carries the stance to the subject across a parenthesis; the subject is the
+// leader, so it is disparagement of the school's people as well as abuse.
+TEST(SentenceLayer, CopulaCarriesTheStanceToItsSubjectAcrossAParenthesis) {
+  Verdict v = scan("The head, on the other hand, is a hysterical old bag.");
+  const Finding* f = finding(v, "disrepute.insult-at-staff");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->target.rfind("staff \"the head\"", 0), 0u) << f->target;
+  // ...but not to a target the parenthesis itself names.
+  EXPECT_EQ(finding(scan("The head, unlike that dad, is lovely; he is a total muppet."),
+                    "disrepute.insult-at-staff"),
+            nullptr);
+}
+
+// Words in single quotation marks are mentioned (a lesson on name-calling), not said; an
+// apostrophe inside a word opens no quotation.
+TEST(SentenceLayer, SingleQuotedWordsAreMentionedNotSaid) {
+  Verdict lesson =
+      scan("The children wrote the names they hear ('loser', 'nobody likes you') on paper bricks.");
+  EXPECT_EQ(finding(lesson, "abusive.demeaning"), nullptr);
+  EXPECT_EQ(finding(lesson, "abusive.insult-at-person"), nullptr);
+  EXPECT_NE(finding(scan("Nobody likes you, Tyler, and it's no wonder."), "abusive.demeaning"),
+            nullptr);
+  EXPECT_NE(finding(scan("She's an idiot isn't she."), "abusive.insult-at-person"), nullptr);
+}
+
 // Stances that cancel a finding: negated, reported, praise.
 TEST(SentenceLayer, NegatedReportedAndSelfAimedSentencesDoNotFire) {
   EXPECT_EQ(
