@@ -387,7 +387,8 @@ class RuleLoader {
   // every plain word of four letters or more may have a separator between its letters,
   // any letter but its first and last written as "*" or as the digit or symbol that
   // stands for it ("sp@z", "sl4g", "b1tch"), or be spelled out letter by letter with single
-  // spaces ("m o n g"). Terms with regular-expression syntax are kept as written.
+  // spaces ("m o n g"; in a phrase, its short words too). Terms with regular-expression syntax are
+  // kept as written.
   static std::string mask_term(const std::string& term) {
     for (char c : term)
       if (!((c >= 'a' && c <= 'z') || c == ' ')) return term;
@@ -408,10 +409,16 @@ class RuleLoader {
       }
     };
     std::string out;
+    const bool phrase = term.find(' ') != std::string::npos;
     for (auto word : split(term, ' ')) {
       if (!out.empty()) out += ' ';
       if (word.size() < 4) {
-        out += std::string(word);
+        // In a phrase spelled out letter by letter ("w a s t e o f s p a c e") the short
+        // words are spelled too.
+        std::string spelled;
+        for (char c : word) spelled += (spelled.empty() ? "" : " ") + std::string(1, c);
+        out += phrase && word.size() > 1 ? "(?:" + std::string(word) + "|" + spelled + ")"
+                                         : std::string(word);
         continue;
       }
       std::string joined, spelled;
