@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 #include "match/hs.h"
 #include "match/normalize.h"
@@ -136,6 +137,18 @@ bool part_of_phone_number(std::string_view t, std::size_t from, std::size_t to) 
   return (digits.size() == 11 && digits[0] == '0') ||
          (digits.size() == 13 && digits.starts_with("+44")) ||
          (digits.size() == 12 && digits.starts_with("44"));
+}
+
+// Does `t` go on at `at` with a space and one of `words`, as a whole word ("the school"
+// + " gate", not " gateway")? Words may be several ("car park").
+bool followed_by_word(std::string_view t, std::size_t at, const std::vector<std::string>& words) {
+  if (at >= t.size() || t[at] != ' ') return false;
+  std::string_view rest = t.substr(at + 1);
+  for (const std::string& w : words)
+    if (rest.starts_with(w) &&
+        (rest.size() == w.size() || !std::isalnum(static_cast<unsigned char>(rest[w.size()]))))
+      return true;
+  return false;
 }
 
 // Does any span of `l` other than `anchor` intersect the window `w`?
@@ -302,6 +315,10 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
           auto [s, e] = norm.source_range(h.from, h.to, seg.text);
           if (!acronym_in_source(seg.text, s, e)) continue;
         }
+        // "the school gate": a target lexicon's hit followed by a word it names is not it.
+        if (!rules_.refs()[pi.lexicon].not_before.empty() &&
+            followed_by_word(norm.text, h.to, rules_.refs()[pi.lexicon].not_before))
+          continue;
         const bool pending = exact_ref_[pi.lexicon] &&
                              (!anchors_ref_[pi.lexicon] || lazy_ref_[pi.lexicon]) && !pi.acronym;
         ref_spans[pi.lexicon].push({h.from, h.to}, pending ? h.id : kNoPattern);

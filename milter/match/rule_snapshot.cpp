@@ -24,7 +24,7 @@ namespace pm {
 namespace {
 
 // Bumped whenever what is written changes (a field of Rule, Ref, ... added or moved).
-constexpr std::uint32_t kFormat = 1;
+constexpr std::uint32_t kFormat = 2;
 constexpr char kMagic[8] = {'P', 'M', 'R', 'U', 'L', 'E', 'S', '\n'};
 constexpr std::size_t kHash = crypto_generichash_BYTES;  // 32
 // magic, format, key, payload length, payload hash
@@ -227,7 +227,7 @@ void fields(A& a, LocalChange& c) {
 }
 template <class A>
 void fields(A& a, Ref& r) {
-  a(r.kind, r.name, r.target, r.stance, r.detail);
+  a(r.kind, r.name, r.target, r.stance, r.detail, r.not_before);
 }
 template <class A>
 void fields(A& a, RuleSet::PatternInfo& p) {
@@ -246,7 +246,7 @@ static_assert(sizeof(Condition) == 56);
 static_assert(sizeof(CategoryDef) == 168);
 static_assert(sizeof(Rule) == 544);
 static_assert(sizeof(LocalChange) == 72);
-static_assert(sizeof(Ref) == 80);
+static_assert(sizeof(Ref) == 104);
 static_assert(sizeof(RuleSet::PatternInfo) == 12);
 static_assert(sizeof(HsPattern) == 104);
 static_assert(sizeof(UrlClasses) == 200);

@@ -342,10 +342,10 @@ class RuleLoader {
         record(file, line_of(node), "lexicon " + n + ": " + std::to_string(k) + " term(s) added");
         continue;
       }
-      check_keys(
-          file, *lt,
-          {"terms", "acronyms", "description", "target", "stance", "detail", "inflect", "masked"},
-          "lexicon " + n);
+      check_keys(file, *lt,
+                 {"terms", "acronyms", "description", "target", "stance", "detail", "inflect",
+                  "masked", "not_before"},
+                 "lexicon " + n);
       int ref = add_ref(RefKind::lexicon, n);
       // `inflect = true`: every plain word of a term (letters only, 4 or more) also
       // matches its inflections, generated with the Snowball stemmer (sentence/stem.h).
@@ -378,6 +378,11 @@ class RuleLoader {
         throw ConfigError(file, line_of(node),
                           "lexicon " + n + ": a lexicon is a target or a stance, not both");
       rf.detail = toml_string(file, *lt, "detail", "lexicon " + n + ": detail");
+      if (const toml::node* nb = lt->get("not_before")) {
+        rf.not_before = strings(file, nb, "lexicon " + n + ": not_before");
+        if (rf.target < 0)
+          throw ConfigError(file, line_of(*nb), "lexicon " + n + ": not_before needs a target");
+      }
       toml_string(file, *lt, "description", "lexicon " + n + ": description");
       if (local) record(file, line_of(node), "lexicon " + n + " added");
     }

@@ -108,6 +108,16 @@ TEST(SentenceLayer, SingleQuotedWordsAreMentionedNotSaid) {
   EXPECT_NE(finding(scan("She's an idiot isn't she."), "abusive.insult-at-person"), nullptr);
 }
 
+// "the school gate" is a place (the lexicon's not_before), not the school as a body.
+TEST(SentenceLayer, APlaceOfTheSchoolIsNotTheSchool) {
+  EXPECT_EQ(finding(scan("I've accepted it - just keep it quiet at the school gate!"),
+                    "disrepute.criticism-frame"),
+            nullptr);
+  EXPECT_NE(finding(scan("The school kept it quiet from parents for months."),
+                    "disrepute.criticism-frame"),
+            nullptr);
+}
+
 // Stances that cancel a finding: negated, reported, praise.
 TEST(SentenceLayer, NegatedReportedAndSelfAimedSentencesDoNotFire) {
   EXPECT_EQ(
