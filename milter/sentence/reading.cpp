@@ -135,6 +135,31 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous,
         r.targets.push_back({c.span, c.kind, c.detail});
     }
   }
+  // "She" or "the woman" with no name of its own, after a sentence about the school's people
+  // (a member of staff, the governors): the pronoun is most likely one of them, and they
+  // come along, so a rule sees who "she" is ("The governors approved it because the chair
+  // has a good feeling. The woman couldn't read a spreadsheet").
+  auto carries_person = [&] {
+    for (const Found& t : r.targets)
+      if (t.kind == static_cast<int>(Target::person) && t.detail != "referent") return true;
+    return false;
+  };
+  if (previous.second > previous.first && carries_person() && !r.has_target(Target::named) &&
+      !r.has_target(Target::staff) && !r.has_target(Target::school)) {
+    auto pf = std::lower_bound(cues.begin(), cues.end(), previous.first + 1,
+                               [](const Cue& c, std::size_t end) { return c.span.second < end; });
+    std::vector<Found> carried;
+    bool someone = false;
+    for (auto it = pf; it != cues.end() && it->span.second <= previous.second; ++it) {
+      if (!it->is_target || !inside(it->span, previous)) continue;
+      const Target k = static_cast<Target>(it->kind);
+      // Only the school's own people: a named child before "he" stays the child's sentence.
+      if (k != Target::staff && k != Target::school) continue;
+      someone = true;
+      carried.push_back({it->span, it->kind, it->detail});
+    }
+    if (someone) r.targets.insert(r.targets.end(), carried.begin(), carried.end());
+  }
   // A sentence with no target of its own ("Wellbeing, apparently." "Apple doesn't fall far
   // from the tree.") goes on about whom the sentence before spoke of.
   if (r.targets.empty() && previous.second > previous.first) {

@@ -108,6 +108,18 @@ TEST(SentenceLayer, SingleQuotedWordsAreMentionedNotSaid) {
   EXPECT_NE(finding(scan("She's an idiot isn't she."), "abusive.insult-at-person"), nullptr);
 }
 
+// "She" after a sentence about the school's people is one of them; after a sentence about a
+// named child she stays the child's.
+TEST(SentenceLayer, APronounAfterTheSchoolsPeopleIsOneOfThem) {
+  const Finding* f = finding(scan("The governors approved the budget. The woman couldn't read a "
+                                  "spreadsheet if it bit her."),
+                             "disrepute.demeaning-school");
+  EXPECT_NE(f, nullptr);
+  Verdict child = scan("Alfie Smith came in late again. He can't even spell his own name.");
+  EXPECT_EQ(finding(child, "disrepute.demeaning-school"), nullptr);
+  EXPECT_NE(finding(child, "abusive.demeaning"), nullptr);
+}
+
 // "the school gate" is a place (the lexicon's not_before), not the school as a body.
 TEST(SentenceLayer, APlaceOfTheSchoolIsNotTheSchool) {
   EXPECT_EQ(finding(scan("I've accepted it - just keep it quiet at the school gate!"),
