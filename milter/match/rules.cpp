@@ -392,7 +392,8 @@ class RuleLoader {
   // every plain word of four letters or more may have a separator between its letters,
   // any letter but its first and last written as "*" or as the digit or symbol that
   // stands for it ("sp@z", "sl4g", "b1tch"), or be spelled out letter by letter with single
-  // spaces ("m o n g"; in a phrase, its short words too). Terms with regular-expression syntax are
+  // spaces ("m o n g"; in a phrase, its short words too), and its last word may take a
+  // diminutive or an ending ("spazzy", "pikeys"). Terms with regular-expression syntax are
   // kept as written.
   static std::string mask_term(const std::string& term) {
     for (char c : term)
@@ -439,6 +440,10 @@ class RuleLoader {
           joined += std::string("(?:") + word[i] + "|" + stands_for(word[i]) + ")";
       }
       out += "(?:" + joined + "|" + spelled + ")";
+      // Softened with a diminutive or an ending ("spazzy", "mongo", "pikeys", "retardish"):
+      // the last word may go on with one, its last letter doubled or not.
+      if (word.data() + word.size() == term.data() + term.size())
+        out += std::string("(?:") + word.back() + "?(?:y|ie|ies|ish|o|er|ers|s))?";
     }
     return out;
   }
