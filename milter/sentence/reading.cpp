@@ -60,6 +60,18 @@ bool quoted(std::string_view text, TextRange unit, TextRange span) {
   return false;
 }
 
+// "Hi Sam," "Dear Mrs Cole," "Morning all": a greeting names whom the mail is to, not whom
+// the next sentence is about.
+bool salutation(std::string_view u) {
+  while (!u.empty() && (u.front() == ' ' || u.front() == '\n')) u.remove_prefix(1);
+  while (!u.empty() && (u.back() == ' ' || u.back() == '\n')) u.remove_suffix(1);
+  if (u.size() > 40 || u.find_first_of(".!?") != std::string_view::npos) return false;
+  for (std::string_view g : {"hi ", "hello ", "dear ", "hiya ", "hey ", "morning", "afternoon",
+                             "evening", "good morning", "good afternoon", "to "})
+    if (u.starts_with(g)) return true;
+  return !u.empty() && u.back() == ',' && std::count(u.begin(), u.end(), ' ') <= 2;
+}
+
 }  // namespace
 
 bool clause_break(std::string_view text, std::size_t from, std::size_t to) {
@@ -162,7 +174,8 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous,
   }
   // A sentence with no target of its own ("Wellbeing, apparently." "Apple doesn't fall far
   // from the tree.") goes on about whom the sentence before spoke of.
-  if (r.targets.empty() && previous.second > previous.first) {
+  if (r.targets.empty() && previous.second > previous.first &&
+      !salutation(text.substr(previous.first, previous.second - previous.first))) {
     auto pf = std::lower_bound(cues.begin(), cues.end(), previous.first + 1,
                                [](const Cue& c, std::size_t end) { return c.span.second < end; });
     for (auto it = pf; it != cues.end() && it->span.second <= previous.second; ++it)
