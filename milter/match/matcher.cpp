@@ -756,7 +756,12 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
                 std::find(r.without_target.begin(), r.without_target.end(),
                           static_cast<Target>(k)) == r.without_target.end())
               others.push_back(k);
-          const Found* excluded = nearest(rd.targets, ints(r.without_target), true);
+          // A target inside the stance's own words ("past it" names an age) is what the
+          // stance says, not whom it is said of.
+          std::vector<Found> outside;
+          for (const Found& t : rd.targets)
+            if (!(t.span.first >= a.first && t.span.second <= a.second)) outside.push_back(t);
+          const Found* excluded = nearest(outside, ints(r.without_target), true);
           // A referent ("a bunch of clowns") points at the stance's own words, not at whom
           // they are said of.
           std::vector<Found> subjects;
