@@ -17,38 +17,84 @@ namespace {
 // primary school's outgoing mail, so folding them unconditionally costs nothing.
 char32_t fold_confusable(char32_t cp) {
   switch (cp) {
-    case 0x0430: return 'a';  // Cyrillic а
-    case 0x0435: return 'e';  // е
-    case 0x043E: return 'o';  // о
-    case 0x0440: return 'p';  // р
-    case 0x0441: return 'c';  // с
-    case 0x0443: return 'y';  // у
-    case 0x0445: return 'x';  // х
-    case 0x0456: return 'i';  // і
-    case 0x0458: return 'j';  // ј
-    case 0x0455: return 's';  // ѕ
-    case 0x0501: return 'd';  // ԁ
-    case 0x043A: return 'k';  // к
-    case 0x043C: return 'm';  // м
-    case 0x0442: return 't';  // т
-    case 0x043D: return 'h';  // н (looks like H in caps)
-    case 0x0432: return 'b';  // в
-    case 0x03BF: return 'o';  // Greek ο
-    case 0x03B1: return 'a';  // α
-    case 0x03BD: return 'v';  // ν
-    case 0x03C1: return 'p';  // ρ
-    case 0x03B9: return 'i';  // ι
-    case 0x03BA: return 'k';  // κ
-    case 0x03C4: return 't';  // τ
-    case 0x03C5: return 'u';  // υ
-    case 0x2018: case 0x2019: case 0x201A: case 0x201B: case 0x02BC: case 0x2032:
-    case 0xFF07: return '\'';
-    case 0x201C: case 0x201D: case 0x201E: case 0x201F: case 0x2033: return '"';
-    case 0x2010: case 0x2011: case 0x2012: case 0x2013: case 0x2014: case 0x2015:
-    case 0x2212: case 0xFE63: case 0xFF0D: return '-';
-    case 0x2024: return '.';
-    case 0x2044: return '/';
-    default: return 0;
+    case 0x0430:
+      return 'a';  // Cyrillic а
+    case 0x0435:
+      return 'e';  // е
+    case 0x043E:
+      return 'o';  // о
+    case 0x0440:
+      return 'p';  // р
+    case 0x0441:
+      return 'c';  // с
+    case 0x0443:
+      return 'y';  // у
+    case 0x0445:
+      return 'x';  // х
+    case 0x0456:
+      return 'i';  // і
+    case 0x0458:
+      return 'j';  // ј
+    case 0x0455:
+      return 's';  // ѕ
+    case 0x0501:
+      return 'd';  // ԁ
+    case 0x043A:
+      return 'k';  // к
+    case 0x043C:
+      return 'm';  // м
+    case 0x0442:
+      return 't';  // т
+    case 0x043D:
+      return 'h';  // н (looks like H in caps)
+    case 0x0432:
+      return 'b';  // в
+    case 0x03BF:
+      return 'o';  // Greek ο
+    case 0x03B1:
+      return 'a';  // α
+    case 0x03BD:
+      return 'v';  // ν
+    case 0x03C1:
+      return 'p';  // ρ
+    case 0x03B9:
+      return 'i';  // ι
+    case 0x03BA:
+      return 'k';  // κ
+    case 0x03C4:
+      return 't';  // τ
+    case 0x03C5:
+      return 'u';  // υ
+    case 0x2018:
+    case 0x2019:
+    case 0x201A:
+    case 0x201B:
+    case 0x02BC:
+    case 0x2032:
+    case 0xFF07:
+      return '\'';
+    case 0x201C:
+    case 0x201D:
+    case 0x201E:
+    case 0x201F:
+    case 0x2033:
+      return '"';
+    case 0x2010:
+    case 0x2011:
+    case 0x2012:
+    case 0x2013:
+    case 0x2014:
+    case 0x2015:
+    case 0x2212:
+    case 0xFE63:
+    case 0xFF0D:
+      return '-';
+    case 0x2024:
+      return '.';
+    case 0x2044:
+      return '/';
+    default:
+      return 0;
   }
 }
 
@@ -56,10 +102,21 @@ enum class Space { none, blank, line };
 
 Space space_kind(char32_t cp) {
   switch (cp) {
-    case ' ': case '\t': case '\f': case '\v': case 0x00A0: case 0x1680: case 0x202F:
-    case 0x205F: case 0x3000:
+    case ' ':
+    case '\t':
+    case '\f':
+    case '\v':
+    case 0x00A0:
+    case 0x1680:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
       return Space::blank;
-    case '\n': case '\r': case 0x0085: case 0x2028: case 0x2029:
+    case '\n':
+    case '\r':
+    case 0x0085:
+    case 0x2028:
+    case 0x2029:
       return Space::line;
     default:
       return (cp >= 0x2000 && cp <= 0x200A) ? Space::blank : Space::none;
@@ -99,6 +156,63 @@ const std::string& fold_cp(char32_t cp) {
   }
   if (cache.size() > 4096) cache.clear();
   return cache.emplace(cp, std::move(refolded)).first->second;
+}
+
+// Leetspeak inside a word ("sh@mbl3s", "w0rds", "f@t"): a digit or symbol that stands for
+// a letter, between two letters of one word, is read as that letter, so every lexicon sees
+// the word, not only the masked ones. One byte for one byte: offsets do not move. Words
+// that carry a dot, slash, colon or @ (addresses, links, times) and the shapes of
+// postcodes ("sw1a", "b1n") and identifiers (digits beside digits) are left as they are.
+void unleet(std::string& t) {
+  auto letter = [](char c) { return c >= 'a' && c <= 'z'; };
+  auto stands = [](char c) -> char {
+    switch (c) {
+      case '0':
+        return 'o';
+      case '1':
+        return 'i';
+      case '3':
+        return 'e';
+      case '4':
+        return 'a';
+      case '5':
+        return 's';
+      case '@':
+        return 'a';
+      case '$':
+        return 's';
+      default:
+        return 0;
+    }
+  };
+  std::size_t i = 0;
+  while (i < t.size()) {
+    // One word: a run of letters, digits and the symbols above.
+    std::size_t b = i;
+    while (i < t.size() &&
+           (letter(t[i]) || (t[i] >= '0' && t[i] <= '9') || t[i] == '@' || t[i] == '$'))
+      ++i;
+    std::size_t e = i;
+    if (e == b) {
+      ++i;
+      continue;
+    }
+    const bool linked =
+        (e < t.size() && (t[e] == '.' || t[e] == '/' || t[e] == ':') && e + 1 < t.size() &&
+         letter(t[e + 1])) ||
+        (b > 0 && (t[b - 1] == '.' || t[b - 1] == '/' || t[b - 1] == ':' || t[b - 1] == '@'));
+    std::string_view w(t.data() + b, e - b);
+    std::size_t letters = 0, digits = 0;
+    for (char c : w) letters += letter(c), digits += (c >= '0' && c <= '9');
+    // Postcode outward codes: one or two letters, a digit, at most one more character.
+    const bool postcode = w.size() <= 4 && w.size() >= 2 && letter(w[0]) &&
+                          ((w[1] >= '0' && w[1] <= '9') ||
+                           (w.size() >= 3 && letter(w[1]) && w[2] >= '0' && w[2] <= '9'));
+    if (linked || postcode || letters < 2 || digits > letters) continue;
+    for (std::size_t k = b + 1; k + 1 < e; ++k)
+      if (char l = stands(t[k]); l && letter(t[k - 1]) && (letter(t[k + 1]) || stands(t[k + 1])))
+        t[k] = l;
+  }
 }
 
 }  // namespace
@@ -166,7 +280,9 @@ NormText normalize(std::string_view s) {
       // A run of printable ASCII - most of any school's mail - goes across in one step.
       flush_space();
       std::size_t j = i;
-      while (j < n && static_cast<unsigned char>(s[j]) > 0x20 && static_cast<unsigned char>(s[j]) < 0x7F) ++j;
+      while (j<n&& static_cast<unsigned char>(s[j])> 0x20 &&
+             static_cast<unsigned char>(s[j]) < 0x7F)
+        ++j;
       std::size_t old = out.text.size();
       out.text.resize(old + (j - i));
       out.to_orig.resize(old + (j - i));
@@ -219,6 +335,7 @@ NormText normalize(std::string_view s) {
     }
   }
   out.to_orig.push_back(static_cast<std::uint32_t>(n));
+  unleet(out.text);
   return out;
 }
 

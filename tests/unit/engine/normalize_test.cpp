@@ -51,3 +51,24 @@ TEST(Normalize, SurvivesInvalidUtf8) {
 
 }  // namespace
 }  // namespace pm
+
+namespace pm {
+namespace {
+
+// Leetspeak inside a word is read as letters (one byte for one byte, so evidence offsets do
+// not move); addresses, links, postcodes and identifiers keep their digits and symbols.
+TEST(Normalize, ReadsLeetspeakInsideWordsOnly) {
+  EXPECT_EQ(normalize("a total sh@mbl3s, SLT are us3l3ss").text,
+            "a total shambles, slt are useless");
+  EXPECT_EQ(normalize("the f@t kid, ten w0rds").text, "the fat kid, ten words");
+  const std::string kept =
+      "jo.marsh1988@gmail.com bit.ly/4bX0aZ SW1A 1AA 943 476 5919 A123456789012 QQ123456C 10:30";
+  NormText n = normalize(kept);
+  EXPECT_EQ(
+      n.text,
+      "jo.marsh1988@gmail.com bit.ly/4bx0az sw1a 1aa 943 476 5919 a123456789012 qq123456c 10:30");
+  EXPECT_EQ(n.to_orig.size(), n.text.size() + 1);
+}
+
+}  // namespace
+}  // namespace pm
