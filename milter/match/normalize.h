@@ -3,8 +3,9 @@
 // NFKC + case fold (ICU's NFKC_Casefold, which also drops zero-width characters, soft
 // hyphens and other default-ignorables), Latin look-alike letters from Cyrillic/Greek
 // folded to Latin, typographic quotes and dashes to ASCII, white space folded (a run with
-// two or more line breaks -> "\n\n", one -> "\n", else " "). Rules are written against this
-// form: lower case, ASCII punctuation.
+// two or more line breaks -> "\n\n", one -> "\n", else " "), leetspeak inside a word read
+// as letters ("sh@mbl3s" -> "shambles"; not in addresses, links, postcodes, identifiers).
+// Rules are written against this form: lower case, ASCII punctuation.
 //
 // Every byte of the output maps back to a byte offset of the input, so a match in the
 // normalised text becomes evidence in the text a person reads. compact_digits() derives a
