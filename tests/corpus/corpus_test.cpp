@@ -164,10 +164,10 @@ TEST(Corpus, TuningSetCIsReported) {
 // attendance and governors), measured first with the rules as they stood (README) and then
 // used to generalise mechanisms. Reported; the bounds only catch a regression.
 TEST(Corpus, TuningSetDIsReported) {
-  expect_reported("tune-d", 75, 0.88);
+  expect_reported("tune-d", 75, 0.93);
 }
 TEST(Corpus, TuningSetEIsReported) {
-  expect_reported("tune-e", 75, 0.92);
+  expect_reported("tune-e", 75, 0.96);
 }
 TEST(Corpus, TuningSetFIsReported) {
   expect_reported("tune-f", 70, 0.94);
@@ -193,25 +193,36 @@ TEST(Corpus, FinalBlindSetIsReported) {
 
 // The second final blind set (issue 10, second round): two more writers who saw neither the
 // rules nor any set wrote it after the second round froze; scanned once (0.852), never
-// tuned on. The bound only catches a regression.
+// tuned on (0.875 with the third round's rules, 0.889 with the fourth's). The bound only
+// catches a regression.
 TEST(Corpus, FinalBlindSet2IsReported) {
-  expect_reported("final-blind-2", 165, 0.84);
+  expect_reported("final-blind-2", 165, 0.87);
 }
 
 // The third final blind set (issue 10, third round): one writer shown neither the rules nor
 // any set (nor the spec's examples beyond POLICY.md) wrote it while the third round was being
 // tuned; it was copied in after the rules froze and scanned once (0.826; the rules before
-// the round: 0.821), never tuned on. The bound only catches a regression.
+// the round: 0.821). It was then a tuning set of the fourth round (README), so it is
+// guarded like one: the bound only catches a regression.
 TEST(Corpus, FinalBlindSet3IsReported) {
-  expect_reported("final-blind-3", 160, 0.81);
+  expect_reported("final-blind-3", 160, 0.95);
 }
 
 // The fourth final blind set (issue 10, 3 Dec): one more writer shown only POLICY.md and the
 // policy, with a brief of its own (SENCo, business manager, early years, supply and student
 // teachers, governors, clubs, IT); written after the rules of the third round (unchanged
-// since), scanned once (0.893), never tuned on. The bound only catches a regression.
+// since), scanned once (0.893). It was then a tuning set of the fourth round (README); the
+// bound only catches a regression.
 TEST(Corpus, FinalBlindSet4IsReported) {
-  expect_reported("final-blind-4", 183, 0.88);
+  expect_reported("final-blind-4", 183, 0.97);
+}
+
+// The fourth round's own tuning set (issue 10, 3 Dec): one more writer shown only POLICY.md
+// and the policy, briefed on the extended school (clubs, music, coaches, trips, PTA,
+// admissions, the chaplain, midday supervisors); first look 0.859 with the third round's
+// rules (805a176), then used to generalise mechanisms. The bound only catches a regression.
+TEST(Corpus, TuningSetIIsReported) {
+  expect_reported("tune-i", 140, 0.97);
 }
 
 }  // namespace
