@@ -380,8 +380,9 @@ class RuleLoader {
       rf.detail = toml_string(file, *lt, "detail", "lexicon " + n + ": detail");
       if (const toml::node* nb = lt->get("not_before")) {
         rf.not_before = strings(file, nb, "lexicon " + n + ": not_before");
-        if (rf.target < 0)
-          throw ConfigError(file, line_of(*nb), "lexicon " + n + ": not_before needs a target");
+        if (rf.target < 0 && rf.stance < 0)
+          throw ConfigError(file, line_of(*nb),
+                            "lexicon " + n + ": not_before needs a target or a stance");
       }
       toml_string(file, *lt, "description", "lexicon " + n + ": description");
       if (local) record(file, line_of(node), "lexicon " + n + " added");

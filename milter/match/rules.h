@@ -119,8 +119,9 @@ struct Ref {
   // protected characteristic of a group) or a stance. -1: untyped.
   int target = -1, stance = -1;
   std::string detail;
-  // A target lexicon's hit followed by one of these words is not that target: "the school"
-  // in "the school gate" is a place, not the school as a body.
+  // A typed lexicon's hit followed by one of these words is not that cue: "the school" in
+  // "the school gate" is a place, not the school as a body; "no" in "no wonder" negates
+  // nothing.
   std::vector<std::string> not_before;
 };
 
