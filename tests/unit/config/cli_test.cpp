@@ -213,7 +213,7 @@ TEST_F(Copy, LocalRulesAddExtendDisableOverrideAndSurviveReplacingTheShippedRule
   };
   std::string extended =
       eml("m1.eml", "parent.one@gmail.com",
-          "Dear Mrs Example,\n\nPing me on telegram over the holidays if anything comes up.\n\nJo");
+          "Dear Mrs Example,\n\nBeep me on telegram over the holidays if anything comes up.\n\nJo");
   std::string added = eml("m2.eml", "sam.colleague@stannes.example",
                           "Sam, you absolute blorpwit, the rota was due.\n\nJo");
   std::string disabled = eml(
@@ -227,7 +227,7 @@ TEST_F(Copy, LocalRulesAddExtendDisableOverrideAndSurviveReplacingTheShippedRule
   const std::string text =
       "# St Anne's own rules\n"
       "[lexicons.contact-invite]\n"  // 2: extends the shipped lexicon
-      "terms = [\"ping me on\"]\n"
+      "terms = [\"beep me on\"]\n"
       "\n"
       "[lexicons.made-up-insult]\n"  // 5: a new lexicon
       "terms = [\"blorpwit\"]\n"
