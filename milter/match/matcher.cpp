@@ -163,20 +163,42 @@ bool any_in(const SpanList& l, Span w, Span anchor) {
 // Where the text stops being the sender's own words: quoted reply lines ("> ...") and
 // everything after a reply or forward attribution ("On 3 May, Jo wrote:", "-----Original
 // Message-----", an Outlook "From: ... Sent: ..." block). Returned as spans of `t`.
-std::vector<Span> quoted_spans(std::string_view t) {
+// Does the attribution line name the sender ("On 20 Nov, Aoife Brennan wrote:")? The
+// sender's first and last name run together (name_parts: the parts without "=").
+bool names_sender(std::string_view line, const std::vector<std::string>* sender_names) {
+  if (!sender_names) return false;
+  std::string squashed;
+  for (char c : line)
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) squashed += c;
+  for (const std::string& n : *sender_names)
+    if (!n.starts_with('=') && squashed.find(n) != std::string::npos) return true;
+  return false;
+}
+
+std::vector<Span> quoted_spans(std::string_view t, const std::vector<std::string>* sender_names) {
   std::vector<Span> out;
   std::size_t ls = 0;
+  // The quotation depth whose lines are the sender's own earlier words: the block under an
+  // attribution that names the sender ("> On 20 Nov, Aoife Brennan wrote:" above ">> ...").
+  int own_depth = -1, own_from = -1;
+  bool rest_quoted = false;  // after a top-level attribution by someone else
   while (ls < t.size()) {
     std::size_t le = t.find('\n', ls);
     if (le == std::string_view::npos) le = t.size();
     std::string_view line = t.substr(ls, le - ls);
     std::size_t p = line.find_first_not_of(' ');
     std::string_view body = p == std::string_view::npos ? std::string_view() : line.substr(p);
-    bool rest = body.ends_with("wrote:") || body.ends_with("a écrit :") ||
-                body.find("original message") != std::string_view::npos ||
-                body.find("forwarded message") != std::string_view::npos ||
-                body.starts_with("begin forwarded message");
-    if (!rest && body.starts_with("from:")) {
+    int depth = 0;
+    std::string_view inner = body;
+    while (!inner.empty() && (inner.front() == '>' || inner.front() == ' ')) {
+      depth += inner.front() == '>';
+      inner.remove_prefix(1);
+    }
+    bool rest = inner.ends_with("wrote:") || inner.ends_with("a écrit :") ||
+                inner.find("original message") != std::string_view::npos ||
+                inner.find("forwarded message") != std::string_view::npos ||
+                inner.starts_with("begin forwarded message");
+    if (!rest && depth == 0 && body.starts_with("from:")) {
       // An Outlook header block: From: then Sent:/Date: within the next lines.
       std::size_t look = le;
       for (int k = 0; k < 3 && look < t.size(); ++k) {
@@ -187,11 +209,24 @@ std::vector<Span> quoted_spans(std::string_view t) {
         look = ne;
       }
     }
-    if (rest) {
+    if (rest && names_sender(inner, sender_names)) {
+      // The sender quoting themselves: the block under it is their own - at the depth of the
+      // first line that follows (clients put it one deeper, or at the attribution's own).
+      own_from = depth;
+      own_depth = -1;
+    } else if (rest && depth == 0) {
+      rest_quoted = true;
+    } else if (rest && depth <= own_depth) {
+      own_depth = -1;
+    } else if (own_from >= 0 && !inner.empty()) {
+      if (depth >= own_from) own_depth = depth;
+      own_from = -1;
+    }
+    if (rest_quoted) {
       out.push_back({ls, t.size()});
       return out;
     }
-    if (body.starts_with(">")) out.push_back({ls, le});
+    if (depth > 0 && depth != own_depth) out.push_back({ls, le});
     ls = le + 1;
   }
   return out;
@@ -604,7 +639,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     const Rule& r = rules[ri];
     if (own_words_[ri] && forwarded) continue;
     if (own_words_[ri] && !quoted_done) {
-      if (!ctx.endorsed) quoted.v = quoted_spans(norm.text);
+      if (!ctx.endorsed) quoted.v = quoted_spans(norm.text, ctx.sender_names);
       quoted.seal();
       quoted_done = true;
     }
@@ -803,7 +838,7 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
         if (id != kNoPattern) ev.first = dbs.exact_start(id, norm.text, a.first, a.second);
       }
       if (!quoted_done) {
-        if (!ctx.endorsed) quoted.v = quoted_spans(norm.text);
+        if (!ctx.endorsed) quoted.v = quoted_spans(norm.text, ctx.sender_names);
         quoted.seal();
         quoted_done = true;
       }
@@ -835,7 +870,7 @@ Matcher::Presence Matcher::lexicon_presence(std::string_view text, const std::ve
   if (!in_anchors && !in_context) return p;
   NormText norm = normalize(text.substr(0, std::min(text.size(), max_bytes)));
   if (norm.text.empty()) return p;
-  std::vector<Span> quoted = quoted_spans(norm.text);
+  std::vector<Span> quoted = quoted_spans(norm.text, nullptr);
   std::string_view scanned = norm.text;
   if (own_only && !quoted.empty()) scanned = scanned.substr(0, quoted.front().first);
   const HsDatabases& dbs = rules_.databases();

@@ -112,6 +112,20 @@ TEST(Engine, ForwardedSubjectIsTheForwardedAuthorsWords) {
   EXPECT_TRUE(has(engine().scan(own, nullptr), "abusive"));
 }
 
+// A reply that quotes the sender's own earlier mail ("On 20 Nov, Aoife Brennan wrote:")
+// carries the sender's words; what the sender quotes from someone else does not count.
+TEST(Engine, TheSendersOwnQuotedWordsAreTheirs) {
+  auto reply = [](const std::string& author) {
+    return "From: Aoife Brennan <a.brennan@stannes.example>\r\nTo: lisa.marsh@yahoo.co.uk\r\n"
+           "Subject: Re: tickets\r\nContent-Type: text/plain\r\n\r\nYes, Thursday is fine.\r\n\r\n"
+           "> On 20 Nov 2026, " +
+           author +
+           " wrote:\r\n> Our visionary leadership team have surpassed themselves again.\r\n";
+  };
+  EXPECT_TRUE(has(engine().scan(reply("Aoife Brennan"), nullptr), "disrepute"));
+  EXPECT_FALSE(has(engine().scan(reply("Lisa Marsh"), nullptr), "disrepute"));
+}
+
 TEST(Engine, SameDataToStaffOnlyIsNotAViolation) {
   Verdict v = engine().scan(mail("h.ashdown@stannes.example", "Content-Type: text/plain\r\n",
                                  "Riley's NHS number is 943-476-5919 for the form.\r\n"),
