@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <string>
@@ -18,6 +19,8 @@
 
 extern "C" {
 int __real_accept(int fd, sockaddr* addr, socklen_t* len);
+int __real_close(int fd);
+int __wrap_close(int fd);
 int __real_poll(struct pollfd* fds, nfds_t nfds, int timeout);
 ssize_t __real_writev(int fd, const struct iovec* iov, int iovcnt);
 int __wrap_accept(int fd, sockaddr* addr, socklen_t* len);
@@ -66,6 +69,43 @@ struct Gate {
 // TCP milter connections by descriptor: after each read on one, its ACK goes out at once.
 constexpr int kMaxTrackedFd = 1 << 16;
 std::atomic<bool> g_tcp_conn[kMaxTrackedFd];
+
+// Read-ahead per session (issue 12). libmilter reads a command as a poll() and a 5-byte
+// read() of its header, then a poll() and a read() of its body, after a poll() asking
+// whether the next command is there: five system calls a command, about thirty commands a
+// message. A session's bytes are instead read in one read() of up to kReadAhead into its
+// buffer, and libmilter's reads, and its polls for reading, are answered from there while
+// it holds bytes. Only descriptors handed to libmilter by the gate are buffered, and their
+// buffer is dropped when libmilter closes them (close() is wrapped too), so a descriptor
+// number reused for a file never sees a session's bytes.
+// Threads: a session is served by one libmilter worker at a time; `avail` is atomic
+// because libmilter's controller polls waiting sessions from its own thread.
+constexpr std::size_t kReadAhead = 16 * 1024;
+struct ReadAhead {
+  std::atomic<bool> on{false};
+  std::atomic<std::uint32_t> avail{0};
+  std::uint32_t off = 0;
+  char* buf = nullptr;  // malloc'ed at the first read, freed at close
+};
+ReadAhead g_ra[kMaxTrackedFd];
+
+ReadAhead* read_ahead(int fd) {
+  if (fd < 0 || fd >= kMaxTrackedFd) return nullptr;
+  ReadAhead& ra = g_ra[fd];
+  return ra.on.load(std::memory_order_acquire) ? &ra : nullptr;
+}
+
+bool has_buffered(int fd) {
+  const ReadAhead* ra = read_ahead(fd);
+  return ra && ra->avail.load(std::memory_order_acquire) > 0;
+}
+
+void quick_ack(int fd) {
+  if (fd >= 0 && fd < kMaxTrackedFd && g_tcp_conn[fd].load(std::memory_order_relaxed)) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+  }
+}
 
 bool set_nodelay(int fd) {
   int domain = 0;
@@ -215,8 +255,13 @@ int gate_take(sockaddr* addr, socklen_t* len) {
   }
   Waiting w = g_gate.ready.front();
   g_gate.ready.pop_front();
-  if (w.fd < kMaxTrackedFd)
+  if (w.fd < kMaxTrackedFd) {
     g_tcp_conn[w.fd] = w.addr.ss_family == AF_INET || w.addr.ss_family == AF_INET6;
+    ReadAhead& ra = g_ra[w.fd];
+    ra.avail.store(0, std::memory_order_relaxed);
+    ra.off = 0;
+    ra.on.store(true, std::memory_order_release);
+  }
   if (addr && len) {
     std::memcpy(addr, &w.addr, std::min(*len, w.len));
     *len = w.len;
@@ -240,22 +285,85 @@ extern "C" int __wrap_accept(int fd, sockaddr* addr, socklen_t* len) {
 
 // The MTA leaves Nagle on and writes each command alone; steps without a reply mean the
 // filter sends nothing to carry its ACK, so a delayed ACK (40 ms) would hold the MTA's next
-// command. Quick ACK is not sticky in Linux: it is asked for again after every read.
+// command. Quick ACK is not sticky in Linux: it is asked for again after every read from
+// the socket (not after reads answered from the read-ahead: they received nothing new).
 extern "C" ssize_t __wrap_read(int fd, void* buf, size_t n) {
-  ssize_t r = __real_read(fd, buf, n);
-  if (r > 0 && fd >= 0 && fd < pm::kMaxTrackedFd &&
-      pm::g_tcp_conn[fd].load(std::memory_order_relaxed)) {
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+  pm::ReadAhead* ra = pm::read_ahead(fd);
+  if (!ra) {
+    ssize_t r = __real_read(fd, buf, n);
+    if (r > 0) pm::quick_ack(fd);
+    return r;
   }
-  return r;
+  std::uint32_t avail = ra->avail.load(std::memory_order_relaxed);
+  if (avail == 0 && n < pm::kReadAhead) {
+    if (!ra->buf) ra->buf = static_cast<char*>(std::malloc(pm::kReadAhead));
+    if (ra->buf) {
+      ssize_t r = __real_read(fd, ra->buf, pm::kReadAhead);
+      if (r <= 0) return r;
+      pm::quick_ack(fd);
+      ra->off = 0;
+      avail = static_cast<std::uint32_t>(r);
+    }
+  }
+  if (avail == 0) {  // a large read (a body chunk) goes straight to the caller
+    ssize_t r = __real_read(fd, buf, n);
+    if (r > 0) pm::quick_ack(fd);
+    return r;
+  }
+  const std::size_t k = std::min<std::size_t>(n, avail);
+  std::memcpy(buf, ra->buf + ra->off, k);
+  ra->off += static_cast<std::uint32_t>(k);
+  ra->avail.store(avail - static_cast<std::uint32_t>(k), std::memory_order_release);
+  return static_cast<ssize_t>(k);
+}
+
+extern "C" int __wrap_close(int fd) {
+  if (fd >= 0 && fd < pm::kMaxTrackedFd) {
+    pm::ReadAhead& ra = pm::g_ra[fd];
+    // Off before the descriptor is released: its number may be reused at once.
+    if (ra.on.exchange(false, std::memory_order_acq_rel)) {
+      ra.avail.store(0, std::memory_order_relaxed);
+      std::free(ra.buf);
+      ra.buf = nullptr;
+    }
+    pm::g_tcp_conn[fd].store(false, std::memory_order_relaxed);
+  }
+  return __real_close(fd);
 }
 
 // libmilter's listener polls its socket alone, then accepts: the gate runs in that poll.
+// A poll for reading a session that holds read-ahead bytes is answered at once (the
+// others in the same call without waiting). A worker's poll for writing while its writes
+// are being gathered is answered at once too: the write only goes to the buffer.
 extern "C" int __wrap_poll(struct pollfd* fds, nfds_t nfds, int timeout) {
-  if (!pm::g_gate.on || nfds != 1 || fds[0].fd != pm::g_gate.listen_fd || pm::g_gate.listen_fd < 0)
-    return __real_poll(fds, nfds, timeout);
-  return pm::gate_poll(fds, timeout);
+  if (pm::g_gate.on && nfds == 1 && fds[0].fd == pm::g_gate.listen_fd && pm::g_gate.listen_fd >= 0)
+    return pm::gate_poll(fds, timeout);
+  if (nfds == 1 && fds[0].events == POLLOUT && pm::t_coalesce.on &&
+      (pm::t_coalesce.fd < 0 || pm::t_coalesce.fd == fds[0].fd)) {
+    fds[0].revents = POLLOUT;
+    return 1;
+  }
+  nfds_t buffered = 0;
+  for (nfds_t i = 0; i < nfds; ++i)
+    if ((fds[i].events & POLLIN) && pm::has_buffered(fds[i].fd)) ++buffered;
+  if (buffered == 0) return __real_poll(fds, nfds, timeout);
+  int n = 0;
+  if (nfds > buffered) {
+    n = __real_poll(fds, nfds, 0);
+    if (n < 0) {
+      n = 0;
+      for (nfds_t i = 0; i < nfds; ++i) fds[i].revents = 0;
+    }
+  }
+  for (nfds_t i = 0; i < nfds; ++i)
+    if ((fds[i].events & POLLIN) && pm::has_buffered(fds[i].fd)) {
+      if (nfds > buffered && fds[i].revents) --n;  // counted once below
+      fds[i].revents = POLLIN;
+      ++n;
+    } else if (nfds == buffered) {
+      fds[i].revents = 0;
+    }
+  return n;
 }
 
 extern "C" ssize_t __wrap_writev(int fd, const struct iovec* iov, int iovcnt) {

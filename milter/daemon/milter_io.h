@@ -1,5 +1,5 @@
 // What the daemon changes in libmilter's own socket I/O, through the linker's --wrap of
-// poll(), accept(), read() and writev() (policy-milter links libmilter statically; see
+// poll(), accept(), read(), close() and writev() (policy-milter links libmilter statically; see
 // CMakeLists.txt). libmilter offers no hook for any of them, and they are where the time
 // and the descriptors go.
 //
@@ -17,6 +17,10 @@
 //     sessions); over that a ready connection waits for a slot (still bounded by the
 //     handshake timeout), so a flood of connections cannot take every descriptor.
 //   The poll keeps libmilter's own timeout, so the listener still checks for shutdown.
+// Read-ahead: a session's bytes are read from the socket in one read() of up to 16 KiB and
+// libmilter's reads (a command's header, then its body) and its polls for reading are
+// answered from that buffer while it holds bytes - one system call for several commands
+// instead of five per command. Dropped when libmilter closes the session.
 // Coalesced replies (libmilter writes each header change and the answer with its own
 // writev()): between begin_coalescing() and the next final answer (accept, continue,
 // discard, reject, tempfail, reply code) on the same thread, libmilter's writes are
