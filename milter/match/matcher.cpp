@@ -111,23 +111,24 @@ bool copular_subject(std::string_view text, Span target, Span stance,
 // a leading 0, or twelve from 44, is a telephone number, not a patient or learner number.
 bool part_of_phone_number(std::string_view t, std::size_t from, std::size_t to) {
   auto digit = [&](std::size_t i) { return t[i] >= '0' && t[i] <= '9'; };
+  // At most four more digits on either side: a telephone number has at most 13, and a run of
+  // thousands of spaced digits (hostile input) must not be walked once per match.
+  constexpr int kMore = 4;
   std::size_t b = from;
-  for (;;) {
+  for (int more = 0;; ++more) {
     std::size_t i = b, seps = 0;
     while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '-') && seps < 3) --i, ++seps;
-    if (i > 0 && digit(i - 1))
-      b = i - 1;
-    else
-      break;
+    if (!(i > 0 && digit(i - 1))) break;
+    if (more == kMore) return false;
+    b = i - 1;
   }
   std::size_t e = to;
-  for (;;) {
+  for (int more = 0;; ++more) {
     std::size_t i = e, seps = 0;
     while (i < t.size() && (t[i] == ' ' || t[i] == '-') && seps < 3) ++i, ++seps;
-    if (i < t.size() && digit(i))
-      e = i + 1;
-    else
-      break;
+    if (!(i < t.size() && digit(i))) break;
+    if (more == kMore) return false;
+    e = i + 1;
   }
   if (b == from && e == to) return false;
   std::string digits;
