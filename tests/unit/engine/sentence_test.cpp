@@ -120,6 +120,18 @@ TEST(SentenceLayer, APronounAfterTheSchoolsPeopleIsOneOfThem) {
   EXPECT_NE(finding(child, "abusive.demeaning"), nullptr);
 }
 
+// A disparaging word is criticism only as the sender's own: negated or quoted it is not.
+TEST(SentenceLayer, DisparagementNegatedOrQuotedIsNotCriticism) {
+  EXPECT_NE(finding(scan("Honestly the head is completely incompetent."), "disrepute.criticism"),
+            nullptr);
+  EXPECT_EQ(
+      finding(scan("The head is not incompetent, whatever the paper says."), "disrepute.criticism"),
+      nullptr);
+  EXPECT_EQ(finding(scan("Mrs Hollis, you couldn't even spell \"incompetent\" on the group."),
+                    "disrepute.criticism"),
+            nullptr);
+}
+
 // "the school gate" is a place (the lexicon's not_before), not the school as a body.
 TEST(SentenceLayer, APlaceOfTheSchoolIsNotTheSchool) {
   EXPECT_EQ(finding(scan("I've accepted it - just keep it quiet at the school gate!"),
