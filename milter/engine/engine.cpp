@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -292,8 +293,13 @@ static bool subject_is_quoted(const DecodedMessage& d) {
   }
   if (rest.size() == subject.size() || rest.size() < 4) return false;
   const std::string needle = "subject: " + std::string(rest);
+  // Case-blind search in place: no lower-case copy of every body on the scan path.
+  auto same = [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == static_cast<unsigned char>(b);
+  };
   for (const Segment& s : d.segments)
-    if (s.kind == SegmentKind::body && to_lower_ascii(s.text).find(needle) != std::string::npos)
+    if (s.kind == SegmentKind::body && std::search(s.text.begin(), s.text.end(), needle.begin(),
+                                                   needle.end(), same) != s.text.end())
       return true;
   return false;
 }

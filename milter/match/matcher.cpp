@@ -114,22 +114,22 @@ bool part_of_phone_number(std::string_view t, std::size_t from, std::size_t to) 
   // At most four more digits on either side: a telephone number has at most 13, and a run of
   // thousands of spaced digits (hostile input) must not be walked once per match.
   constexpr int kMore = 4;
-  std::size_t b = from;
-  for (int more = 0;; ++more) {
-    std::size_t i = b, seps = 0;
-    while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '-') && seps < 3) --i, ++seps;
-    if (!(i > 0 && digit(i - 1))) break;
-    if (more == kMore) return false;
-    b = i - 1;
-  }
-  std::size_t e = to;
-  for (int more = 0;; ++more) {
-    std::size_t i = e, seps = 0;
-    while (i < t.size() && (t[i] == ' ' || t[i] == '-') && seps < 3) ++i, ++seps;
-    if (!(i < t.size() && digit(i))) break;
-    if (more == kMore) return false;
-    e = i + 1;
-  }
+  // The run's edge one way (step -1: before `at`, +1: from `at`), or npos past kMore digits.
+  auto edge = [&](std::size_t at, int step) {
+    for (int more = 0;; ++more) {
+      std::size_t i = at, seps = 0;
+      auto next = [&] {
+        return step < 0 ? (i > 0 ? t[i - 1] : '\0') : (i < t.size() ? t[i] : '\0');
+      };
+      while ((next() == ' ' || next() == '-') && seps < 3) i += step, ++seps;
+      const char c = next();
+      if (c < '0' || c > '9') return at;
+      if (more == kMore) return std::string_view::npos;
+      at = step < 0 ? i - 1 : i + 1;
+    }
+  };
+  const std::size_t b = edge(from, -1), e = edge(to, +1);
+  if (b == std::string_view::npos || e == std::string_view::npos) return false;
   if (b == from && e == to) return false;
   std::string digits;
   for (std::size_t i = b; i < e; ++i)
@@ -152,13 +152,17 @@ bool followed_by_word(std::string_view t, std::size_t at, const std::vector<std:
   return false;
 }
 
-// Does any span of `l` other than `anchor` intersect the window `w`?
-bool any_in(const SpanList& l, Span w, Span anchor) {
+// Does any span of `l` other than `anchor` intersect the window `w` (and pass `also`)?
+template <class Pred>
+bool any_in(const SpanList& l, Span w, Span anchor, Pred also) {
   std::size_t from = w.first > l.max_len ? w.first - l.max_len : 0;
   auto it = std::lower_bound(l.v.begin(), l.v.end(), Span{from, 0});
   for (; it != l.v.end() && it->first < w.second; ++it)
-    if (it->second > w.first && *it != anchor) return true;
+    if (it->second > w.first && *it != anchor && also(*it)) return true;
   return false;
+}
+bool any_in(const SpanList& l, Span w, Span anchor) {
+  return any_in(l, w, anchor, [](Span) { return true; });
 }
 
 // Where the text stops being the sender's own words: quoted reply lines ("> ...") and
@@ -684,17 +688,11 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
           return true;
         };
         for (const Condition& c : r.without_before) {
-          for (int ref : c.refs) {
-            const SpanList& l = ref_spans[ref];
-            std::size_t from = before.first > l.max_len ? before.first - l.max_len : 0;
-            for (auto it = std::lower_bound(l.v.begin(), l.v.end(), Span{from, 0});
-                 it != l.v.end() && it->first < before.second; ++it)
-              if (it->second > before.first && *it != a && reaches(*it)) {
-                ok = false;
-                break;
-              }
-            if (!ok) break;
-          }
+          for (int ref : c.refs)
+            if (any_in(ref_spans[ref], before, a, reaches)) {
+              ok = false;
+              break;
+            }
           if (!ok) break;
         }
       }

@@ -15,113 +15,62 @@ namespace {
 // Latin look-alikes from Cyrillic and Greek that staff (or a copy-paste) put inside words
 // and URLs to get past a filter. Whole-script text in these alphabets is rare in a
 // primary school's outgoing mail, so folding them unconditionally costs nothing.
+// One table, one row per code point:
+// clang-format off
 char32_t fold_confusable(char32_t cp) {
   switch (cp) {
-    case 0x0430:
-      return 'a';  // Cyrillic а
-    case 0x0435:
-      return 'e';  // е
-    case 0x043E:
-      return 'o';  // о
-    case 0x0440:
-      return 'p';  // р
-    case 0x0441:
-      return 'c';  // с
-    case 0x0443:
-      return 'y';  // у
-    case 0x0445:
-      return 'x';  // х
-    case 0x0456:
-      return 'i';  // і
-    case 0x0458:
-      return 'j';  // ј
-    case 0x0455:
-      return 's';  // ѕ
-    case 0x0501:
-      return 'd';  // ԁ
-    case 0x043A:
-      return 'k';  // к
-    case 0x043C:
-      return 'm';  // м
-    case 0x0442:
-      return 't';  // т
-    case 0x043D:
-      return 'h';  // н (looks like H in caps)
-    case 0x0432:
-      return 'b';  // в
-    case 0x03BF:
-      return 'o';  // Greek ο
-    case 0x03B1:
-      return 'a';  // α
-    case 0x03BD:
-      return 'v';  // ν
-    case 0x03C1:
-      return 'p';  // ρ
-    case 0x03B9:
-      return 'i';  // ι
-    case 0x03BA:
-      return 'k';  // κ
-    case 0x03C4:
-      return 't';  // τ
-    case 0x03C5:
-      return 'u';  // υ
-    case 0x2018:
-    case 0x2019:
-    case 0x201A:
-    case 0x201B:
-    case 0x02BC:
-    case 0x2032:
-    case 0xFF07:
-      return '\'';
-    case 0x201C:
-    case 0x201D:
-    case 0x201E:
-    case 0x201F:
-    case 0x2033:
-      return '"';
-    case 0x2010:
-    case 0x2011:
-    case 0x2012:
-    case 0x2013:
-    case 0x2014:
-    case 0x2015:
-    case 0x2212:
-    case 0xFE63:
-    case 0xFF0D:
-      return '-';
-    case 0x2024:
-      return '.';
-    case 0x2044:
-      return '/';
-    default:
-      return 0;
+    case 0x0430: return 'a';  // Cyrillic а
+    case 0x0435: return 'e';  // е
+    case 0x043E: return 'o';  // о
+    case 0x0440: return 'p';  // р
+    case 0x0441: return 'c';  // с
+    case 0x0443: return 'y';  // у
+    case 0x0445: return 'x';  // х
+    case 0x0456: return 'i';  // і
+    case 0x0458: return 'j';  // ј
+    case 0x0455: return 's';  // ѕ
+    case 0x0501: return 'd';  // ԁ
+    case 0x043A: return 'k';  // к
+    case 0x043C: return 'm';  // м
+    case 0x0442: return 't';  // т
+    case 0x043D: return 'h';  // н (looks like H in caps)
+    case 0x0432: return 'b';  // в
+    case 0x03BF: return 'o';  // Greek ο
+    case 0x03B1: return 'a';  // α
+    case 0x03BD: return 'v';  // ν
+    case 0x03C1: return 'p';  // ρ
+    case 0x03B9: return 'i';  // ι
+    case 0x03BA: return 'k';  // κ
+    case 0x03C4: return 't';  // τ
+    case 0x03C5: return 'u';  // υ
+    case 0x2018: case 0x2019: case 0x201A: case 0x201B: case 0x02BC: case 0x2032:
+    case 0xFF07: return '\'';
+    case 0x201C: case 0x201D: case 0x201E: case 0x201F: case 0x2033: return '"';
+    case 0x2010: case 0x2011: case 0x2012: case 0x2013: case 0x2014: case 0x2015:
+    case 0x2212: case 0xFE63: case 0xFF0D: return '-';
+    case 0x2024: return '.';
+    case 0x2044: return '/';
+    default: return 0;
   }
 }
+// clang-format on
 
 enum class Space { none, blank, line };
 
+// One table, one row per code point:
+// clang-format off
 Space space_kind(char32_t cp) {
   switch (cp) {
-    case ' ':
-    case '\t':
-    case '\f':
-    case '\v':
-    case 0x00A0:
-    case 0x1680:
-    case 0x202F:
-    case 0x205F:
-    case 0x3000:
+    case ' ': case '\t': case '\f': case '\v': case 0x00A0: case 0x1680: case 0x202F:
+    case 0x205F: case 0x3000:
       return Space::blank;
-    case '\n':
-    case '\r':
-    case 0x0085:
-    case 0x2028:
-    case 0x2029:
+    case '\n': case '\r': case 0x0085: case 0x2028: case 0x2029:
       return Space::line;
     default:
       return (cp >= 0x2000 && cp <= 0x200A) ? Space::blank : Space::none;
   }
 }
+// clang-format on
 
 const icu::Normalizer2& nfkc_cf() {
   UErrorCode status = U_ZERO_ERROR;
@@ -166,24 +115,9 @@ const std::string& fold_cp(char32_t cp) {
 void unleet(std::string& t) {
   auto letter = [](char c) { return c >= 'a' && c <= 'z'; };
   auto stands = [](char c) -> char {
-    switch (c) {
-      case '0':
-        return 'o';
-      case '1':
-        return 'i';
-      case '3':
-        return 'e';
-      case '4':
-        return 'a';
-      case '5':
-        return 's';
-      case '@':
-        return 'a';
-      case '$':
-        return 's';
-      default:
-        return 0;
-    }
+    constexpr std::string_view leet = "01345@$", letters = "oieasas";
+    std::size_t k = leet.find(c);
+    return k == std::string_view::npos ? 0 : letters[k];
   };
   std::size_t i = 0;
   while (i < t.size()) {

@@ -135,17 +135,23 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous,
     irony |= s == Stance::irony;
     r.stances.push_back({c.span, c.kind, c.detail});
   }
+  // The targets the unit before named that `keep` accepts.
+  auto previous_targets = [&](auto keep) {
+    std::vector<Found> out;
+    auto it = std::lower_bound(cues.begin(), cues.end(), previous.first + 1,
+                               [](const Cue& c, std::size_t end) { return c.span.second < end; });
+    for (; it != cues.end() && it->span.second <= previous.second; ++it)
+      if (it->is_target && inside(it->span, previous) && keep(static_cast<Target>(it->kind)))
+        out.push_back({it->span, it->kind, it->detail});
+    return out;
+  };
+  auto add = [&](const std::vector<Found>& v) {
+    r.targets.insert(r.targets.end(), v.begin(), v.end());
+  };
   // Anaphora: "they" with no group of its own refers to the group the unit before named.
   if (previous.second > previous.first && !r.has_target(Target::group) &&
       r.has_target(Target::anaphor)) {
-    auto pf = std::lower_bound(cues.begin(), cues.end(), previous.first + 1,
-                               [](const Cue& c, std::size_t end) { return c.span.second < end; });
-    for (auto it = pf; it != cues.end(); ++it) {
-      const Cue& c = *it;
-      if (c.span.second > previous.second) break;
-      if (c.is_target && c.kind == static_cast<int>(Target::group) && inside(c.span, previous))
-        r.targets.push_back({c.span, c.kind, c.detail});
-    }
+    add(previous_targets([](Target k) { return k == Target::group; }));
   }
   // "She" or "the woman" with no name of its own, after a sentence about the school's people
   // (a member of staff, the governors): the pronoun is most likely one of them, and they
@@ -158,30 +164,14 @@ Reading read_unit(std::string_view text, TextRange unit, TextRange previous,
   };
   if (previous.second > previous.first && carries_person() && !r.has_target(Target::named) &&
       !r.has_target(Target::staff) && !r.has_target(Target::school)) {
-    auto pf = std::lower_bound(cues.begin(), cues.end(), previous.first + 1,
-                               [](const Cue& c, std::size_t end) { return c.span.second < end; });
-    std::vector<Found> carried;
-    bool someone = false;
-    for (auto it = pf; it != cues.end() && it->span.second <= previous.second; ++it) {
-      if (!it->is_target || !inside(it->span, previous)) continue;
-      const Target k = static_cast<Target>(it->kind);
-      // Only the school's own people: a named child before "he" stays the child's sentence.
-      if (k != Target::staff && k != Target::school) continue;
-      someone = true;
-      carried.push_back({it->span, it->kind, it->detail});
-    }
-    if (someone) r.targets.insert(r.targets.end(), carried.begin(), carried.end());
+    // Only the school's own people: a named child before "he" stays the child's sentence.
+    add(previous_targets([](Target k) { return k == Target::staff || k == Target::school; }));
   }
   // A sentence with no target of its own ("Wellbeing, apparently." "Apple doesn't fall far
   // from the tree.") goes on about whom the sentence before spoke of.
   if (r.targets.empty() && previous.second > previous.first &&
       !salutation(text.substr(previous.first, previous.second - previous.first))) {
-    auto pf = std::lower_bound(cues.begin(), cues.end(), previous.first + 1,
-                               [](const Cue& c, std::size_t end) { return c.span.second < end; });
-    for (auto it = pf; it != cues.end() && it->span.second <= previous.second; ++it)
-      if (it->is_target && inside(it->span, previous) &&
-          static_cast<Target>(it->kind) != Target::sender)
-        r.targets.push_back({it->span, it->kind, it->detail});
+    add(previous_targets([](Target k) { return k != Target::sender; }));
   }
   for (Found& f : r.stances) {
     Stance s = static_cast<Stance>(f.kind);

@@ -32,6 +32,11 @@ const Finding* finding(const Verdict& v, const std::string& rule) {
   return nullptr;
 }
 
+// Does `rule` fire on `sentence`?
+bool fires(const std::string& sentence, const std::string& rule) {
+  return finding(scan(sentence), rule) != nullptr;
+}
+
 struct Case {
   const char* sentence;
   const char* rule;
@@ -103,9 +108,8 @@ TEST(SentenceLayer, SingleQuotedWordsAreMentionedNotSaid) {
       scan("The children wrote the names they hear ('loser', 'nobody likes you') on paper bricks.");
   EXPECT_EQ(finding(lesson, "abusive.demeaning"), nullptr);
   EXPECT_EQ(finding(lesson, "abusive.insult-at-person"), nullptr);
-  EXPECT_NE(finding(scan("Nobody likes you, Tyler, and it's no wonder."), "abusive.demeaning"),
-            nullptr);
-  EXPECT_NE(finding(scan("She's an idiot isn't she."), "abusive.insult-at-person"), nullptr);
+  EXPECT_TRUE(fires("Nobody likes you, Tyler, and it's no wonder.", "abusive.demeaning"));
+  EXPECT_TRUE(fires("She's an idiot isn't she.", "abusive.insult-at-person"));
 }
 
 // "She" after a sentence about the school's people is one of them; after a sentence about a
@@ -122,24 +126,19 @@ TEST(SentenceLayer, APronounAfterTheSchoolsPeopleIsOneOfThem) {
 
 // A disparaging word is criticism only as the sender's own: negated or quoted it is not.
 TEST(SentenceLayer, DisparagementNegatedOrQuotedIsNotCriticism) {
-  EXPECT_NE(finding(scan("Honestly the head is completely incompetent."), "disrepute.criticism"),
-            nullptr);
-  EXPECT_EQ(
-      finding(scan("The head is not incompetent, whatever the paper says."), "disrepute.criticism"),
-      nullptr);
-  EXPECT_EQ(finding(scan("Mrs Hollis, you couldn't even spell \"incompetent\" on the group."),
-                    "disrepute.criticism"),
-            nullptr);
+  EXPECT_TRUE(fires("Honestly the head is completely incompetent.", "disrepute.criticism"));
+  EXPECT_FALSE(
+      fires("The head is not incompetent, whatever the paper says.", "disrepute.criticism"));
+  EXPECT_FALSE(fires("Mrs Hollis, you couldn't even spell \"incompetent\" on the group.",
+                     "disrepute.criticism"));
 }
 
 // "the school gate" is a place (the lexicon's not_before), not the school as a body.
 TEST(SentenceLayer, APlaceOfTheSchoolIsNotTheSchool) {
-  EXPECT_EQ(finding(scan("I've accepted it - just keep it quiet at the school gate!"),
-                    "disrepute.criticism-frame"),
-            nullptr);
-  EXPECT_NE(finding(scan("The school kept it quiet from parents for months."),
-                    "disrepute.criticism-frame"),
-            nullptr);
+  EXPECT_FALSE(fires("I've accepted it - just keep it quiet at the school gate!",
+                     "disrepute.criticism-frame"));
+  EXPECT_TRUE(
+      fires("The school kept it quiet from parents for months.", "disrepute.criticism-frame"));
 }
 
 // Stances that cancel a finding: negated, reported, praise.
