@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <exception>
 #include <thread>
+#include <unordered_map>
 
 #include <fstream>
 #include <functional>
@@ -205,6 +206,7 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
   std::unique_ptr<HsDatabases> out(new HsDatabases());
   out->widths_.assign(patterns.size(), -1);
   out->max_widths_.assign(patterns.size(), 512);
+  out->bounded_.assign(patterns.size(), false);
   out->refine_.resize(patterns.size());
   std::vector<bool> needs_refine(patterns.size(), false);
 
@@ -237,6 +239,7 @@ std::unique_ptr<HsDatabases> HsDatabases::compile(const std::vector<HsPattern>& 
     unsigned f = HS_FLAG_ALLOWEMPTY;
     const bool fixed = max_width != UINT_MAX && min_width == max_width;
     out->max_widths_[i] = max_width == UINT_MAX ? 512u : std::min(max_width, 4096u);
+    out->bounded_[i] = max_width != UINT_MAX && max_width <= 4096u;
     if (fixed || !p.need_start || !p.start_in_scan) {
       out->widths_[i] = static_cast<int>(min_width);
       f = 0;
@@ -393,6 +396,88 @@ std::size_t HsDatabases::exact_start(unsigned pattern, std::string_view text, st
               &ctx) != HS_SUCCESS)
     throw ScanError("hyperscan scan failed");
   return ctx.best == SIZE_MAX ? approx : lo + ctx.best;
+}
+
+void HsDatabases::exact_starts(std::string_view text, std::vector<HsHit*>& hits) const {
+  // Group by pattern, ends ascending. A dense page's millions of hits are grouped in one
+  // linear pass keeping the scan's order (a sort of them was most of their cost).
+  if (hits.size() < 256) {
+    std::sort(hits.begin(), hits.end(), [](const HsHit* a, const HsHit* b) {
+      return a->id != b->id ? a->id < b->id : a->to < b->to;
+    });
+  } else {
+    std::unordered_map<unsigned, std::vector<HsHit*>> by_id;
+    std::vector<unsigned> order;
+    for (HsHit* h : hits) {
+      auto [it, fresh] = by_id.try_emplace(h->id);
+      if (fresh) order.push_back(h->id);
+      it->second.push_back(h);
+    }
+    hits.clear();
+    for (unsigned id : order) {
+      auto& g = by_id[id];
+      auto by_end = [](const HsHit* a, const HsHit* b) { return a->to < b->to; };
+      if (!std::is_sorted(g.begin(), g.end(), by_end)) std::stable_sort(g.begin(), g.end(), by_end);
+      hits.insert(hits.end(), g.begin(), g.end());
+    }
+  }
+  struct Ctx {
+    std::size_t lo;
+    const HsHit* const* first;  // the cluster's hits, ends ascending
+    std::size_t n;
+    std::vector<std::size_t>* best;
+  };
+  std::vector<std::size_t> best;
+  std::size_t i = 0;
+  while (i < hits.size()) {
+    const unsigned id = hits[i]->id;
+    const hs_database_t* db = refine_[id].get();
+    if (!db) {
+      ++i;
+      continue;
+    }
+    const std::size_t w = max_widths_[id];
+    // A cluster: hits whose windows [to - w, to] overlap the one before. Scanning it once
+    // finds, for every end, the leftmost start - the same answer as one window per hit
+    // when no match of the pattern is longer than w. For a pattern of unbounded width (w
+    // is then a cap) a start found before the hit's own window is not what the window
+    // would find: that hit alone is searched in its window again.
+    std::size_t j = i + 1;
+    while (j < hits.size() && hits[j]->id == id && hits[j]->to <= hits[j - 1]->to + w) ++j;
+    const std::size_t end = hits[j - 1]->to;
+    const std::size_t lo = hits[i]->to > w ? hits[i]->to - w : 0;
+    best.assign(j - i, SIZE_MAX);
+    Ctx ctx{lo, hits.data() + i, j - i, &best};
+    auto on_match = [](unsigned, unsigned long long from, unsigned long long to, unsigned,
+                       void* p) noexcept -> int {
+      auto* c = static_cast<Ctx*>(p);
+      const std::size_t abs_to = c->lo + static_cast<std::size_t>(to);
+      const HsHit* const* first = c->first;
+      const HsHit* const* last = first + c->n;
+      const HsHit* const* at = std::lower_bound(
+          first, last, abs_to, [](const HsHit* h, std::size_t e) { return h->to < e; });
+      for (; at != last && (*at)->to == abs_to; ++at) {
+        std::size_t& b = (*c->best)[static_cast<std::size_t>(at - first)];
+        b = std::min(b, c->lo + static_cast<std::size_t>(from));
+      }
+      return 0;
+    };
+    {
+      ScratchLease scratch(*this);
+      if (hs_scan(db, text.data() + lo, static_cast<unsigned>(end - lo), 0, scratch.get(), on_match,
+                  &ctx) != HS_SUCCESS)
+        throw ScanError("hyperscan scan failed");
+    }
+    for (std::size_t k = i; k < j; ++k) {
+      HsHit& h = *hits[k];
+      const std::size_t b = best[k - i];
+      if (!bounded_[id] && b != SIZE_MAX && h.to - b > w)
+        h.from = exact_start(id, text, h.from, h.to);
+      else if (b != SIZE_MAX)
+        h.from = b;
+    }
+    i = j;
+  }
 }
 
 HsDatabases::~HsDatabases() = default;

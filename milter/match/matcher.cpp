@@ -339,15 +339,21 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
   std::vector<std::vector<Span>> rule_anchors(rules.size());
   std::vector<std::size_t> url_hints;
   const HsDatabases& dbs = rules_.databases();
+  std::vector<HsHit*> refine;
   auto take = [&](std::vector<HsHit>& hits) {
+    // Rule patterns and anchors get their exact start now (a validator checks the bytes;
+    // windows and evidence start there); the sentence layer's context cues keep an
+    // approximate one until a reading needs it.
+    refine.clear();
     for (HsHit& h : hits) {
       const auto& pi = info[h.id];
-      // Rule patterns and anchors get their exact start now (a validator checks the bytes;
-      // windows and evidence start there); the sentence layer's context cues keep an
-      // approximate one until a reading needs it.
       if (!pi.url &&
           (pi.rule >= 0 || (pi.lexicon >= 0 && anchors_ref_[pi.lexicon] && !lazy_ref_[pi.lexicon])))
-        h.from = dbs.exact_start(h.id, norm.text, h.from, h.to);
+        refine.push_back(&h);
+    }
+    dbs.exact_starts(norm.text, refine);
+    for (HsHit& h : hits) {
+      const auto& pi = info[h.id];
       if (pi.url) {
         url_hints.push_back(h.from);
       } else if (pi.lexicon >= 0) {
@@ -382,10 +388,15 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     NormText compact = compact_digits(norm);
     std::vector<HsHit> chits;
     dbs.scan(HsView::compact, compact.text, chits);
+    refine.clear();
+    for (HsHit& h : chits) {
+      int ri = info[h.id].rule;
+      if (ri >= 0 && (only_rule < 0 || ri == only_rule)) refine.push_back(&h);
+    }
+    dbs.exact_starts(compact.text, refine);
     for (HsHit& h : chits) {
       int ri = info[h.id].rule;
       if (ri < 0 || (only_rule >= 0 && ri != only_rule)) continue;
-      h.from = dbs.exact_start(h.id, compact.text, h.from, h.to);
       const Rule& r = rules[ri];
       if (!r.validator.empty() &&
           (!find_validator(r.validator)(
@@ -590,13 +601,6 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
     }
     // A header (the Subject) is one unit; in a body, a sentence, table row or list item.
     Span unit = window_of(seg.kind == SegmentKind::header ? breaks.line : breaks.sentence, a, n);
-    // A semicolon joins two sentences in one: the reading stays in the anchor's clause.
-    std::string_view ut(norm.text.data() + unit.first, unit.second - unit.first);
-    std::size_t before = ut.rfind("; ", a.first - unit.first);
-    if (before != std::string_view::npos && unit.first + before + 2 <= a.first)
-      unit.first += before + 2;
-    std::size_t after = std::string_view(norm.text).substr(0, unit.second).find("; ", a.second);
-    if (after != std::string_view::npos) unit.second = after + 1;
     // A "sentence" with no full stop in a large table or CSV can be megabytes long: reading
     // it once per anchor would cost time and memory quadratic in the segment. Past
     // kMaxUnitBytes the unit is the anchor's line (a table row), and past that again a
@@ -611,6 +615,14 @@ void Matcher::scan_segment(const Segment& seg, std::size_t seg_index, std::vecto
         unit.second = std::min(unit.second, a.second + kMaxUnitBytes / 2);
       }
     }
+    // A semicolon joins two sentences in one: the reading stays in the anchor's clause
+    // (looked for after the clipping: a search of a megabyte per anchor is quadratic too).
+    std::string_view ut(norm.text.data() + unit.first, unit.second - unit.first);
+    std::size_t before = ut.rfind("; ", a.first - unit.first);
+    if (before != std::string_view::npos && unit.first + before + 2 <= a.first)
+      unit.first += before + 2;
+    std::size_t after = std::string_view(norm.text).substr(0, unit.second).find("; ", a.second);
+    if (after != std::string_view::npos) unit.second = after + 1;
     Span prev{0, 0};
     if (!clipped && unit.first > 0 && seg.kind != SegmentKind::header) {
       Span p = window_of(breaks.sentence, {unit.first - 1, unit.first}, n);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 
 namespace pm {
 namespace {
@@ -195,6 +196,26 @@ TEST(Engine, HostileInputGivesAVerdict) {
   for (std::string raw : {std::string(), std::string("\x00\xff\xfe garbage", 12),
                           std::string("Content-Type: multipart/mixed\r\n\r\n--x\r\nno end")}) {
     Verdict v = engine().scan(raw, nullptr);
+    EXPECT_LE(static_cast<int>(v.action), static_cast<int>(Action::quarantine));
+  }
+}
+
+// A page of one short unit repeated (an insult, a phone number, spaced digits) puts an
+// anchor at every word. Each must cost the same whatever the page's length: these took
+// minutes at 4 MB when each anchor searched its whole line-less "sentence" or ran its own
+// start-of-match scan, past the daemon's 30 s budget (mail deferred at every retry).
+TEST(Engine, DenseRepeatedTextStaysWithinTheScanBudget) {
+  for (std::string unit : {"you idiot ", "07700 900123 ", "1 ", "1-1 ", "943 476 5919 "}) {
+    std::string body;
+    while (body.size() < 4u << 20) {
+      for (int k = 0; k < 7; ++k) body += unit;
+      body += "\r\n";
+    }
+    const auto start = std::chrono::steady_clock::now();
+    Verdict v =
+        engine().scan(mail("parent@gmail.com", "Content-Type: text/plain\r\n", body), nullptr);
+    const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start);
+    EXPECT_LT(secs.count(), 30.0) << "unit '" << unit << "'";
     EXPECT_LE(static_cast<int>(v.action), static_cast<int>(Action::quarantine));
   }
 }
